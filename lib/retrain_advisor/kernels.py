@@ -1,0 +1,178 @@
+"""The fit and score kernels: plain pandas + scikit-learn, run inside Spark tasks.
+
+They never raise for a problem with one window: the outcome records the status and the reason,
+so one bad window does not fail the whole study.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from retrain_advisor.config import LimitsConfig, ModelConfig, Task
+from retrain_advisor.metrics import Metric
+from retrain_advisor.plan import FitSpec
+from retrain_advisor.recipe import build_estimator
+
+TARGET = "_y"
+ROW_HASH = "_row_hash"
+PERIOD = "period_id"
+
+OK = "ok"
+SKIPPED = "skipped"
+FAILED = "failed"
+INSUFFICIENT = "insufficient"
+FIT_UNAVAILABLE = "fit_unavailable"
+
+MAX_REASON = 500
+
+
+@dataclass(frozen=True)
+class KernelContext:
+    """Everything a kernel needs besides its rows; small, pickled into every task."""
+
+    task: Task
+    numeric: list[str]
+    categorical: list[str]
+    model: ModelConfig
+    metrics: list[Metric]
+    limits: LimitsConfig
+    seed: int
+    threads: int
+    classes: list[str] = field(default_factory=list)
+
+    @property
+    def features(self) -> list[str]:
+        return self.numeric + self.categorical
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task != "regression"
+
+
+@dataclass
+class FitOutcome:
+    status: str
+    reason: str | None
+    rows: int
+    class_counts: dict[str, int]
+    fit_seconds: float
+    model: bytes | None
+
+
+@dataclass
+class ScoreOutcome:
+    status: str
+    reason: str | None
+    rows: int
+    class_counts: dict[str, int]
+    metrics: dict[str, float | None]
+    score_seconds: float
+
+
+def derive_seed(seed: int, key: str) -> int:
+    """A per-fit seed that depends on the study seed and the fit, never on task order."""
+    return zlib.crc32(f"{seed}:{key}".encode()) & 0x7FFFFFFF
+
+
+def class_counts(target: pd.Series, is_classification: bool) -> dict[str, int]:
+    if not is_classification:
+        return {}
+    return {str(k): int(v) for k, v in target.value_counts().sort_index().items()}
+
+
+def features_frame(rows: pd.DataFrame, ctx: KernelContext) -> pd.DataFrame:
+    """Feature columns with numbers as float and missing categories as NaN (what encoders expect)."""
+    frame = rows[ctx.features].copy()
+    for name in ctx.numeric:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    for name in ctx.categorical:
+        column = frame[name].astype(object)
+        frame[name] = column.where(column.notna(), np.nan)
+    return frame
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:MAX_REASON]
+
+
+def fit_model(rows: pd.DataFrame, fit: FitSpec, ctx: KernelContext) -> FitOutcome:
+    """Train one model on its (already sampled) training rows."""
+    rows = rows.sort_values(ROW_HASH, kind="stable")  # arrival order from a shuffle is not deterministic
+    counts = class_counts(rows[TARGET], ctx.is_classification)
+    skipped_reason = None
+    if len(rows) < ctx.limits.min_train_rows:
+        skipped_reason = f"{len(rows)} training rows, fewer than limits.min_train_rows={ctx.limits.min_train_rows}"
+    elif ctx.is_classification and len(counts) < 2:
+        skipped_reason = f"only one class in the training window ({', '.join(counts) or 'none'})"
+    if skipped_reason:
+        return FitOutcome(SKIPPED, skipped_reason, len(rows), counts, 0.0, None)
+    try:
+        estimator = build_estimator(
+            ctx.model, ctx.task, ctx.numeric, ctx.categorical, derive_seed(ctx.seed, fit.fit_id)
+        )
+        features = features_frame(rows, ctx)
+        started = time.perf_counter()
+        with threadpool_limits(limits=ctx.threads):
+            estimator.fit(features, rows[TARGET].to_numpy())
+        seconds = time.perf_counter() - started
+        return FitOutcome(OK, None, len(rows), counts, seconds, pickle.dumps(estimator))
+    except Exception as error:  # the recipe is user code: record, never crash the study
+        return FitOutcome(FAILED, _describe(error), len(rows), counts, 0.0, None)
+
+
+def _prediction(estimator: object, features: pd.DataFrame, ctx: KernelContext) -> tuple[np.ndarray, np.ndarray]:
+    if ctx.task == "regression":
+        return np.asarray(estimator.predict(features), dtype=float), np.array([])
+    proba = estimator.predict_proba(features)
+    classes = np.asarray(estimator.classes_)
+    if ctx.task == "binary":
+        positive = np.flatnonzero(classes == 1)
+        return (proba[:, positive[0]] if positive.size else np.zeros(len(features))), classes
+    return proba, classes
+
+
+def insufficiency(counts: dict[str, int], rows: int, ctx: KernelContext) -> str | None:
+    """Why an evaluation is too small to enter the aggregates, or None."""
+    if rows < ctx.limits.min_eval_rows:
+        return f"{rows} rows, fewer than limits.min_eval_rows={ctx.limits.min_eval_rows}"
+    if ctx.is_classification:
+        expected = ["0", "1"] if ctx.task == "binary" else ctx.classes
+        thin = {c: counts.get(c, 0) for c in expected if counts.get(c, 0) < ctx.limits.min_class_rows}
+        if thin:
+            return f"class counts {thin} below limits.min_class_rows={ctx.limits.min_class_rows}"
+    return None
+
+
+def score_model(rows: pd.DataFrame, model: bytes, ctx: KernelContext) -> ScoreOutcome:
+    """Score one fitted model on the (already sampled) rows of one period."""
+    counts = class_counts(rows[TARGET], ctx.is_classification)
+    if rows.empty:
+        return ScoreOutcome(INSUFFICIENT, "no rows in the scored period", 0, counts, {}, 0.0)
+    started = time.perf_counter()
+    try:
+        estimator = pickle.loads(model)
+        with threadpool_limits(limits=ctx.threads):
+            prediction, classes = _prediction(estimator, features_frame(rows, ctx), ctx)
+    except Exception as error:
+        return ScoreOutcome(FAILED, _describe(error), len(rows), counts, {}, time.perf_counter() - started)
+    y_true = rows[TARGET].to_numpy()
+    values: dict[str, float | None] = {}
+    present = len(counts)
+    for metric in ctx.metrics:
+        if metric.needs_every_class and present < 2:
+            values[metric.name] = None
+            continue
+        try:
+            values[metric.name] = metric.compute(y_true, prediction, classes)
+        except ValueError:
+            values[metric.name] = None
+    reason = insufficiency(counts, len(rows), ctx)
+    status = INSUFFICIENT if reason else OK
+    return ScoreOutcome(status, reason, len(rows), counts, values, time.perf_counter() - started)

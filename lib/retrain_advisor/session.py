@@ -1,0 +1,57 @@
+"""The Spark session: the one that exists (spark-submit, Databricks, Spark Connect), or an
+embedded local Spark with Delta for a laptop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+LOCAL_CONF: dict[str, str] = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    # Parallelism comes from Spark tasks; one BLAS/OpenMP thread per task avoids oversubscription.
+    "spark.executorEnv.OMP_NUM_THREADS": "1",
+    "spark.sql.shuffle.partitions": "16",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.memory": "4g",
+}
+
+
+def _launched_by_spark() -> bool:
+    """True under spark-submit (the JVM started us) or when a Spark Connect remote is set."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ or "SPARK_REMOTE" in os.environ
+
+
+def get_spark(app_name: str = "retrain-advisor", warehouse: str | Path | None = None) -> SparkSession:
+    """The active session if there is one; else start local Spark with Delta and a local warehouse."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    if _launched_by_spark():
+        return SparkSession.builder.appName(app_name).getOrCreate()
+    return local_spark(app_name, warehouse or Path.cwd() / "spark-warehouse")
+
+
+def local_spark(app_name: str, warehouse: str | Path, cores: str = "*") -> SparkSession:
+    """An embedded local Spark with Delta; workers run this same Python interpreter."""
+    from delta import configure_spark_with_delta_pip
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    warehouse = Path(warehouse).resolve()
+    builder = (
+        SparkSession.builder.master(f"local[{cores}]")
+        .appName(app_name)
+        .config("spark.sql.warehouse.dir", str(warehouse))
+    )
+    for key, value in LOCAL_CONF.items():
+        builder = builder.config(key, value)
+    log.info("starting local Spark with Delta (warehouse %s)", warehouse)
+    return configure_spark_with_delta_pip(builder).getOrCreate()

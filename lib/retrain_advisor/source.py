@@ -1,0 +1,311 @@
+"""Read the labelled history, validate it, and give every row its period.
+
+The source is only ever read. A Delta source is read at the version current when the run
+starts, so every stage of the run sees the same data and the runs table can name it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from pyspark.errors import AnalysisException
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from retrain_advisor.config import StudyConfig, Task
+from retrain_advisor.errors import SourceError
+from retrain_advisor.kernels import PERIOD, ROW_HASH, TARGET
+from retrain_advisor.periods import period_id_column
+
+log = logging.getLogger(__name__)
+
+NUMERIC_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType, T.DecimalType)
+INTEGER_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
+TIME_TYPES = (T.TimestampType, T.TimestampNTZType, T.DateType, T.StringType)
+MAX_CLASSES = 100
+MULTICLASS_MAX_INTEGER_VALUES = 20
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """What was read and what was left out, for the runs table and the logs."""
+
+    name: str
+    delta_version: int | None
+    total_rows: int
+    null_event_time: int
+    unparseable_event_time: int
+    null_label: int
+    used_rows: int
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total_rows": self.total_rows,
+            "null_event_time": self.null_event_time,
+            "unparseable_event_time": self.unparseable_event_time,
+            "null_label": self.null_label,
+            "used_rows": self.used_rows,
+        }
+
+
+@dataclass(frozen=True)
+class PreparedSource:
+    """Valid rows with `period_id`, `_row_hash`, `_y` and the feature columns, plus their profile."""
+
+    rows: DataFrame
+    task: Task
+    numeric: list[str]
+    categorical: list[str]
+    classes: list[str]
+    positive_label: str | None
+    periods: pd.DataFrame  # period_id, rows, class_counts (dict) or target_mean
+    report: SourceReport
+
+    def labelled_rows(self, period_id: int) -> int:
+        match = self.periods.loc[self.periods[PERIOD] == period_id, "rows"]
+        return int(match.iloc[0]) if len(match) else 0
+
+    @property
+    def period_ids(self) -> list[int]:
+        return sorted(int(p) for p in self.periods[PERIOD])
+
+
+def _delta_version(spark: SparkSession, reference: str) -> int | None:
+    try:
+        row = spark.sql(f"DESCRIBE HISTORY {reference} LIMIT 1").first()
+    except AnalysisException:
+        return None
+    return None if row is None else int(row["version"])
+
+
+def read_source(spark: SparkSession, config: StudyConfig) -> tuple[DataFrame, int | None]:
+    """The raw source DataFrame, pinned to its current Delta version when it is a Delta table."""
+    source = config.source
+    try:
+        if source.query:
+            return spark.sql(source.query), None
+        if source.table:
+            version = _delta_version(spark, source.table)
+            if version is None:
+                return spark.read.table(source.table), None
+            return spark.sql(f"SELECT * FROM {source.table} VERSION AS OF {version}"), version
+        assert source.path is not None
+        if source.format == "delta":
+            quoted = source.path.replace("`", "``")
+            version = _delta_version(spark, f"delta.`{quoted}`")
+            reader = spark.read.format("delta").options(**source.options)
+            if version is not None:
+                reader = reader.option("versionAsOf", version)
+            return reader.load(source.path), version
+        return spark.read.format(source.format).options(**source.options).load(source.path), None
+    except AnalysisException as error:
+        raise SourceError(f"cannot read source {source.describe()}: {error.getMessage()}") from None
+
+
+def _require_columns(df: DataFrame, names: list[str]) -> None:
+    available = df.columns
+    for name in names:
+        if name not in available:
+            near = difflib.get_close_matches(name, available, n=3)
+            hint = f"; did you mean {', '.join(near)}?" if near else f"; the source has: {', '.join(available)}"
+            raise SourceError(f"column {name!r} named in the config is not in the source{hint}")
+
+
+def _feature_columns(df: DataFrame, config: StudyConfig) -> tuple[list[str], list[str], list[str]]:
+    """(numeric, categorical, ignored) feature columns, listed or inferred."""
+    cols = config.columns
+    reserved = {cols.event_time, cols.label, cols.label_time, *cols.exclude}
+    listed = cols.features
+    candidates = listed if listed is not None else [c for c in df.columns if c not in reserved]
+    types = {f.name: f.dataType for f in df.schema.fields}
+    numeric, categorical, ignored = [], [], []
+    for name in candidates:
+        kind = types[name]
+        if isinstance(kind, (*NUMERIC_TYPES, T.BooleanType)):
+            numeric.append(name)
+        elif isinstance(kind, T.StringType):
+            categorical.append(name)
+        elif listed is not None:
+            raise SourceError(
+                f"feature column {name!r} has type {kind.simpleString()}; features must be numeric, boolean or "
+                "string. Derive a usable column in a source.query, or remove it from columns.features"
+            )
+        else:
+            ignored.append(name)
+    if not numeric and not categorical:
+        raise SourceError("no usable feature columns: list numeric or string columns in columns.features")
+    return numeric, categorical, ignored
+
+
+def _event_time(df: DataFrame, config: StudyConfig) -> tuple[Column, Column]:
+    """(local date in the period time zone, flag 'given but unparseable')."""
+    name = config.columns.event_time
+    kind = df.schema[name].dataType
+    raw = F.col(name)
+    zone = F.lit(config.period.timezone)
+    if isinstance(kind, T.TimestampType):
+        return F.to_date(F.convert_timezone(None, zone, raw)), F.lit(False)
+    if isinstance(kind, T.TimestampNTZType):
+        return F.to_date(raw), F.lit(False)
+    if isinstance(kind, T.DateType):
+        return raw, F.lit(False)
+    if isinstance(kind, T.StringType):
+        parsed = F.try_to_timestamp(raw)
+        return F.to_date(F.convert_timezone(None, zone, parsed)), raw.isNotNull() & parsed.isNull()
+    raise SourceError(
+        f"columns.event_time {name!r} has type {kind.simpleString()}; it must be a timestamp, date or "
+        "a string holding one (e.g. 2024-03-01T12:00:00Z)"
+    )
+
+
+def _infer_task(kind: T.DataType, distinct: int, values: list[Any] | None) -> Task:
+    if isinstance(kind, (T.StringType, T.BooleanType)):
+        return "binary" if distinct <= 2 else "multiclass"
+    if isinstance(kind, INTEGER_TYPES):
+        if distinct <= 2:
+            return "binary"
+        return "multiclass" if distinct <= MULTICLASS_MAX_INTEGER_VALUES else "regression"
+    if values is not None and distinct <= 2 and set(values) <= {0, 1}:
+        return "binary"
+    return "regression"
+
+
+def _positive_label(values: list[Any], configured: Any, label: str) -> Any:
+    if configured is not None:
+        matches = [v for v in values if str(v) == str(configured)]
+        if not matches:
+            raise SourceError(
+                f"positive_label {configured!r} does not occur in column {label!r} (values: {values}); fix positive_label"
+            )
+        return matches[0]
+    for candidate in (1, True):
+        if any(v == candidate and type(v) is type(candidate) for v in values):
+            return candidate
+    return sorted(values, key=str)[-1]
+
+
+def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
+    """Validate the source against the config and return its usable rows and profile."""
+    raw, version = read_source(spark, config)
+    cols = config.columns
+    _require_columns(raw, [c for c in [cols.event_time, cols.label, cols.label_time, *(cols.features or [])] if c])
+    numeric, categorical, ignored = _feature_columns(raw, config)
+    label_type = raw.schema[cols.label].dataType
+    local_date, unparseable = _event_time(raw, config)
+    timed = raw.select(
+        *[F.col(c) for c in [cols.label, *numeric, *categorical]],
+        period_id_column(config.period.unit, local_date).alias(PERIOD),
+        F.col(cols.event_time).isNull().alias("_null_time"),
+        unparseable.alias("_bad_time"),
+    )
+
+    totals = timed.agg(
+        F.count(F.lit(1)).alias("total"),
+        F.count_if("_null_time").alias("null_time"),
+        F.count_if("_bad_time").alias("bad_time"),
+        F.count_if(F.col(cols.label).isNull()).alias("null_label"),
+        F.count_if(F.col(PERIOD).isNotNull() & F.col(cols.label).isNotNull()).alias("used"),
+        F.approx_count_distinct(cols.label).alias("distinct_labels"),
+    ).first()
+    assert totals is not None
+    if totals["total"] == 0:
+        raise SourceError(f"source {config.source.describe()} is empty")
+    if totals["used"] == 0:
+        raise SourceError(
+            f"no row of source {config.source.describe()} has both a valid {cols.event_time!r} and a "
+            f"non-null {cols.label!r} ({totals['null_time']} null and {totals['bad_time']} unparseable times, "
+            f"{totals['null_label']} null labels)"
+        )
+
+    valid = timed.where(F.col(PERIOD).isNotNull() & F.col(cols.label).isNotNull())
+    values = None
+    if totals["distinct_labels"] <= MAX_CLASSES:
+        values = sorted(
+            (r[0] for r in valid.select(cols.label).distinct().limit(MAX_CLASSES + 1).collect()), key=str
+        )
+    task = config.task or _infer_task(label_type, totals["distinct_labels"], values)
+    target, classes, positive = _target(task, label_type, values, config)
+
+    rows = valid.select(
+        F.col(PERIOD),
+        F.xxhash64(*[F.col(c) for c in [cols.label, *numeric, *categorical]], F.col(PERIOD)).alias(ROW_HASH),
+        target.alias(TARGET),
+        *[_clean_numeric(c, raw.schema[c].dataType) for c in numeric],
+        *[F.col(c) for c in categorical],
+    )
+    periods = _profile(rows, task)
+    report = SourceReport(
+        name=config.source.describe(),
+        delta_version=version,
+        total_rows=int(totals["total"]),
+        null_event_time=int(totals["null_time"]),
+        unparseable_event_time=int(totals["bad_time"]),
+        null_label=int(totals["null_label"]),
+        used_rows=int(totals["used"]),
+        ignored_columns=ignored,
+    )
+    log.info(
+        "source %s (delta version %s): %d rows, %d used; %d null and %d unparseable %s, %d null %s; "
+        "task %s; %d numeric and %d categorical features%s",
+        report.name, version, report.total_rows, report.used_rows, report.null_event_time,
+        report.unparseable_event_time, cols.event_time, report.null_label, cols.label, task,
+        len(numeric), len(categorical), f"; ignored (not numeric or string): {ignored}" if ignored else "",
+    )
+    return PreparedSource(rows, task, numeric, categorical, classes, None if positive is None else str(positive),
+                          periods, report)
+
+
+def _target(task: Task, label_type: T.DataType, values: list[Any] | None, config: StudyConfig) -> tuple[Column, list[str], Any]:
+    """The `_y` column: 0/1 for binary, the class as text for multiclass, a double for regression."""
+    label = config.columns.label
+    if task == "regression":
+        if not isinstance(label_type, NUMERIC_TYPES):
+            raise SourceError(
+                f"columns.label {label!r} has type {label_type.simpleString()}, but a regression label must be numeric; "
+                "cast it in a source.query or set task to binary/multiclass"
+            )
+        return F.col(label).cast("double"), [], None
+    if values is None:
+        raise SourceError(
+            f"columns.label {label!r} has more than {MAX_CLASSES} distinct values, too many for task {task!r}; "
+            "set task: regression or bucket the label in a source.query"
+        )
+    if task == "binary":
+        if len(values) > 2:
+            raise SourceError(f"task is binary but column {label!r} has {len(values)} values: {values[:10]}")
+        if len(values) < 2:
+            raise SourceError(f"column {label!r} holds a single class ({values}) in the whole source; nothing to learn")
+        positive = _positive_label(values, config.positive_label, label)
+        return (F.col(label) == F.lit(positive)).cast("int"), ["0", "1"], positive
+    if len(values) < 2:
+        raise SourceError(f"column {label!r} holds a single class ({values}) in the whole source; nothing to learn")
+    return F.col(label).cast("string"), [str(v) for v in values], None
+
+
+def _clean_numeric(name: str, kind: T.DataType) -> Column:
+    """Numbers as double, with infinities turned into missing values (estimators reject them)."""
+    value = F.col(name).cast("double")
+    if isinstance(kind, (T.FloatType, T.DoubleType)):
+        value = F.when(F.abs(value) == F.lit(float("inf")), F.lit(None)).otherwise(value)
+    return value.alias(name)
+
+
+def _profile(rows: DataFrame, task: Task) -> pd.DataFrame:
+    """Rows per period, with class counts (classification) or the target mean (regression)."""
+    if task == "regression":
+        pdf = rows.groupBy(PERIOD).agg(F.count(F.lit(1)).alias("rows"), F.avg(TARGET).alias("target_mean")).toPandas()
+        return pdf.sort_values(PERIOD).reset_index(drop=True)
+    counts = rows.groupBy(PERIOD, TARGET).agg(F.count(F.lit(1)).alias("n")).toPandas()
+    grouped = counts.groupby(PERIOD)
+    profile = pd.DataFrame({
+        PERIOD: list(grouped.groups),
+        "rows": grouped["n"].sum().to_numpy(),
+        "class_counts": [dict(zip(g[TARGET].astype(str), g["n"].astype(int))) for _, g in grouped],
+    })
+    return profile.sort_values(PERIOD).reset_index(drop=True)

@@ -1,0 +1,68 @@
+"""A short, readable account of a finished run, for the terminal."""
+
+from __future__ import annotations
+
+from pyspark.sql import functions as F
+
+from retrain_advisor.config import StudyConfig
+from retrain_advisor.study import StudyResult
+from retrain_advisor.tables import SCHEMAS
+
+
+def _tolerance_text(config: StudyConfig) -> str:
+    tol = config.tolerance
+    parts = []
+    if tol.absolute is not None:
+        parts.append(f"a drop of {tol.absolute:g}")
+    if tol.relative is not None:
+        parts.append(f"a relative drop of {tol.relative:.0%}")
+    if tol.floor is not None:
+        parts.append(f"crossing the floor {tol.floor:g}")
+    return " or ".join(parts)
+
+
+def summary_lines(result: StudyResult, config: StudyConfig) -> list[str]:
+    unit = config.period.unit
+    metric = result.primary_metric
+    shelf = result.shelf_life().where(F.col("metric") == metric).first()
+    curve = (
+        result.store.read("decay_curve", result.run_id)
+        .where(F.col("metric") == metric)
+        .orderBy("model_age")
+        .collect()
+    )
+    lines = [
+        f"run {result.run_id} of study {config.name!r}: {result.n_fits} fits, "
+        f"{result.n_evaluations} evaluations in {result.seconds:.0f} s",
+    ]
+    if shelf is None:
+        return lines + ["no shelf life: no evaluation was sufficient (see the evaluations table)"]
+    fresh = curve[0]
+    lines.append(f"{metric} when fresh: {fresh['mean']:.3f} (mean over {fresh['n_origins']} origins)")
+    rule = (
+        f"{_tolerance_text(config)} beyond the {shelf['confidence']:.0%} interval, "
+        f"{shelf['persistence']} {unit}s in a row"
+    )
+    if shelf["is_censored"]:
+        lines.append(
+            f"shelf life: at least {shelf['shelf_life_periods']} {unit}s: no age up to "
+            f"{shelf['max_age_tested']} showed {rule}"
+        )
+    else:
+        lines.append(
+            f"shelf life: {shelf['shelf_life_periods']} {unit}s: from age {shelf['shelf_life_periods']} the "
+            f"{metric} shows {rule} ({shelf['breach']} tolerance)"
+        )
+    lines.append(f"decay pattern: {shelf['decay_pattern']}")
+    lines.append(f"  {'age':>4} {'origins':>7} {'mean':>7} {'drop':>7}  interval of drop")
+    for row in curve:
+        lines.append(
+            f"  {row['model_age']:>4} {row['n_origins']:>7} {row['mean']:>7.3f} {row['mean_drop']:>7.3f}  "
+            f"[{row['drop_ci_low']:.3f}, {row['drop_ci_high']:.3f}]"
+        )
+    lines.append("tables: " + ", ".join(result.store.reference(t) for t in SCHEMAS))
+    return lines
+
+
+def print_summary(result: StudyResult, config: StudyConfig) -> None:
+    print("\n".join(summary_lines(result, config)))
