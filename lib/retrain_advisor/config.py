@@ -254,6 +254,14 @@ class StudyConfig(_Section):
     output: OutputConfig
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections_take_defaults(cls, data: Any) -> Any:
+        """A section left with only comments in YAML reads as None: treat it as absent."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (v is None and k in SECTIONS)}
+        return data
+
     @model_validator(mode="after")
     def _columns_distinct(self) -> StudyConfig:
         cols = self.columns
@@ -264,6 +272,9 @@ class StudyConfig(_Section):
             if clash:
                 raise ValueError(f"columns.features must not include the time or label columns: {sorted(clash)}")
         return self
+
+
+SECTIONS = {"period", "model", "metrics", "windows", "tolerance", "limits", "execution"}
 
 
 def _format_errors(error: ValidationError, source: str) -> str:

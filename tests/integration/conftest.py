@@ -1,0 +1,66 @@
+"""A real local Spark session with Delta, shared by the integration tests, and a helper that
+writes a generated history whose drift is known."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from pyspark.sql import SparkSession
+
+from retrain_advisor.config import StudyConfig, parse_config
+from retrain_advisor.demo import write_demo_history
+from retrain_advisor.demo_data import DemoSpec
+from retrain_advisor.session import local_spark
+
+START = dt.date(2024, 1, 1)  # a Monday, so generated weeks line up with periods
+WEEKS = 24
+ROWS_PER_WEEK = 5000
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
+    session = local_spark("retrain-advisor-tests", tmp_path_factory.mktemp("warehouse"), cores="2")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def history(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory):
+    """Write a weekly history with the given drift once per drift kind; returns its path."""
+    root = tmp_path_factory.mktemp("sources")
+    written: dict[tuple, str] = {}
+
+    def make(drift: str, **spec: Any) -> str:
+        key = (drift, *sorted(spec.items()))
+        if key not in written:
+            path = str(root / f"{drift}_{len(written)}")
+            demo = DemoSpec(rows=WEEKS * ROWS_PER_WEEK, start=START, days=7 * WEEKS, drift=drift, seed=11, **spec)
+            write_demo_history(spark, path, demo)
+            written[key] = path
+        return written[key]
+
+    return make
+
+
+def study_config(source_path: str, output_path: Path, **overrides: Any) -> StudyConfig:
+    """A fast weekly study: logistic regression, 6-week lookback, ages 0..6, one origin per week."""
+    data: dict[str, Any] = {
+        "name": "test-study",
+        "source": {"path": source_path, "format": "delta"},
+        "columns": {"event_time": "event_time", "label": "label", "exclude": ["label_time"]},
+        "period": {"unit": "week"},
+        "model": {"estimator": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 300}},
+        "metrics": {"names": ["roc_auc", "log_loss"], "primary": "roc_auc"},
+        "windows": {"lookback": 6, "gap": 0, "max_age": 6, "origin_every": 1},
+        "tolerance": {"absolute": 0.02, "persistence": 2},
+        "limits": {"max_train_rows": 20000, "max_eval_rows": 5000},
+        "output": {"path": str(output_path)},
+        "execution": {"bootstrap_samples": 500},
+    }
+    for dotted, value in overrides.items():
+        section, _, key = dotted.partition("__")
+        data[section] = {**data.get(section, {}), key: value} if key else value
+    return parse_config(data)

@@ -1,0 +1,146 @@
+"""Known drift must show up as decay; no drift must not. Real Spark, real Delta."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+from scipy.stats import spearmanr
+
+from retrain_advisor.periods import period_id_of
+from retrain_advisor.study import run_study
+
+from .conftest import START, study_config
+
+pytestmark = pytest.mark.integration
+
+DRIFT_WEEK = 14
+DRIFT_DATE = START + dt.timedelta(weeks=DRIFT_WEEK)
+
+
+def _tables(result, *names: str) -> list[pd.DataFrame]:
+    return [result.store.read(name, result.run_id).toPandas() for name in names]
+
+
+@pytest.fixture(scope="module")
+def abrupt(spark, history, tmp_path_factory):
+    source = history("abrupt", drift_date=DRIFT_DATE)
+    config = study_config(source, tmp_path_factory.mktemp("abrupt"), tolerance={"absolute": 0.05, "persistence": 2})
+    return run_study(spark, config)
+
+
+def test_abrupt_drift_drops_quality_of_models_trained_before_it(abrupt):
+    evaluations, fits = _tables(abrupt, "evaluations", "fits")
+    assert (fits["status"] == "ok").all()
+    drift_start = pd.Timestamp(DRIFT_DATE, tz="UTC")
+    ev = evaluations[evaluations["is_sufficient"]].copy()
+    ev["auc"] = ev["metrics"].map(lambda m: m["roc_auc"])
+    ev["origin_start"] = ev["origin"].map(lambda w: pd.Timestamp(w["start"]).tz_localize("UTC")
+                                          if pd.Timestamp(w["start"]).tzinfo is None else pd.Timestamp(w["start"]))
+    ev["scored_start"] = ev["window"].map(lambda w: pd.Timestamp(w["start"]).tz_localize("UTC")
+                                          if pd.Timestamp(w["start"]).tzinfo is None else pd.Timestamp(w["start"]))
+    fresh = ev[ev["model_age"] == 0].set_index("fit_id")["auc"]
+    ev["drop"] = ev["fit_id"].map(fresh) - ev["auc"]
+    before_drift_origin = ev["origin_start"] < drift_start
+    after = ev[before_drift_origin & (ev["scored_start"] >= drift_start)]
+    before = ev[before_drift_origin & (ev["scored_start"] < drift_start)]
+    assert len(after) > 10 and len(before) > 10
+    assert after["drop"].min() > 0.1, "every model trained before the drift must lose quality after it"
+    assert before["drop"].abs().mean() < 0.03, "before the drift, quality must hold"
+
+
+def test_abrupt_drift_ends_each_origins_shelf_life_at_the_drift(abrupt):
+    (shelf,) = _tables(abrupt, "shelf_life")
+    per_origin = shelf[shelf["fit_id"].notna()].copy()
+    drift_period = period_id_of("week", DRIFT_DATE)
+    per_origin["origin_period"] = per_origin["origin"].map(lambda w: period_id_of("week", pd.Timestamp(w["start"]).date()))
+    trained_before = per_origin[per_origin["origin_period"] < drift_period]
+    assert len(trained_before) >= 6
+    for row in trained_before.itertuples():
+        weeks_to_drift = drift_period - row.origin_period
+        # the breach must hold `persistence` ages in a row inside the tested ages to end the shelf life
+        if weeks_to_drift + row.persistence - 1 <= row.max_age_tested:
+            assert not row.is_censored and row.shelf_life_periods == weeks_to_drift, row
+        else:
+            assert row.is_censored and row.shelf_life_periods == row.max_age_tested + 1, row
+    pooled = shelf[shelf["fit_id"].isna()].iloc[0]
+    assert not pooled["is_censored"]
+    assert 1 <= pooled["shelf_life_periods"] <= 6
+
+
+@pytest.fixture(scope="module")
+def stable(spark, history, tmp_path_factory):
+    return run_study(spark, study_config(history("none"), tmp_path_factory.mktemp("stable")))
+
+
+def test_no_drift_gives_no_decay(stable):
+    curve, shelf = _tables(stable, "decay_curve", "shelf_life")
+    auc = curve[curve["metric"] == "roc_auc"].sort_values("model_age")
+    assert auc["n_origins"].min() >= 10
+    assert auc["mean_drop"].abs().max() < 0.02
+    pooled = shelf[shelf["fit_id"].isna()].iloc[0]
+    assert pooled["is_censored"] and pooled["shelf_life_periods"] >= pooled["max_age_tested"] == 6
+    assert pooled["decay_pattern"] == "stable"
+
+
+@pytest.fixture(scope="module")
+def gradual(spark, history, tmp_path_factory):
+    source = history("gradual", drift_strength=1.5)
+    return run_study(spark, study_config(source, tmp_path_factory.mktemp("gradual")))
+
+
+def test_gradual_drift_gives_decay_that_grows_with_age(gradual):
+    (curve,) = _tables(gradual, "decay_curve")
+    auc = curve[(curve["metric"] == "roc_auc") & (curve["model_age"] >= 1)].sort_values("model_age")
+    drops = auc["mean_drop"].to_numpy()
+    assert drops[-1] - drops[0] > 0.02
+    assert spearmanr(auc["model_age"], drops).statistic > 0.8
+    log_loss = curve[(curve["metric"] == "log_loss")].sort_values("model_age")
+    assert log_loss["mean_drop"].iloc[-1] > 0, "a loss metric's drop is positive when it gets worse"
+
+
+def test_gradual_decay_has_a_finite_shelf_life_and_pattern(gradual):
+    (shelf,) = _tables(gradual, "shelf_life")
+    pooled = shelf[shelf["fit_id"].isna()].iloc[0]
+    assert not pooled["is_censored"]
+    assert pooled["decay_pattern"] == "gradual"
+
+
+def test_rerunning_a_run_id_replaces_its_rows(spark, history, tmp_path):
+    config = study_config(history("none"), tmp_path, output={"path": str(tmp_path), "run_id": "nightly"},
+                          windows={"lookback": 6, "gap": 1, "max_age": 3, "origin_every": 3})
+    first = run_study(spark, config)
+    other = run_study(spark, config.model_copy(update={"output": config.output.model_copy(update={"run_id": "other"})}))
+    counts = {t: first.store.read(t, "nightly").count() for t in ["fits", "evaluations", "decay_curve", "shelf_life"]}
+    second = run_study(spark, config)
+    assert second.run_id == first.run_id == "nightly"
+    for table, count in counts.items():
+        assert count > 0
+        assert second.store.read(table, "nightly").count() == count, table
+        assert second.store.read(table, other.run_id).count() == count, table
+    runs = first.store.read("runs").toPandas()
+    assert sorted(runs["run_id"]) == ["nightly", "other"]
+    assert set(runs["status"]) == {"succeeded"}
+
+
+def test_failing_estimator_is_recorded_per_fit_and_the_run_completes(spark, history, tmp_path):
+    config = study_config(history("none"), tmp_path, model={
+        "estimator": "sklearn.linear_model.LogisticRegression", "params": {"solver": "no-such-solver"}},
+        windows={"lookback": 6, "gap": 0, "max_age": 2, "origin_every": 6})
+    result = run_study(spark, config)
+    fits, evaluations = _tables(result, "fits", "evaluations")
+    assert (fits["status"] == "failed").all()
+    assert fits["reason"].str.contains("solver").all()
+    assert (evaluations["status"] == "fit_unavailable").all()
+    assert result.store.read("runs", result.run_id).first()["status"] == "succeeded"
+
+
+def test_source_is_read_not_written(spark, history, stable):
+    source = history("none")
+    versions = spark.sql(f"DESCRIBE HISTORY delta.`{source}`").select(F.max("version")).first()[0]
+    run = stable.store.read("runs", stable.run_id).first()
+    assert run["source_version"] == versions
+    assert run["source_rows"]["used_rows"] == run["source_rows"]["total_rows"] > 0

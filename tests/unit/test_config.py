@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from retrain_advisor.config import load_config, parse_config
+from retrain_advisor.errors import ConfigError
+
+MINIMAL = {
+    "name": "s",
+    "source": {"table": "main.sales.history"},
+    "columns": {"event_time": "ts", "label": "y"},
+    "output": {"path": "/tmp/out"},
+}
+
+
+def with_(**sections):
+    data = {k: dict(v) if isinstance(v, dict) else v for k, v in MINIMAL.items()}
+    for key, value in sections.items():
+        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
+    return data
+
+
+def error_of(data) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    return str(caught.value)
+
+
+def test_minimal_config_gets_defaults():
+    config = parse_config(MINIMAL)
+    assert config.period.unit == "week" and config.period.timezone == "UTC"
+    assert config.windows.lookback == 26 and config.tolerance.absolute == 0.02
+    assert config.task is None and config.model.estimator is None
+
+
+def test_unknown_key_is_named():
+    message = error_of(with_(windows={"lookbak": 4}))
+    assert "windows.lookbak" in message and "unknown key" in message
+
+
+def test_missing_required_key_is_named():
+    data = dict(MINIMAL)
+    del data["columns"]
+    assert "columns: required key is missing" in error_of(data)
+
+
+@pytest.mark.parametrize("lookback", [0, -3])
+def test_lookback_must_be_positive(lookback):
+    message = error_of(with_(windows={"lookback": lookback}))
+    assert "windows.lookback" in message and str(lookback) in message
+
+
+def test_gap_must_leave_training_periods():
+    assert "gap (4) must be smaller than lookback (4)" in error_of(with_(windows={"lookback": 4, "gap": 4}))
+
+
+def test_lookback_all_is_accepted():
+    assert parse_config(with_(windows={"lookback": "all", "gap": 2})).windows.lookback == "all"
+
+
+def test_unknown_period_and_zone():
+    assert "period.unit" in error_of(with_(period={"unit": "fortnight"}))
+    assert "unknown time zone 'Mars/Olympus'" in error_of(with_(period={"timezone": "Mars/Olympus"}))
+
+
+def test_source_needs_exactly_one_location():
+    message = error_of(with_(source={"table": "t", "path": "/x"}))
+    assert "exactly one of source.table, source.path or source.query" in message
+
+
+def test_output_needs_exactly_one_location():
+    assert "exactly one of output.path or output.schema" in error_of(with_(output={"path": "/a", "schema": "x.y"}))
+
+
+@pytest.mark.parametrize("name", ["t; DROP TABLE x", "a.b.c.d", "bad-name"])
+def test_table_names_must_be_plain_identifiers(name):
+    assert "source.table" in error_of(with_(source={"table": name}))
+
+
+def test_column_names_must_be_plain_identifiers():
+    message = error_of(with_(columns={"event_time": "ts", "label": "y) OR (1=1"}))
+    assert "columns.label" in message and "plain identifier" in message
+
+
+def test_run_id_is_restricted():
+    assert "run_id" in error_of(with_(output={"path": "/o", "run_id": "x' OR '1'='1"}))
+
+
+def test_tolerance_needs_a_criterion():
+    assert "at least one of" in error_of(with_(tolerance={"absolute": None}))
+
+
+def test_model_estimator_and_factory_are_exclusive():
+    assert "not both" in error_of(with_(model={"estimator": "a.B", "factory": "a.f"}))
+
+
+def test_features_must_not_include_label():
+    assert "columns.features" in error_of(with_(columns={"event_time": "ts", "label": "y", "features": ["y", "x"]}))
+
+
+def test_overrides_replace_nested_keys():
+    config = parse_config(MINIMAL, overrides={"windows.max_age": 5, "output.run_id": "r1"})
+    assert config.windows.max_age == 5 and config.output.run_id == "r1" and config.output.path == "/tmp/out"
+
+
+def test_load_config_reports_missing_file_and_bad_yaml(tmp_path: Path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yml")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("name: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+def test_shipped_configs_are_valid():
+    root = Path(__file__).resolve().parents[2] / "conf"
+    for path in ["demo.yml", "template.yml"]:
+        assert load_config(root / path).name

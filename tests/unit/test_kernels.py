@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+from retrain_advisor.config import LimitsConfig, ModelConfig
+from retrain_advisor.kernels import (
+    FAILED, INSUFFICIENT, OK, SKIPPED, KernelContext, features_frame, fit_model, score_model,
+)
+from retrain_advisor.metrics import resolve_metrics
+from retrain_advisor.plan import FitSpec
+
+FIT = FitSpec(train_end=10, train_start=2, train_stop=9, lookback=8, max_rows=10_000, seed=0)
+
+
+def rows(n: int, seed: int, flip: bool = False) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    color = rng.choice(["red", "blue", None], size=n)
+    logit = (-2 if flip else 2) * x + np.where(color == "red", 1.0, 0.0)
+    frame = pd.DataFrame({
+        "x": np.where(rng.random(n) < 0.05, np.nan, x),
+        "color": color,
+        "_y": (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int),
+        "_row_hash": rng.integers(-(2**62), 2**62, size=n),
+        "period_id": 5,
+    })
+    return frame
+
+
+def context(**kw) -> KernelContext:
+    return KernelContext(
+        task="binary", numeric=["x"], categorical=["color"], model=ModelConfig(**kw.pop("model", {})),
+        metrics=resolve_metrics("binary", ["roc_auc", "log_loss", "accuracy"]),
+        limits=LimitsConfig(min_train_rows=50, min_eval_rows=50, min_class_rows=5), seed=3, threads=1,
+        classes=["0", "1"], **kw,
+    )
+
+
+def test_default_pipeline_fits_missing_values_and_categories():
+    outcome = fit_model(rows(2000, 1), FIT, context())
+    assert outcome.status == OK and outcome.model is not None
+    assert outcome.rows == 2000 and sum(outcome.class_counts.values()) == 2000
+
+
+def test_scores_equal_scikit_learn_on_the_same_rows():
+    ctx = context(model={"estimator": "sklearn.linear_model.LogisticRegression"})
+    fitted = fit_model(rows(2000, 1), FIT, ctx)
+    test = rows(1000, 2)
+    outcome = score_model(test, fitted.model, ctx)
+    estimator = pickle.loads(fitted.model)
+    proba = estimator.predict_proba(features_frame(test, ctx))[:, 1]
+    assert outcome.status == OK
+    assert outcome.metrics["roc_auc"] == pytest.approx(skm.roc_auc_score(test["_y"], proba))
+    assert outcome.metrics["log_loss"] == pytest.approx(skm.log_loss(test["_y"], proba))
+
+
+def test_fit_is_deterministic_whatever_the_row_order():
+    ctx = context()
+    train = rows(1500, 1)
+    first = fit_model(train, FIT, ctx)
+    second = fit_model(train.sample(frac=1.0, random_state=9), FIT, ctx)
+    test = rows(500, 2)
+    assert score_model(test, first.model, ctx).metrics == score_model(test, second.model, ctx).metrics
+
+
+def test_a_changed_concept_scores_worse():
+    ctx = context()
+    model = fit_model(rows(2000, 1), FIT, ctx).model
+    same = score_model(rows(1000, 2), model, ctx).metrics["roc_auc"]
+    flipped = score_model(rows(1000, 2, flip=True), model, ctx).metrics["roc_auc"]
+    assert same > 0.75 and flipped < 0.5
+
+
+def test_one_class_window_is_skipped_with_its_reason():
+    train = rows(500, 1).assign(_y=0)
+    outcome = fit_model(train, FIT, context())
+    assert outcome.status == SKIPPED and "only one class" in outcome.reason and outcome.model is None
+
+
+def test_too_few_rows_are_skipped():
+    outcome = fit_model(rows(20, 1), FIT, context())
+    assert outcome.status == SKIPPED and "min_train_rows=50" in outcome.reason
+
+
+def test_an_estimator_that_raises_is_recorded_not_raised():
+    ctx = context(model={"estimator": "sklearn.linear_model.LogisticRegression", "params": {"C": -1.0}})
+    outcome = fit_model(rows(500, 1), FIT, ctx)
+    assert outcome.status == FAILED and "C" in outcome.reason
+
+
+def test_small_or_one_class_evaluations_are_flagged():
+    ctx = context()
+    model = fit_model(rows(2000, 1), FIT, ctx).model
+    small = score_model(rows(30, 2), model, ctx)
+    assert small.status == INSUFFICIENT and "min_eval_rows=50" in small.reason
+    one_class = score_model(rows(500, 2).assign(_y=1), model, ctx)
+    assert one_class.status == INSUFFICIENT and one_class.metrics["roc_auc"] is None
+    assert one_class.metrics["accuracy"] is not None
+    empty = score_model(rows(0, 2), model, ctx)
+    assert empty.status == INSUFFICIENT and empty.rows == 0
