@@ -1,0 +1,21 @@
+# `make demo` and `make test` set up .venv on first use (Python 3.10+, Java 17).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test bench
+
+$(BIN)/retrain-advisor: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+demo: $(BIN)/retrain-advisor
+	$(BIN)/retrain-advisor demo
+
+test: $(BIN)/retrain-advisor
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/retrain-advisor
+	$(BIN)/python bench/engine.py
