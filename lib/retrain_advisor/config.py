@@ -7,6 +7,7 @@ the value that was given and what to do (`ConfigError`).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from retrain_advisor.errors import ConfigError
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 Task = Literal["binary", "multiclass", "regression"]
 PeriodUnit = Literal["day", "week", "month"]
@@ -31,6 +33,13 @@ def _check_identifier(value: str, what: str) -> str:
             "with a digit); rename or alias the column in a `source.query`"
         )
     return value
+
+
+def _absolute(path: str | None) -> str | None:
+    """Local relative paths become absolute (Spark SQL's delta.`path` needs that); URIs stay."""
+    if path is None or URI_SCHEME.match(path):
+        return path
+    return os.path.abspath(path)
 
 
 def _check_table_name(value: str, what: str, max_parts: int = 3) -> str:
@@ -62,6 +71,11 @@ class SourceConfig(_Section):
     @classmethod
     def _table_is_a_name(cls, value: str | None) -> str | None:
         return None if value is None else _check_table_name(value, "source.table")
+
+    @field_validator("path")
+    @classmethod
+    def _absolute_path(cls, value: str | None) -> str | None:
+        return _absolute(value)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SourceConfig:
@@ -209,6 +223,11 @@ class OutputConfig(_Section):
     run_id: str | None = Field(None, description="identifies this run; rerunning an id replaces its rows")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("path")
+    @classmethod
+    def _absolute_path(cls, value: str | None) -> str | None:
+        return _absolute(value)
 
     @field_validator("schema_name")
     @classmethod

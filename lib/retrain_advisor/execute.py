@@ -73,18 +73,24 @@ def _fit_groups(fits: dict[str, FitSpec], ctx: KernelContext) -> Callable[[pd.Da
     return fit_group
 
 
-def run_fits(spark: SparkSession, plan: Plan, source: PreparedSource, ctx: KernelContext) -> DataFrame:
-    """Fit every planned model in parallel; fits whose window is empty come back as skipped."""
+def training_rows(spark: SparkSession, plan: Plan, source: PreparedSource) -> tuple[DataFrame, pd.DataFrame]:
+    """Each fit's sampled training rows, tagged with `fit_id`, and the window table they came from."""
     windows = fit_windows(plan, source)
     window_df = spark.createDataFrame(windows, "fit_id string, period_id int, train_rows_available bigint, fraction double")
-    training_rows = (
+    rows = (
         source.rows.join(F.broadcast(window_df.drop("train_rows_available")), PERIOD)
         .where(_sample_key("fit_id") < F.col("fraction"))
         .drop("fraction")
-        # One partition per fit, so fits spread over all task slots instead of being coalesced.
-        .repartition(max(len(plan.fits), 1), "fit_id")
     )
-    fitted = training_rows.groupBy("fit_id").applyInPandas(_fit_groups(plan.fits, ctx), FIT_RESULT_SCHEMA)
+    return rows, windows
+
+
+def run_fits(spark: SparkSession, plan: Plan, source: PreparedSource, ctx: KernelContext) -> DataFrame:
+    """Fit every planned model in parallel; fits whose window is empty come back as skipped."""
+    rows, windows = training_rows(spark, plan, source)
+    # One partition per fit, so fits spread over all task slots instead of being coalesced.
+    by_fit = rows.repartition(max(len(plan.fits), 1), "fit_id")
+    fitted = by_fit.groupBy("fit_id").applyInPandas(_fit_groups(plan.fits, ctx), FIT_RESULT_SCHEMA)
     available = windows.groupby("fit_id")["train_rows_available"].max()
     planned = spark.createDataFrame(
         [(fit_id, int(available.get(fit_id, 0))) for fit_id in sorted(plan.fits)],
@@ -126,22 +132,25 @@ def _score_groups(ctx: KernelContext) -> Callable[[pd.DataFrame, pd.DataFrame], 
     return score_group
 
 
+def scoring_rows(spark: SparkSession, plan: Plan, source: PreparedSource, max_rows: int, seed: int) -> DataFrame:
+    """The sampled rows of every scored period: the same rows for every fit scored on it."""
+    fractions = spark.createDataFrame(
+        [(p, sampling_fraction(source.labelled_rows(p), max_rows), str(seed)) for p in plan.scored_periods()],
+        "period_id int, fraction double, eval_salt string",
+    )
+    return (
+        source.rows.join(F.broadcast(fractions), PERIOD)
+        .where(_sample_key("eval_salt") < F.col("fraction"))
+        .drop("fraction", "eval_salt")
+    )
+
+
 def run_scores(
     spark: SparkSession, plan: Plan, source: PreparedSource, fits: DataFrame, ctx: KernelContext, seed: int
 ) -> DataFrame:
     """Score every planned (fit, period) pair; each period's rows are grouped once with its models."""
-    scored = plan.scored_periods()
-    fractions = spark.createDataFrame(
-        [(p, float(sampling_fraction(source.labelled_rows(p), ctx.limits.max_eval_rows)), str(seed)) for p in scored],
-        "period_id int, fraction double, eval_salt string",
-    )
-    partitions = max(len(scored), 1)
-    test_rows = (
-        source.rows.join(F.broadcast(fractions), PERIOD)
-        .where(_sample_key("eval_salt") < F.col("fraction"))
-        .drop("fraction", "eval_salt")
-        .repartition(partitions, PERIOD)
-    )
+    partitions = max(len(plan.scored_periods()), 1)
+    test_rows = scoring_rows(spark, plan, source, ctx.limits.max_eval_rows, seed).repartition(partitions, PERIOD)
     pairs = spark.createDataFrame(
         [(e.fit_id, e.period_id) for e in plan.sorted_evaluations()], "fit_id string, period_id int"
     )

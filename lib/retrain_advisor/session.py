@@ -17,7 +17,10 @@ LOCAL_CONF: dict[str, str] = {
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
     # Parallelism comes from Spark tasks; one BLAS/OpenMP thread per task avoids oversubscription.
     "spark.executorEnv.OMP_NUM_THREADS": "1",
-    "spark.sql.shuffle.partitions": "16",
+    # Small local machines: Spark's default 200 shuffle partitions and Delta's 50 snapshot
+    # partitions cost more in task overhead than the result tables are worth.
+    "spark.sql.shuffle.partitions": str(2 * (os.cpu_count() or 2)),
+    "spark.databricks.delta.snapshotPartitions": str(os.cpu_count() or 2),
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.memory": "4g",

@@ -48,6 +48,7 @@ class StudyResult:
     n_fits: int
     n_evaluations: int
     seconds: float
+    stage_seconds: dict[str, float]
 
     def shelf_life(self) -> DataFrame:
         """The pooled shelf life row(s) of this run."""
@@ -55,11 +56,42 @@ class StudyResult:
 
 
 @contextmanager
-def stage(name: str) -> Iterator[None]:
+def stage(name: str, timings: dict[str, float], detail: str = "") -> Iterator[None]:
+    """Log a stage's start and duration, and record the duration under `name`."""
     started = time.perf_counter()
-    log.info("%s ...", name)
+    log.info("%s %s...", name, detail)
     yield
-    log.info("%s done in %.1f s", name, time.perf_counter() - started)
+    timings[name] = time.perf_counter() - started
+    log.info("%s done in %.1f s", name, timings[name])
+
+
+@dataclass(frozen=True)
+class PreparedStudy:
+    """A validated source and the plan of work for it: everything before Spark starts fitting."""
+
+    source: PreparedSource
+    metrics: list[Metric]
+    primary_metric: str
+    plan: Plan
+    context: KernelContext
+
+
+def prepare_study(spark: SparkSession, config: StudyConfig) -> PreparedStudy:
+    """Validate the source, metrics and recipe against each other, and plan the fits."""
+    source = prepare_source(spark, config)
+    try:
+        metrics = resolve_metrics(source.task, config.metrics.names)
+    except ValueError as error:
+        raise ConfigError(f"metrics.names: {error}") from None
+    primary = config.metrics.primary or metrics[0].name
+    if primary not in [m.name for m in metrics]:
+        raise ConfigError(f"metrics.primary {primary!r} must be one of metrics.names {[m.name for m in metrics]}")
+    check_recipe(config.model, source.task, source.numeric, source.categorical)
+    plan = plan_decay(source.period_ids, config.windows, config.period.unit,
+                      config.limits.max_train_rows, config.execution.seed)
+    log.info("plan: %d fits, %d evaluations over %d scored periods",
+             len(plan.fits), len(plan.evaluations), len(plan.scored_periods()))
+    return PreparedStudy(source, metrics, primary, plan, kernel_context(config, source, metrics))
 
 
 def new_run_id() -> str:
@@ -88,9 +120,10 @@ class StudyRun:
         self.started_at = dt.datetime.now(dt.timezone.utc)
         self.granularity = GRANULARITY[config.period.unit]
 
-    def record(self, status: str, error: str | None = None, source: PreparedSource | None = None,
-               metric: str | None = None, plan: Plan | None = None) -> None:
+    def record(self, status: str, error: str | None = None, study: PreparedStudy | None = None) -> None:
+        """Write this run's row of `runs`; the study fills in what is known once it is prepared."""
         finished = None if status == "running" else dt.datetime.now(dt.timezone.utc)
+        source = study.source if study else None
         row = {
             "run_id": self.run_id, "study_name": self.config.name, "status": status,
             "started_at": self.started_at, "finished_at": finished, "error": error,
@@ -98,9 +131,9 @@ class StudyRun:
             "source_version": source.report.delta_version if source else None,
             "source_rows": source.report.as_dict() if source else None,
             "granularity": self.granularity, "task": source.task if source else self.config.task,
-            "primary_metric": metric,
-            "n_fits": len(plan.fits) if plan else None,
-            "n_evaluations": len(plan.evaluations) if plan else None,
+            "primary_metric": study.primary_metric if study else None,
+            "n_fits": len(study.plan.fits) if study else None,
+            "n_evaluations": len(study.plan.evaluations) if study else None,
             "config_json": json.dumps(config_as_dict(self.config), sort_keys=True),
             "library_versions": library_versions(),
         }
@@ -169,32 +202,19 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
     log.info("run %s of study %r -> %s", run.run_id, config.name, config.output.path or config.output.schema_name)
     run.store.ensure_schema()
     run.record("running")
-    source: PreparedSource | None = None
-    plan: Plan | None = None
-    primary: str | None = None
+    timings: dict[str, float] = {}
+    study: PreparedStudy | None = None
     try:
-        with stage("reading and validating the source"):
-            source = prepare_source(spark, config)
-        try:
-            metrics = resolve_metrics(source.task, config.metrics.names)
-        except ValueError as error:
-            raise ConfigError(f"metrics.names: {error}") from None
-        primary = config.metrics.primary or metrics[0].name
-        if primary not in [m.name for m in metrics]:
-            raise ConfigError(f"metrics.primary {primary!r} must be one of metrics.names {[m.name for m in metrics]}")
-        check_recipe(config.model, source.task, source.numeric, source.categorical)
-        plan = plan_decay(source.period_ids, config.windows, config.period.unit,
-                          config.limits.max_train_rows, config.execution.seed)
-        log.info("plan: %d fits, %d evaluations over %d scored periods",
-                 len(plan.fits), len(plan.evaluations), len(plan.scored_periods()))
-        ctx = kernel_context(config, source, metrics)
+        with stage("prepare", timings, "(read and validate the source, plan the fits) "):
+            study = prepare_study(spark, config)
+        plan, source, ctx = study.plan, study.source, study.context
 
-        with stage(f"fitting {len(plan.fits)} models"):
+        with stage("fit", timings, f"{len(plan.fits)} models "):
             fitted = run_fits(spark, plan, source, ctx).join(run.fit_metadata(plan), "fit_id")
             run.store.replace_run("fits", run.with_run_columns(fitted), run.run_id)
         fits = run.store.read("fits", run.run_id)
 
-        with stage(f"scoring {len(plan.evaluations)} evaluations"):
+        with stage("score", timings, f"{len(plan.evaluations)} evaluations "):
             scores = run_scores(spark, plan, source, fits, ctx, config.execution.seed)
             evaluations = (
                 scores.join(run.evaluation_metadata(plan, source), ["fit_id", "period_id"])
@@ -206,20 +226,21 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
             run.store.replace_run("evaluations", run.with_run_columns(evaluations), run.run_id)
         evaluations = run.store.read("evaluations", run.run_id)
 
-        with stage("decay curve and shelf life"):
-            aged = aged_metrics(evaluations, metrics)
+        with stage("decay", timings, "(decay curve and shelf life) "):
+            aged = aged_metrics(evaluations, study.metrics)
             execution = config.execution
             curve = decay_curve(aged, config.tolerance.confidence, execution.bootstrap_samples, execution.seed)
             run.store.replace_run("decay_curve", curve, run.run_id)
             curve = run.store.read("decay_curve", run.run_id)
-            shelf = pooled_shelf_life(curve, primary, config.tolerance).unionByName(
-                origin_shelf_life(aged, primary, config.tolerance)
+            shelf = pooled_shelf_life(curve, study.primary_metric, config.tolerance).unionByName(
+                origin_shelf_life(aged, study.primary_metric, config.tolerance)
             )
             run.store.replace_run("shelf_life", shelf, run.run_id)
     except BaseException as error:
-        run.record("failed", f"{type(error).__name__}: {error}"[:4000], source, primary, plan)
+        run.record("failed", f"{type(error).__name__}: {error}"[:4000], study)
         raise
-    run.record("succeeded", None, source, primary, plan)
+    run.record("succeeded", None, study)
     seconds = time.perf_counter() - started
     log.info("run %s succeeded in %.1f s", run.run_id, seconds)
-    return StudyResult(run.run_id, run.store, primary, len(plan.fits), len(plan.evaluations), seconds)
+    return StudyResult(run.run_id, run.store, study.primary_metric, len(plan.fits), len(plan.evaluations),
+                       seconds, timings)

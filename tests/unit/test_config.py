@@ -118,3 +118,10 @@ def test_shipped_configs_are_valid():
     root = Path(__file__).resolve().parents[2] / "conf"
     for path in ["demo.yml", "template.yml"]:
         assert load_config(root / path).name
+
+
+def test_relative_local_paths_become_absolute_and_uris_stay(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = parse_config(with_(source={"table": None, "path": "data/history"}, output={"path": "s3://bucket/out"}))
+    assert config.source.path == str(tmp_path / "data/history")
+    assert config.output.path == "s3://bucket/out"
