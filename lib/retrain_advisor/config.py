@@ -256,6 +256,13 @@ class ExecutionConfig(_Section):
     threads_per_task: int = Field(1, ge=1, description="BLAS/OpenMP threads inside one fit or score task")
 
 
+class TrackingConfig(_Section):
+    mlflow: bool = Field(True, description="log each run to MLflow (parameters, results, tables, the config)")
+    experiment: str | None = Field(
+        None, description="MLflow experiment; default retrain-advisor/<name> (/Shared/retrain-advisor/<name> on Databricks)"
+    )
+
+
 class StudyConfig(_Section):
     name: str = Field(description="a name for the study, stored with every run")
     source: SourceConfig
@@ -272,6 +279,7 @@ class StudyConfig(_Section):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     output: OutputConfig
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -293,7 +301,7 @@ class StudyConfig(_Section):
         return self
 
 
-SECTIONS = {"period", "model", "metrics", "windows", "tolerance", "limits", "execution"}
+SECTIONS = {"period", "model", "metrics", "windows", "tolerance", "limits", "execution", "tracking"}
 
 
 def _format_errors(error: ValidationError, source: str) -> str:

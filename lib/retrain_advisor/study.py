@@ -33,6 +33,7 @@ from retrain_advisor.recipe import check_recipe
 from retrain_advisor.source import PreparedSource, prepare_source
 from retrain_advisor.store import ResultStore
 from retrain_advisor.tables import SCHEMAS
+from retrain_advisor.tracking import log_study
 
 log = logging.getLogger(__name__)
 
@@ -242,5 +243,12 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
     run.record("succeeded", None, study)
     seconds = time.perf_counter() - started
     log.info("run %s succeeded in %.1f s", run.run_id, seconds)
-    return StudyResult(run.run_id, run.store, study.primary_metric, len(plan.fits), len(plan.evaluations),
-                       seconds, timings)
+    result = StudyResult(run.run_id, run.store, study.primary_metric, len(plan.fits), len(plan.evaluations),
+                         seconds, timings)
+    if config.tracking.mlflow:
+        try:
+            log_study(result, config)
+        except Exception as error:  # the Delta tables are complete; a tracking outage must not undo them
+            log.warning("could not log run %s to MLflow (%s: %s); its Delta tables are complete",
+                        run.run_id, type(error).__name__, error)
+    return result

@@ -20,6 +20,16 @@ WEEKS = 24
 ROWS_PER_WEEK = 5000
 
 
+@pytest.fixture(scope="session", autouse=True)
+def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real MLflow store in a temporary folder, never the working directory's."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db"
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MLFLOW_TRACKING_URI", uri)
+    yield uri
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     session = local_spark("retrain-advisor-tests", tmp_path_factory.mktemp("warehouse"), cores="2")
@@ -45,6 +55,16 @@ def history(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory):
     return make
 
 
+@pytest.fixture(scope="session")
+def stable_study(spark, history, tmp_path_factory):
+    """A study of a history without drift, shared by the tests that only read its tables."""
+    from retrain_advisor.study import run_study
+
+    config = study_config(history("none"), tmp_path_factory.mktemp("stable"),
+                          tracking={"mlflow": True, "experiment": "stable-history"})
+    return run_study(spark, config)
+
+
 def study_config(source_path: str, output_path: Path, **overrides: Any) -> StudyConfig:
     """A fast weekly study: logistic regression, 6-week lookback, ages 0..6, one origin per week."""
     data: dict[str, Any] = {
@@ -59,6 +79,7 @@ def study_config(source_path: str, output_path: Path, **overrides: Any) -> Study
         "limits": {"max_train_rows": 20000, "max_eval_rows": 5000},
         "output": {"path": str(output_path)},
         "execution": {"bootstrap_samples": 500},
+        "tracking": {"mlflow": False},
     }
     for dotted, value in overrides.items():
         section, _, key = dotted.partition("__")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -70,13 +71,8 @@ def test_abrupt_drift_ends_each_origins_shelf_life_at_the_drift(abrupt):
     assert 1 <= pooled["shelf_life_periods"] <= 6
 
 
-@pytest.fixture(scope="module")
-def stable(spark, history, tmp_path_factory):
-    return run_study(spark, study_config(history("none"), tmp_path_factory.mktemp("stable")))
-
-
-def test_no_drift_gives_no_decay(stable):
-    curve, shelf = _tables(stable, "decay_curve", "shelf_life")
+def test_no_drift_gives_no_decay(stable_study):
+    curve, shelf = _tables(stable_study, "decay_curve", "shelf_life")
     auc = curve[curve["metric"] == "roc_auc"].sort_values("model_age")
     assert auc["n_origins"].min() >= 10
     assert auc["mean_drop"].abs().max() < 0.02
@@ -137,9 +133,18 @@ def test_failing_estimator_is_recorded_per_fit_and_the_run_completes(spark, hist
     assert result.store.read("runs", result.run_id).first()["status"] == "succeeded"
 
 
-def test_source_is_read_not_written(spark, history, stable):
+def test_source_is_read_not_written(spark, history, tmp_path):
     source = history("none")
-    versions = spark.sql(f"DESCRIBE HISTORY delta.`{source}`").select(F.max("version")).first()[0]
-    run = stable.store.read("runs", stable.run_id).first()
-    assert run["source_version"] == versions
+
+    def state():
+        version = spark.sql(f"DESCRIBE HISTORY delta.`{source}`").select(F.max("version")).first()[0]
+        files = sorted((p.relative_to(source), p.stat().st_mtime_ns) for p in Path(source).rglob("*") if p.is_file())
+        return version, files
+
+    before = state()
+    result = run_study(spark, study_config(source, tmp_path, windows={"lookback": 6, "gap": 0, "max_age": 2,
+                                                                      "origin_every": 6}))
+    assert state() == before
+    run = result.store.read("runs", result.run_id).first()
+    assert run["source_version"] == before[0]
     assert run["source_rows"]["used_rows"] == run["source_rows"]["total_rows"] > 0

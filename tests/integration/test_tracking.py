@@ -1,0 +1,26 @@
+"""Each run is logged to a real MLflow store, from the driver."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+pytestmark = pytest.mark.integration
+
+
+def test_run_is_logged_with_config_results_and_tables(stable_study, mlflow_store):
+    mlflow.set_tracking_uri(mlflow_store)
+    runs = mlflow.search_runs(experiment_names=["stable-history"], output_format="list")
+    assert [r.data.tags["retrain_advisor.run_id"] for r in runs] == [stable_study.run_id]
+    run = runs[0]
+    shelf = stable_study.shelf_life().first()
+    assert run.data.metrics["shelf_life_periods"] == shelf["shelf_life_periods"]
+    assert run.data.metrics["n_fits"] == stable_study.n_fits
+    assert run.data.params["windows.max_age"] == "6"
+    assert run.data.tags["source.delta_version"] != "None"
+    client = MlflowClient(mlflow_store)
+    history = client.get_metric_history(run.info.run_id, "decay.mean_drop")
+    assert sorted(m.step for m in history) == list(range(7))
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert "study.yml" in artifacts and "tables" in artifacts
