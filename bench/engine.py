@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from retrain_advisor.config import load_config
 from retrain_advisor.demo import ensure_demo_history
 from retrain_advisor.execute import scoring_rows, training_rows
-from retrain_advisor.kernels import OK, PERIOD, fit_model, score_model
+from retrain_advisor.kernels import OK, PERIOD, ScoringRows, fit_model, score_model
 from retrain_advisor.session import get_spark
 from retrain_advisor.study import PreparedStudy, prepare_study, run_study
 
@@ -30,6 +30,7 @@ def sequential_loop(study: PreparedStudy, train: pd.DataFrame, test: pd.DataFram
     train_by_fit = dict(tuple(train.groupby("fit_id")))
     test_by_period = dict(tuple(test.groupby(PERIOD)))
     started = time.perf_counter()
+    prepared = {period: ScoringRows.prepare(rows, study.context) for period, rows in test_by_period.items()}
     models = {}
     for fit in study.plan.sorted_fits():
         outcome = fit_model(train_by_fit[fit.fit_id], fit, study.context)
@@ -38,7 +39,7 @@ def sequential_loop(study: PreparedStudy, train: pd.DataFrame, test: pd.DataFram
     for evaluation in study.plan.sorted_evaluations():
         model = models[evaluation.fit_id]
         if model is not None:
-            score_model(test_by_period[evaluation.period_id], model, study.context)
+            score_model(prepared[evaluation.period_id], model, study.context)
             scored += 1
     return time.perf_counter() - started, scored
 

@@ -19,6 +19,7 @@ from retrain_advisor.kernels import (
     PERIOD,
     ROW_HASH,
     KernelContext,
+    ScoringRows,
     fit_model,
     score_model,
 )
@@ -110,16 +111,16 @@ def run_fits(spark: SparkSession, plan: Plan, source: PreparedSource, ctx: Kerne
 
 def _score_groups(ctx: KernelContext) -> Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]:
     def score_group(rows: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
-        rows = rows.sort_values(ROW_HASH, kind="stable")
+        prepared = ScoringRows.prepare(rows, ctx)
         results = []
         for model in models.sort_values("fit_id").itertuples(index=False):
             if model.status != OK:
                 outcome_fields = {
                     "status": FIT_UNAVAILABLE, "reason": f"fit {model.status}: {model.reason}",
-                    "eval_rows_used": len(rows), "eval_class_counts": {}, "metrics": {}, "score_seconds": 0.0,
+                    "eval_rows_used": len(prepared), "eval_class_counts": {}, "metrics": {}, "score_seconds": 0.0,
                 }
             else:
-                outcome = score_model(rows, model.model, ctx)
+                outcome = score_model(prepared, model.model, ctx)
                 outcome_fields = {
                     "status": outcome.status, "reason": outcome.reason, "eval_rows_used": outcome.rows,
                     "eval_class_counts": outcome.class_counts, "metrics": outcome.metrics,

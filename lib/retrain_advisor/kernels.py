@@ -150,19 +150,37 @@ def insufficiency(counts: dict[str, int], rows: int, ctx: KernelContext) -> str 
     return None
 
 
-def score_model(rows: pd.DataFrame, model: bytes, ctx: KernelContext) -> ScoreOutcome:
+@dataclass(frozen=True)
+class ScoringRows:
+    """One period's rows, prepared once and scored by every model that serves the period."""
+
+    features: pd.DataFrame
+    target: np.ndarray
+    class_counts: dict[str, int]
+
+    @classmethod
+    def prepare(cls, rows: pd.DataFrame, ctx: KernelContext) -> ScoringRows:
+        rows = rows.sort_values(ROW_HASH, kind="stable")
+        return cls(features_frame(rows, ctx), rows[TARGET].to_numpy(),
+                   class_counts(rows[TARGET], ctx.is_classification))
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+
+def score_model(rows: ScoringRows, model: bytes, ctx: KernelContext) -> ScoreOutcome:
     """Score one fitted model on the (already sampled) rows of one period."""
-    counts = class_counts(rows[TARGET], ctx.is_classification)
-    if rows.empty:
+    counts = rows.class_counts
+    if len(rows) == 0:
         return ScoreOutcome(INSUFFICIENT, "no rows in the scored period", 0, counts, {}, 0.0)
     started = time.perf_counter()
     try:
         estimator = pickle.loads(model)
         with threadpool_limits(limits=ctx.threads):
-            prediction, classes = _prediction(estimator, features_frame(rows, ctx), ctx)
+            prediction, classes = _prediction(estimator, rows.features, ctx)
     except Exception as error:
         return ScoreOutcome(FAILED, _describe(error), len(rows), counts, {}, time.perf_counter() - started)
-    y_true = rows[TARGET].to_numpy()
+    y_true = rows.target
     values: dict[str, float | None] = {}
     present = len(counts)
     for metric in ctx.metrics:

@@ -9,7 +9,7 @@ from sklearn import metrics as skm
 
 from retrain_advisor.config import LimitsConfig, ModelConfig
 from retrain_advisor.kernels import (
-    FAILED, INSUFFICIENT, OK, SKIPPED, KernelContext, features_frame, fit_model, score_model,
+    FAILED, INSUFFICIENT, OK, SKIPPED, KernelContext, ScoringRows, features_frame, fit_model, score_model,
 )
 from retrain_advisor.metrics import resolve_metrics
 from retrain_advisor.plan import FitSpec
@@ -51,7 +51,7 @@ def test_scores_equal_scikit_learn_on_the_same_rows():
     ctx = context(model={"estimator": "sklearn.linear_model.LogisticRegression"})
     fitted = fit_model(rows(2000, 1), FIT, ctx)
     test = rows(1000, 2)
-    outcome = score_model(test, fitted.model, ctx)
+    outcome = score_model(ScoringRows.prepare(test, ctx), fitted.model, ctx)
     estimator = pickle.loads(fitted.model)
     proba = estimator.predict_proba(features_frame(test, ctx))[:, 1]
     assert outcome.status == OK
@@ -65,14 +65,14 @@ def test_fit_is_deterministic_whatever_the_row_order():
     first = fit_model(train, FIT, ctx)
     second = fit_model(train.sample(frac=1.0, random_state=9), FIT, ctx)
     test = rows(500, 2)
-    assert score_model(test, first.model, ctx).metrics == score_model(test, second.model, ctx).metrics
+    assert score_model(ScoringRows.prepare(test, ctx), first.model, ctx).metrics == score_model(ScoringRows.prepare(test, ctx), second.model, ctx).metrics
 
 
 def test_a_changed_concept_scores_worse():
     ctx = context()
     model = fit_model(rows(2000, 1), FIT, ctx).model
-    same = score_model(rows(1000, 2), model, ctx).metrics["roc_auc"]
-    flipped = score_model(rows(1000, 2, flip=True), model, ctx).metrics["roc_auc"]
+    same = score_model(ScoringRows.prepare(rows(1000, 2), ctx), model, ctx).metrics["roc_auc"]
+    flipped = score_model(ScoringRows.prepare(rows(1000, 2, flip=True), ctx), model, ctx).metrics["roc_auc"]
     assert same > 0.75 and flipped < 0.5
 
 
@@ -96,10 +96,10 @@ def test_an_estimator_that_raises_is_recorded_not_raised():
 def test_small_or_one_class_evaluations_are_flagged():
     ctx = context()
     model = fit_model(rows(2000, 1), FIT, ctx).model
-    small = score_model(rows(30, 2), model, ctx)
+    small = score_model(ScoringRows.prepare(rows(30, 2), ctx), model, ctx)
     assert small.status == INSUFFICIENT and "min_eval_rows=50" in small.reason
-    one_class = score_model(rows(500, 2).assign(_y=1), model, ctx)
+    one_class = score_model(ScoringRows.prepare(rows(500, 2).assign(_y=1), ctx), model, ctx)
     assert one_class.status == INSUFFICIENT and one_class.metrics["roc_auc"] is None
     assert one_class.metrics["accuracy"] is not None
-    empty = score_model(rows(0, 2), model, ctx)
+    empty = score_model(ScoringRows.prepare(rows(0, 2), ctx), model, ctx)
     assert empty.status == INSUFFICIENT and empty.rows == 0
