@@ -83,7 +83,10 @@ def main() -> None:
         ("sequential loop, s (same plan, same kernels)", round(loop_seconds, 1)),
         ("speed-up vs loop: fit + score stages", round(loop_seconds / engine_seconds, 2)),
         ("speed-up vs loop: whole run", round(loop_seconds / result.seconds, 2)),
-        ("kernel time / (fit + score wall x cores)", round((fit_seconds + score_seconds) / (engine_seconds * args.cores), 2)),
+        (
+            "kernel time / (fit + score wall x cores)",
+            round((fit_seconds + score_seconds) / (engine_seconds * args.cores), 2),
+        ),
         ("Python driver peak RSS during the run, MiB", round(driver_rss_mib)),
     ]
     width = max(len(name) for name, _ in rows)

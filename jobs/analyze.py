@@ -1,6 +1,6 @@
 """spark-submit entry point, also a Databricks spark_python_task:
 
-    spark-submit jobs/analyze.py --config conf/my_study.yml [--run-id ID] [--set KEY=VALUE ...]
+spark-submit jobs/analyze.py --config conf/my_study.yml [--run-id ID] [--set KEY=VALUE ...]
 """
 
 import sys

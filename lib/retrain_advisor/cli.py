@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import yaml
 
@@ -36,8 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="generate the demo history (if missing) and analyse it")
     demo.add_argument("--config", default="conf/demo.yml", help="demo study config (default: conf/demo.yml)")
-    demo.add_argument("--drift", default="gradual", choices=["none", "gradual", "abrupt", "recurring"],
-                      help="kind of concept drift in the generated history (default: gradual)")
+    demo.add_argument(
+        "--drift",
+        default="gradual",
+        choices=["none", "gradual", "abrupt", "recurring"],
+        help="kind of concept drift in the generated history (default: gradual)",
+    )
     demo.add_argument("--rows", type=int, default=1_200_000, help="rows of generated history (default: 1200000)")
     demo.add_argument("--regenerate", action="store_true", help="write the demo history again even if it exists")
     _add_run_flags(demo)
@@ -46,10 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_run_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument("--run-id", help="id of this run; rerunning an id replaces its rows (default: new id)")
-    command.add_argument("--set", dest="overrides", action="append", type=_parse_override, default=[],
-                         metavar="KEY=VALUE", help="override a config key, e.g. --set windows.max_age=8 (repeatable)")
-    command.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                         help="how much progress to log (default: INFO)")
+    command.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        type=_parse_override,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set windows.max_age=8 (repeatable)",
+    )
+    command.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="how much progress to log (default: INFO)",
+    )
 
 
 def _config(args: argparse.Namespace) -> StudyConfig:

@@ -46,8 +46,7 @@ def _check_table_name(value: str, what: str, max_parts: int = 3) -> str:
     parts = value.split(".")
     if len(parts) > max_parts or not all(IDENTIFIER.match(p) for p in parts):
         raise ValueError(
-            f"{what} {value!r} must be up to {max_parts} plain identifiers joined by dots, "
-            "e.g. main.sales.history"
+            f"{what} {value!r} must be up to {max_parts} plain identifiers joined by dots, e.g. main.sales.history"
         )
     return value
 
@@ -81,9 +80,7 @@ class SourceConfig(_Section):
     def _exactly_one(self) -> SourceConfig:
         given = [k for k in ("table", "path", "query") if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError(
-                f"give exactly one of source.table, source.path or source.query (got {given or 'none'})"
-            )
+            raise ValueError(f"give exactly one of source.table, source.path or source.query (got {given or 'none'})")
         return self
 
     def describe(self) -> str:
@@ -128,7 +125,7 @@ class PeriodConfig(_Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as UTC or America/New_York")
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as UTC or America/New_York") from None
         return value
 
 
@@ -162,10 +159,14 @@ class WindowsConfig(_Section):
     lookback: int | Literal["all"] = Field(
         26, description="periods before the training end that a fit may train on (including the gap), or 'all'"
     )
-    gap: int = Field(0, ge=0, description="periods before the training end whose labels a fit may not use (label delay)")
+    gap: int = Field(
+        0, ge=0, description="periods before the training end whose labels a fit may not use (label delay)"
+    )
     max_age: int = Field(12, ge=1, description="oldest model age, in periods, at which every fit is scored")
     origin_every: int = Field(1, ge=1, description="periods between consecutive training ends (origins)")
-    first_origin: dt.date | None = Field(None, description="earliest training end; default: the first with a full lookback")
+    first_origin: dt.date | None = Field(
+        None, description="earliest training end; default: the first with a full lookback"
+    )
     last_origin: dt.date | None = Field(
         None, description="latest training end; default: the last one that can still be scored at max_age"
     )
@@ -191,8 +192,12 @@ class WindowsConfig(_Section):
 class ToleranceConfig(_Section):
     """How much quality loss is acceptable; at least one of absolute, relative or floor."""
 
-    absolute: float | None = Field(0.02, gt=0, description="largest acceptable drop of the primary metric, in its units")
-    relative: float | None = Field(None, gt=0, lt=1, description="largest acceptable drop as a fraction of fresh quality")
+    absolute: float | None = Field(
+        0.02, gt=0, description="largest acceptable drop of the primary metric, in its units"
+    )
+    relative: float | None = Field(
+        None, gt=0, lt=1, description="largest acceptable drop as a fraction of fresh quality"
+    )
     floor: float | None = Field(None, description="the primary metric must stay at or above this (below, for losses)")
     persistence: int = Field(2, ge=1, description="ages in a row the breach must hold before the shelf life ends")
     confidence: float = Field(0.9, gt=0.5, lt=1, description="level of the bootstrap confidence intervals")
@@ -209,7 +214,9 @@ class LimitsConfig(_Section):
     max_train_rows: int = Field(200_000, ge=10, description="rows per fit; larger windows are sampled (seeded)")
     max_eval_rows: int = Field(50_000, ge=10, description="rows per scored period; larger periods are sampled (seeded)")
     min_train_rows: int = Field(100, ge=1, description="a fit with fewer rows is recorded as skipped")
-    min_eval_rows: int = Field(100, ge=1, description="an evaluation with fewer rows is flagged and left out of aggregates")
+    min_eval_rows: int = Field(
+        100, ge=1, description="an evaluation with fewer rows is flagged and left out of aggregates"
+    )
     min_class_rows: int = Field(
         10, ge=0, description="classification: an evaluation with fewer rows of any class is flagged and left out"
     )
@@ -238,9 +245,7 @@ class OutputConfig(_Section):
     @classmethod
     def _run_id_is_safe(cls, value: str | None) -> str | None:
         if value is not None and not RUN_ID.match(value):
-            raise ValueError(
-                f"run_id {value!r} may hold only letters, digits and _ . : - (at most 128 characters)"
-            )
+            raise ValueError(f"run_id {value!r} may hold only letters, digits and _ . : - (at most 128 characters)")
         return value
 
     @model_validator(mode="after")
@@ -259,7 +264,8 @@ class ExecutionConfig(_Section):
 class TrackingConfig(_Section):
     mlflow: bool = Field(True, description="log each run to MLflow (parameters, results, tables, the config)")
     experiment: str | None = Field(
-        None, description="MLflow experiment; default retrain-advisor/<name> (/Shared/retrain-advisor/<name> on Databricks)"
+        None,
+        description="MLflow experiment; default retrain-advisor/<name> (/Shared/retrain-advisor/<name> on Databricks)",
     )
 
 

@@ -6,7 +6,7 @@ tolerance rule to the primary metric, pooled over origins and for each origin al
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -32,15 +32,22 @@ def aged_metrics(evaluations: DataFrame, metrics: list[Metric]) -> DataFrame:
     """
     directions = F.create_map(*[x for m in metrics for x in (F.lit(m.name), F.lit(m.greater_is_better))])
     long = evaluations.select(
-        *GROUP, "fit_id", "origin", "model_age", "is_sufficient",
+        *GROUP,
+        "fit_id",
+        "origin",
+        "model_age",
+        "is_sufficient",
         F.explode("metrics").alias("metric", "value"),
     ).where(F.col("metric").isin([m.name for m in metrics]))
     fresh = long.where((F.col("model_age") == 0) & F.col("is_sufficient") & F.col("value").isNotNull()).select(
-        F.col("fit_id").alias("_fit_id"), F.col("metric").alias("_metric"),
-        F.col("slice_value").alias("_slice_value"), F.col("value").alias("fresh_value"),
+        F.col("fit_id").alias("_fit_id"),
+        F.col("metric").alias("_metric"),
+        F.col("slice_value").alias("_slice_value"),
+        F.col("value").alias("fresh_value"),
     )
     same_fit = (
-        (F.col("fit_id") == F.col("_fit_id")) & (F.col("metric") == F.col("_metric"))
+        (F.col("fit_id") == F.col("_fit_id"))
+        & (F.col("metric") == F.col("_metric"))
         & F.col("slice_value").eqNullSafe(F.col("_slice_value"))
     )
     greater_is_better = directions[F.col("metric")]
@@ -55,8 +62,7 @@ def aged_metrics(evaluations: DataFrame, metrics: list[Metric]) -> DataFrame:
         .withColumn("relative_drop", F.col("drop") / F.abs(F.col("fresh_value")))
         .withColumn(
             "usable",
-            F.col("is_sufficient") & F.col("value").isNotNull() & F.col("fresh_value").isNotNull()
-            & ~F.isnan("value"),
+            F.col("is_sufficient") & F.col("value").isNotNull() & F.col("fresh_value").isNotNull() & ~F.isnan("value"),
         )
     )
 
@@ -66,16 +72,23 @@ def _summarize(confidence: float, samples: int, seed: int) -> Callable[[pd.DataF
         usable = group[group["usable"].fillna(False)]
         first = group.iloc[0]
         stats = summarize_age(
-            usable["value"].to_numpy(float), usable["drop"].to_numpy(float),
-            usable["relative_drop"].to_numpy(float), confidence, samples,
+            usable["value"].to_numpy(float),
+            usable["drop"].to_numpy(float),
+            usable["relative_drop"].to_numpy(float),
+            confidence,
+            samples,
             group_seed(seed, first["slice_value"], first["metric"], first["model_age"]),
         )
-        return pd.DataFrame([{
-            **{k: first[k] for k in [*GROUP, "metric", "greater_is_better", "model_age"]},
-            **stats,
-            "n_excluded": int(len(group) - len(usable)),
-            "confidence": confidence,
-        }])
+        return pd.DataFrame(
+            [
+                {
+                    **{k: first[k] for k in [*GROUP, "metric", "greater_is_better", "model_age"]},
+                    **stats,
+                    "n_excluded": int(len(group) - len(usable)),
+                    "confidence": confidence,
+                }
+            ]
+        )
 
     return summarize
 
@@ -83,8 +96,10 @@ def _summarize(confidence: float, samples: int, seed: int) -> Callable[[pd.DataF
 def decay_curve(aged: DataFrame, confidence: float, samples: int, seed: int) -> DataFrame:
     """Per (slice, metric, age): origins, mean, quartiles, bootstrap interval, drop from fresh quality."""
     columns = [*GROUP, "metric", "greater_is_better", "model_age", "value", "drop", "relative_drop", "usable"]
-    return aged.select(*columns).groupBy(*GROUP, "metric", "model_age").applyInPandas(
-        _summarize(confidence, samples, seed), SCHEMAS["decay_curve"]
+    return (
+        aged.select(*columns)
+        .groupBy(*GROUP, "metric", "model_age")
+        .applyInPandas(_summarize(confidence, samples, seed), SCHEMAS["decay_curve"])
     )
 
 
@@ -96,20 +111,24 @@ def _apply_rule(
         greater = bool(first["greater_is_better"])
         result = shelf_life(curve, tolerance, greater, min_origins)
         fresh = curve.loc[curve["model_age"] == 0, "mean"]
-        return pd.DataFrame([{
-            **{k: first[k] for k in [*GROUP, "metric", "fit_id"]},
-            "shelf_life_periods": result.periods,
-            "is_censored": result.censored,
-            "breach": result.breach,
-            "max_age_tested": result.max_age_tested,
-            "fresh_quality": float(fresh.iloc[0]) if len(fresh) else np.nan,
-            "decay_pattern": result.pattern,
-            "tolerance_absolute": tolerance.absolute,
-            "tolerance_relative": tolerance.relative,
-            "tolerance_floor": tolerance.floor,
-            "persistence": tolerance.persistence,
-            "confidence": confidence,
-        }])
+        return pd.DataFrame(
+            [
+                {
+                    **{k: first[k] for k in [*GROUP, "metric", "fit_id"]},
+                    "shelf_life_periods": result.periods,
+                    "is_censored": result.censored,
+                    "breach": result.breach,
+                    "max_age_tested": result.max_age_tested,
+                    "fresh_quality": float(fresh.iloc[0]) if len(fresh) else np.nan,
+                    "decay_pattern": result.pattern,
+                    "tolerance_absolute": tolerance.absolute,
+                    "tolerance_relative": tolerance.relative,
+                    "tolerance_floor": tolerance.floor,
+                    "persistence": tolerance.persistence,
+                    "confidence": confidence,
+                }
+            ]
+        )
 
     return apply
 
@@ -129,14 +148,24 @@ def origin_shelf_life(aged: DataFrame, metric: str, tolerance: ToleranceConfig) 
     """The shelf life of each fit on its own: its values are their own interval (no resampling)."""
     value = F.col("value")
     per_origin = aged.where((F.col("metric") == metric) & F.col("usable")).select(
-        *GROUP, "metric", "greater_is_better", "fit_id", "model_age",
+        *GROUP,
+        "metric",
+        "greater_is_better",
+        "fit_id",
+        "model_age",
         F.lit(1).alias("n_origins"),
-        value.alias("mean"), value.alias("q25"), value.alias("q75"),
-        value.alias("ci_low"), value.alias("ci_high"),
-        F.col("drop").alias("mean_drop"), F.col("drop").alias("drop_ci_low"),
+        value.alias("mean"),
+        value.alias("q25"),
+        value.alias("q75"),
+        value.alias("ci_low"),
+        value.alias("ci_high"),
+        F.col("drop").alias("mean_drop"),
+        F.col("drop").alias("drop_ci_low"),
         F.col("relative_drop").alias("relative_drop_ci_low"),
     )
     origins = aged.select("fit_id", "origin").distinct()
-    return per_origin.groupBy(*GROUP, "metric", "fit_id").applyInPandas(
-        _apply_rule(tolerance, 1, tolerance.confidence), RULE_SCHEMA
-    ).join(origins, "fit_id")
+    return (
+        per_origin.groupBy(*GROUP, "metric", "fit_id")
+        .applyInPandas(_apply_rule(tolerance, 1, tolerance.confidence), RULE_SCHEMA)
+        .join(origins, "fit_id")
+    )

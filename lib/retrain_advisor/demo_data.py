@@ -58,12 +58,8 @@ _CALIBRATION_GRID = 21
 # Logistic coefficients over the standardized terms built in ``_terms``:
 # (tenure, spend, calls, login, discount, usage_trend, calls*login, spend*basic,
 #  basic, premium, south, east, west, central, app, store).
-_OLD_CONCEPT = np.array(
-    [-0.8, 0.15, 0.7, 0.8, -0.2, -0.6, 0.25, 0.0, 0.35, -0.35, 0.1, -0.1, 0.05, 0.0, -0.25, 0.15]
-)
-_NEW_CONCEPT = np.array(
-    [-0.2, 0.8, 0.35, 0.45, -0.7, -0.45, 0.1, 0.35, -0.2, 0.4, -0.2, 0.7, -0.3, 0.2, 0.25, -0.25]
-)
+_OLD_CONCEPT = np.array([-0.8, 0.15, 0.7, 0.8, -0.2, -0.6, 0.25, 0.0, 0.35, -0.35, 0.1, -0.1, 0.05, 0.0, -0.25, 0.15])
+_NEW_CONCEPT = np.array([-0.2, 0.8, 0.35, 0.45, -0.7, -0.45, 0.1, 0.35, -0.2, 0.4, -0.2, 0.7, -0.3, 0.2, 0.25, -0.25])
 
 _NS_PER_SECOND = 10**9
 
@@ -141,7 +137,7 @@ def generate_chunks(spec: DemoSpec) -> Iterator[pd.DataFrame]:
     month_ends = np.r_[month_starts[1:], spec.days]
     intercepts = _Intercepts(spec)
     offset = 0
-    for month_index, (lo, hi) in enumerate(zip(month_starts, month_ends)):
+    for month_index, (lo, hi) in enumerate(zip(month_starts, month_ends, strict=True)):
         n = int(counts[lo:hi].sum())
         if n == 0:
             continue

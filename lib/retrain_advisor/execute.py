@@ -7,7 +7,7 @@ period. Models travel as pickled bytes.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
@@ -61,15 +61,19 @@ def _fit_groups(fits: dict[str, FitSpec], ctx: KernelContext) -> Callable[[pd.Da
     def fit_group(rows: pd.DataFrame) -> pd.DataFrame:
         fit = fits[rows["fit_id"].iloc[0]]
         outcome = fit_model(rows, fit, ctx)
-        return pd.DataFrame([{
-            "fit_id": fit.fit_id,
-            "status": outcome.status,
-            "reason": outcome.reason,
-            "train_rows_used": outcome.rows,
-            "train_class_counts": outcome.class_counts,
-            "fit_seconds": outcome.fit_seconds,
-            "model": outcome.model,
-        }])
+        return pd.DataFrame(
+            [
+                {
+                    "fit_id": fit.fit_id,
+                    "status": outcome.status,
+                    "reason": outcome.reason,
+                    "train_rows_used": outcome.rows,
+                    "train_class_counts": outcome.class_counts,
+                    "fit_seconds": outcome.fit_seconds,
+                    "model": outcome.model,
+                }
+            ]
+        )
 
     return fit_group
 
@@ -77,7 +81,9 @@ def _fit_groups(fits: dict[str, FitSpec], ctx: KernelContext) -> Callable[[pd.Da
 def training_rows(spark: SparkSession, plan: Plan, source: PreparedSource) -> tuple[DataFrame, pd.DataFrame]:
     """Each fit's sampled training rows, tagged with `fit_id`, and the window table they came from."""
     windows = fit_windows(plan, source)
-    window_df = spark.createDataFrame(windows, "fit_id string, period_id int, train_rows_available bigint, fraction double")
+    window_df = spark.createDataFrame(
+        windows, "fit_id string, period_id int, train_rows_available bigint, fraction double"
+    )
     rows = (
         source.rows.join(F.broadcast(window_df.drop("train_rows_available")), PERIOD)
         .where(_sample_key("fit_id") < F.col("fraction"))
@@ -116,19 +122,37 @@ def _score_groups(ctx: KernelContext) -> Callable[[pd.DataFrame, pd.DataFrame], 
         for model in models.sort_values("fit_id").itertuples(index=False):
             if model.status != OK:
                 outcome_fields = {
-                    "status": FIT_UNAVAILABLE, "reason": f"fit {model.status}: {model.reason}",
-                    "eval_rows_used": len(prepared), "eval_class_counts": {}, "metrics": {}, "score_seconds": 0.0,
+                    "status": FIT_UNAVAILABLE,
+                    "reason": f"fit {model.status}: {model.reason}",
+                    "eval_rows_used": len(prepared),
+                    "eval_class_counts": {},
+                    "metrics": {},
+                    "score_seconds": 0.0,
                 }
             else:
                 outcome = score_model(prepared, model.model, ctx)
                 outcome_fields = {
-                    "status": outcome.status, "reason": outcome.reason, "eval_rows_used": outcome.rows,
-                    "eval_class_counts": outcome.class_counts, "metrics": outcome.metrics,
+                    "status": outcome.status,
+                    "reason": outcome.reason,
+                    "eval_rows_used": outcome.rows,
+                    "eval_class_counts": outcome.class_counts,
+                    "metrics": outcome.metrics,
                     "score_seconds": outcome.score_seconds,
                 }
             results.append({"fit_id": model.fit_id, "period_id": int(model.period_id), **outcome_fields})
-        return pd.DataFrame(results, columns=["fit_id", "period_id", "status", "reason", "eval_rows_used",
-                                              "eval_class_counts", "metrics", "score_seconds"])
+        return pd.DataFrame(
+            results,
+            columns=[
+                "fit_id",
+                "period_id",
+                "status",
+                "reason",
+                "eval_rows_used",
+                "eval_class_counts",
+                "metrics",
+                "score_seconds",
+            ],
+        )
 
     return score_group
 
@@ -155,12 +179,7 @@ def run_scores(
     pairs = spark.createDataFrame(
         [(e.fit_id, e.period_id) for e in plan.sorted_evaluations()], "fit_id string, period_id int"
     )
-    models = (
-        pairs.join(fits.select("fit_id", "status", "reason", "model"), "fit_id")
-        .repartition(partitions, PERIOD)
-    )
+    models = pairs.join(fits.select("fit_id", "status", "reason", "model"), "fit_id").repartition(partitions, PERIOD)
     return (
-        test_rows.groupBy(PERIOD)
-        .cogroup(models.groupBy(PERIOD))
-        .applyInPandas(_score_groups(ctx), SCORE_RESULT_SCHEMA)
+        test_rows.groupBy(PERIOD).cogroup(models.groupBy(PERIOD)).applyInPandas(_score_groups(ctx), SCORE_RESULT_SCHEMA)
     )

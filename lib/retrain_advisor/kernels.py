@@ -161,8 +161,9 @@ class ScoringRows:
     @classmethod
     def prepare(cls, rows: pd.DataFrame, ctx: KernelContext) -> ScoringRows:
         rows = rows.sort_values(ROW_HASH, kind="stable")
-        return cls(features_frame(rows, ctx), rows[TARGET].to_numpy(),
-                   class_counts(rows[TARGET], ctx.is_classification))
+        return cls(
+            features_frame(rows, ctx), rows[TARGET].to_numpy(), class_counts(rows[TARGET], ctx.is_classification)
+        )
 
     def __len__(self) -> int:
         return len(self.target)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from sklearn import metrics as skm
@@ -57,11 +57,17 @@ METRICS: dict[str, Metric] = {
         Metric("multiclass_accuracy", _MULTI, True, False, _multi_accuracy),
         Metric("f1_macro", _MULTI, True, False, _multi_f1),
         Metric(
-            "multiclass_log_loss", _MULTI, False, False,
+            "multiclass_log_loss",
+            _MULTI,
+            False,
+            False,
             lambda y, p, classes: float(skm.log_loss(y, p, labels=classes)),
         ),
         Metric(
-            "roc_auc_ovr", _MULTI, True, True,
+            "roc_auc_ovr",
+            _MULTI,
+            True,
+            True,
             lambda y, p, classes: float(skm.roc_auc_score(y, p, multi_class="ovr", labels=classes)),
         ),
         Metric("rmse", _REGRESSION, False, False, lambda y, p, _: float(skm.root_mean_squared_error(y, p))),

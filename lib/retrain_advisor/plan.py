@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Literal, Sequence
+from typing import Literal
 
 from retrain_advisor.config import PeriodUnit, WindowsConfig
 from retrain_advisor.errors import PlanError
@@ -87,9 +88,7 @@ class Plan:
         return sorted({e.period_id for e in self.evaluations})
 
 
-def choose_origins(
-    available: Sequence[int], windows: WindowsConfig, unit: PeriodUnit
-) -> list[int]:
+def choose_origins(available: Sequence[int], windows: WindowsConfig, unit: PeriodUnit) -> list[int]:
     """Training ends with a full lookback behind them and max_age periods of history after them.
 
     Origins are counted back from the latest feasible one, so the most recent data is always
@@ -121,7 +120,12 @@ def choose_origins(
 
 
 def fit_for_origin(
-    train_end: int, first_period: int, lookback: int | Literal["all"], gap: int, max_rows: int, seed: int,
+    train_end: int,
+    first_period: int,
+    lookback: int | Literal["all"],
+    gap: int,
+    max_rows: int,
+    seed: int,
     half_life: float | None = None,
 ) -> FitSpec:
     """The fit that serves from `train_end` with the given lookback ('all' = from the first period)."""
@@ -137,9 +141,7 @@ def fit_for_origin(
     )
 
 
-def plan_decay(
-    available: Sequence[int], windows: WindowsConfig, unit: PeriodUnit, max_rows: int, seed: int
-) -> Plan:
+def plan_decay(available: Sequence[int], windows: WindowsConfig, unit: PeriodUnit, max_rows: int, seed: int) -> Plan:
     """Decay: one fit per origin, scored at every age 0..max_age whose period has data."""
     present = set(available)
     plan = Plan()

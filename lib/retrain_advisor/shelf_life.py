@@ -139,7 +139,7 @@ def decay_pattern(curve: pd.DataFrame, tolerance: ToleranceConfig, greater_is_be
     drops = np.nan_to_num(drops)
     largest = float(drops.max())
     spread = (curve["q75"] - curve["q25"]).to_numpy(dtype=float)
-    early, late = spread[: max(2, len(spread) // 3)], spread[-max(2, len(spread) // 3):]
+    early, late = spread[: max(2, len(spread) // 3)], spread[-max(2, len(spread) // 3) :]
     widening = np.nanmean(late) >= WIDENING_RATIO * max(float(np.nanmean(early)), 1e-9)
     if largest < scale / 2:
         return WIDENING if widening else STABLE

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -67,13 +68,16 @@ class PreparedSource:
     periods: pd.DataFrame  # period_id, rows, class_counts (dict) or target_mean
     report: SourceReport
 
+    @cached_property
+    def _rows_by_period(self) -> dict[int, int]:
+        return {int(p): int(n) for p, n in zip(self.periods[PERIOD], self.periods["rows"], strict=True)}
+
     def labelled_rows(self, period_id: int) -> int:
-        match = self.periods.loc[self.periods[PERIOD] == period_id, "rows"]
-        return int(match.iloc[0]) if len(match) else 0
+        return self._rows_by_period.get(period_id, 0)
 
     @property
     def period_ids(self) -> list[int]:
-        return sorted(int(p) for p in self.periods[PERIOD])
+        return sorted(self._rows_by_period)
 
 
 def _delta_version(spark: SparkSession, reference: str) -> int | None:
@@ -181,7 +185,8 @@ def _positive_label(values: list[Any], configured: Any, label: str) -> Any:
         matches = [v for v in values if str(v) == str(configured)]
         if not matches:
             raise SourceError(
-                f"positive_label {configured!r} does not occur in column {label!r} (values: {values}); fix positive_label"
+                f"positive_label {configured!r} does not occur in column {label!r} (values: {values}); "
+                "fix positive_label"
             )
         return matches[0]
     for candidate in (1, True):
@@ -226,9 +231,7 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
     valid = timed.where(F.col(PERIOD).isNotNull() & F.col(cols.label).isNotNull())
     values = None
     if totals["distinct_labels"] <= MAX_CLASSES:
-        values = sorted(
-            (r[0] for r in valid.select(cols.label).distinct().limit(MAX_CLASSES + 1).collect()), key=str
-        )
+        values = sorted((r[0] for r in valid.select(cols.label).distinct().limit(MAX_CLASSES + 1).collect()), key=str)
     task = config.task or _infer_task(label_type, totals["distinct_labels"], values)
     target, classes, positive = _target(task, label_type, values, config)
 
@@ -253,21 +256,35 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
     log.info(
         "source %s (delta version %s): %d rows, %d used; %d null and %d unparseable %s, %d null %s; "
         "task %s; %d numeric and %d categorical features%s",
-        report.name, version, report.total_rows, report.used_rows, report.null_event_time,
-        report.unparseable_event_time, cols.event_time, report.null_label, cols.label, task,
-        len(numeric), len(categorical), f"; ignored (not numeric or string): {ignored}" if ignored else "",
+        report.name,
+        version,
+        report.total_rows,
+        report.used_rows,
+        report.null_event_time,
+        report.unparseable_event_time,
+        cols.event_time,
+        report.null_label,
+        cols.label,
+        task,
+        len(numeric),
+        len(categorical),
+        f"; ignored (not numeric or string): {ignored}" if ignored else "",
     )
-    return PreparedSource(rows, task, numeric, categorical, classes, None if positive is None else str(positive),
-                          periods, report)
+    return PreparedSource(
+        rows, task, numeric, categorical, classes, None if positive is None else str(positive), periods, report
+    )
 
 
-def _target(task: Task, label_type: T.DataType, values: list[Any] | None, config: StudyConfig) -> tuple[Column, list[str], Any]:
+def _target(
+    task: Task, label_type: T.DataType, values: list[Any] | None, config: StudyConfig
+) -> tuple[Column, list[str], Any]:
     """The `_y` column: 0/1 for binary, the class as text for multiclass, a double for regression."""
     label = config.columns.label
     if task == "regression":
         if not isinstance(label_type, NUMERIC_TYPES):
             raise SourceError(
-                f"columns.label {label!r} has type {label_type.simpleString()}, but a regression label must be numeric; "
+                f"columns.label {label!r} has type {label_type.simpleString()}, "
+                "but a regression label must be numeric; "
                 "cast it in a source.query or set task to binary/multiclass"
             )
         return F.col(label).cast("double"), [], None
@@ -303,9 +320,11 @@ def _profile(rows: DataFrame, task: Task) -> pd.DataFrame:
         return pdf.sort_values(PERIOD).reset_index(drop=True)
     counts = rows.groupBy(PERIOD, TARGET).agg(F.count(F.lit(1)).alias("n")).toPandas()
     grouped = counts.groupby(PERIOD)
-    profile = pd.DataFrame({
-        PERIOD: list(grouped.groups),
-        "rows": grouped["n"].sum().to_numpy(),
-        "class_counts": [dict(zip(g[TARGET].astype(str), g["n"].astype(int))) for _, g in grouped],
-    })
+    profile = pd.DataFrame(
+        {
+            PERIOD: list(grouped.groups),
+            "rows": grouped["n"].sum().to_numpy(),
+            "class_counts": [dict(zip(g[TARGET].astype(str), g["n"].astype(int), strict=True)) for _, g in grouped],
+        }
+    )
     return profile.sort_values(PERIOD).reset_index(drop=True)

@@ -10,7 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from retrain_advisor.config import OutputConfig
-from retrain_advisor.tables import SCHEMAS, columns
+from retrain_advisor.tables import columns
 
 
 class ResultStore:
@@ -47,10 +47,9 @@ class ResultStore:
             writer.save(self.location(table))
 
     def read(self, table: str, run_id: str | None = None) -> DataFrame:
-        df = self.spark.read.table(self.reference(table)) if self.output.schema_name else (
-            self.spark.read.format("delta").load(self.location(table))
+        df = (
+            self.spark.read.table(self.reference(table))
+            if self.output.schema_name
+            else (self.spark.read.format("delta").load(self.location(table)))
         )
         return df if run_id is None else df.where(F.col("run_id") == run_id)
-
-    def empty(self, table: str) -> DataFrame:
-        return self.spark.createDataFrame([], SCHEMAS[table])

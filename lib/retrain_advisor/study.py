@@ -12,10 +12,10 @@ import logging
 import platform
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Iterator
 
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
@@ -88,10 +88,15 @@ def prepare_study(spark: SparkSession, config: StudyConfig) -> PreparedStudy:
     if primary not in [m.name for m in metrics]:
         raise ConfigError(f"metrics.primary {primary!r} must be one of metrics.names {[m.name for m in metrics]}")
     check_recipe(config.model, source.task, source.numeric, source.categorical)
-    plan = plan_decay(source.period_ids, config.windows, config.period.unit,
-                      config.limits.max_train_rows, config.execution.seed)
-    log.info("plan: %d fits, %d evaluations over %d scored periods",
-             len(plan.fits), len(plan.evaluations), len(plan.scored_periods()))
+    plan = plan_decay(
+        source.period_ids, config.windows, config.period.unit, config.limits.max_train_rows, config.execution.seed
+    )
+    log.info(
+        "plan: %d fits, %d evaluations over %d scored periods",
+        len(plan.fits),
+        len(plan.evaluations),
+        len(plan.scored_periods()),
+    )
     return PreparedStudy(source, metrics, primary, plan, kernel_context(config, source, metrics))
 
 
@@ -126,12 +131,17 @@ class StudyRun:
         finished = None if status == "running" else dt.datetime.now(dt.timezone.utc)
         source = study.source if study else None
         row = {
-            "run_id": self.run_id, "study_name": self.config.name, "status": status,
-            "started_at": self.started_at, "finished_at": finished, "error": error,
+            "run_id": self.run_id,
+            "study_name": self.config.name,
+            "status": status,
+            "started_at": self.started_at,
+            "finished_at": finished,
+            "error": error,
             "source_name": source.report.name if source else self.config.source.describe(),
             "source_version": source.report.delta_version if source else None,
             "source_rows": source.report.as_dict() if source else None,
-            "granularity": self.granularity, "task": source.task if source else self.config.task,
+            "granularity": self.granularity,
+            "task": source.task if source else self.config.task,
             "primary_metric": study.primary_metric if study else None,
             "n_fits": len(study.plan.fits) if study else None,
             "n_evaluations": len(study.plan.evaluations) if study else None,
@@ -160,21 +170,28 @@ class StudyRun:
             records, columns=["fit_id", "ts", "te", "os", "oe", "lookback_periods", "gap_periods"]
         )
         df = self.spark.createDataFrame(
-            pdf, "fit_id string, ts timestamp, te timestamp, os timestamp, oe timestamp, "
-                 "lookback_periods int, gap_periods int",
+            pdf,
+            "fit_id string, ts timestamp, te timestamp, os timestamp, oe timestamp, "
+            "lookback_periods int, gap_periods int",
         )
         return df.select(
             "fit_id",
             F.struct(F.col("ts").alias("start"), F.col("te").alias("end")).alias("train_window"),
             F.struct(F.col("os").alias("start"), F.col("oe").alias("end")).alias("origin"),
-            "lookback_periods", "gap_periods",
+            "lookback_periods",
+            "gap_periods",
         )
 
     def evaluation_metadata(self, plan: Plan, source: PreparedSource) -> DataFrame:
         unit, zone = self.config.period.unit, self.config.period.timezone
         records = [
-            (e.fit_id, e.period_id, e.model_age, *period_window(unit, e.period_id, e.period_id + 1, zone),
-             source.labelled_rows(e.period_id))
+            (
+                e.fit_id,
+                e.period_id,
+                e.model_age,
+                *period_window(unit, e.period_id, e.period_id + 1, zone),
+                source.labelled_rows(e.period_id),
+            )
             for e in plan.sorted_evaluations()
         ]
         df = self.spark.createDataFrame(
@@ -182,7 +199,9 @@ class StudyRun:
             "fit_id string, period_id int, model_age int, ws timestamp, we timestamp, avail bigint",
         )
         return df.select(
-            "fit_id", "period_id", "model_age",
+            "fit_id",
+            "period_id",
+            "model_age",
             F.struct(F.col("ws").alias("start"), F.col("we").alias("end")).alias("window"),
             F.col("avail").alias("eval_rows_available"),
         )
@@ -190,9 +209,15 @@ class StudyRun:
 
 def kernel_context(config: StudyConfig, source: PreparedSource, metrics: list[Metric]) -> KernelContext:
     return KernelContext(
-        task=source.task, numeric=source.numeric, categorical=source.categorical, model=config.model,
-        metrics=metrics, limits=config.limits, seed=config.execution.seed,
-        threads=config.execution.threads_per_task, classes=source.classes,
+        task=source.task,
+        numeric=source.numeric,
+        categorical=source.categorical,
+        model=config.model,
+        metrics=metrics,
+        limits=config.limits,
+        seed=config.execution.seed,
+        threads=config.execution.threads_per_task,
+        classes=source.classes,
     )
 
 
@@ -219,8 +244,19 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
             scores = run_scores(spark, plan, source, fits, ctx, config.execution.seed)
             evaluations = (
                 scores.join(run.evaluation_metadata(plan, source), ["fit_id", "period_id"])
-                .join(fits.select("fit_id", "train_window", "origin", "lookback_periods", "gap_periods",
-                                  "train_rows_used", F.col("status").alias("fit_status"), "fit_seconds"), "fit_id")
+                .join(
+                    fits.select(
+                        "fit_id",
+                        "train_window",
+                        "origin",
+                        "lookback_periods",
+                        "gap_periods",
+                        "train_rows_used",
+                        F.col("status").alias("fit_status"),
+                        "fit_seconds",
+                    ),
+                    "fit_id",
+                )
                 .withColumn("is_sufficient", F.col("status") == OK)
                 .drop("run_id", "slice_key", "slice_value", "granularity", "period_id")
             )
@@ -243,12 +279,17 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
     run.record("succeeded", None, study)
     seconds = time.perf_counter() - started
     log.info("run %s succeeded in %.1f s", run.run_id, seconds)
-    result = StudyResult(run.run_id, run.store, study.primary_metric, len(plan.fits), len(plan.evaluations),
-                         seconds, timings)
+    result = StudyResult(
+        run.run_id, run.store, study.primary_metric, len(plan.fits), len(plan.evaluations), seconds, timings
+    )
     if config.tracking.mlflow:
         try:
             log_study(result, config)
         except Exception as error:  # the Delta tables are complete; a tracking outage must not undo them
-            log.warning("could not log run %s to MLflow (%s: %s); its Delta tables are complete",
-                        run.run_id, type(error).__name__, error)
+            log.warning(
+                "could not log run %s to MLflow (%s: %s); its Delta tables are complete",
+                run.run_id,
+                type(error).__name__,
+                error,
+            )
     return result

@@ -26,10 +26,7 @@ def summary_lines(result: StudyResult, config: StudyConfig) -> list[str]:
     metric = result.primary_metric
     shelf = result.shelf_life().where(F.col("metric") == metric).first()
     curve = (
-        result.store.read("decay_curve", result.run_id)
-        .where(F.col("metric") == metric)
-        .orderBy("model_age")
-        .collect()
+        result.store.read("decay_curve", result.run_id).where(F.col("metric") == metric).orderBy("model_age").collect()
     )
     lines = [
         f"run {result.run_id} of study {config.name!r}: {result.n_fits} fits, "

@@ -43,7 +43,6 @@ SCHEMAS: dict[str, str] = {
 }
 
 
-
 def columns(table: str) -> list[str]:
     """Column names of a table, in order (top-level commas only: struct and map types hold commas)."""
     depth, names, current = 0, [], ""

@@ -59,14 +59,16 @@ def log_study(result: StudyResult, config: StudyConfig) -> str:
 
     mlflow.set_experiment(experiment_name(config))
     with mlflow.start_run(run_name=run_id) as active, tempfile.TemporaryDirectory() as folder:
-        mlflow.set_tags({
-            "retrain_advisor.run_id": run_id,
-            "retrain_advisor.study": config.name,
-            "source.name": runs["source_name"],
-            "source.delta_version": str(runs["source_version"]),
-            "task": runs["task"],
-            "primary_metric": result.primary_metric,
-        })
+        mlflow.set_tags(
+            {
+                "retrain_advisor.run_id": run_id,
+                "retrain_advisor.study": config.name,
+                "source.name": runs["source_name"],
+                "source.delta_version": str(runs["source_version"]),
+                "task": runs["task"],
+                "primary_metric": result.primary_metric,
+            }
+        )
         mlflow.log_params(flatten(config_as_dict(config)))
         metrics = {"n_fits": result.n_fits, "n_evaluations": result.n_evaluations, "run_seconds": result.seconds}
         metrics |= {f"stage_seconds.{name}": seconds for name, seconds in result.stage_seconds.items()}

@@ -4,8 +4,9 @@ writes a generated history whose drift is known."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
@@ -60,8 +61,9 @@ def stable_study(spark, history, tmp_path_factory):
     """A study of a history without drift, shared by the tests that only read its tables."""
     from retrain_advisor.study import run_study
 
-    config = study_config(history("none"), tmp_path_factory.mktemp("stable"),
-                          tracking={"mlflow": True, "experiment": "stable-history"})
+    config = study_config(
+        history("none"), tmp_path_factory.mktemp("stable"), tracking={"mlflow": True, "experiment": "stable-history"}
+    )
     return run_study(spark, config)
 
 

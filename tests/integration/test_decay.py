@@ -38,10 +38,20 @@ def test_abrupt_drift_drops_quality_of_models_trained_before_it(abrupt):
     drift_start = pd.Timestamp(DRIFT_DATE, tz="UTC")
     ev = evaluations[evaluations["is_sufficient"]].copy()
     ev["auc"] = ev["metrics"].map(lambda m: m["roc_auc"])
-    ev["origin_start"] = ev["origin"].map(lambda w: pd.Timestamp(w["start"]).tz_localize("UTC")
-                                          if pd.Timestamp(w["start"]).tzinfo is None else pd.Timestamp(w["start"]))
-    ev["scored_start"] = ev["window"].map(lambda w: pd.Timestamp(w["start"]).tz_localize("UTC")
-                                          if pd.Timestamp(w["start"]).tzinfo is None else pd.Timestamp(w["start"]))
+    ev["origin_start"] = ev["origin"].map(
+        lambda w: (
+            pd.Timestamp(w["start"]).tz_localize("UTC")
+            if pd.Timestamp(w["start"]).tzinfo is None
+            else pd.Timestamp(w["start"])
+        )
+    )
+    ev["scored_start"] = ev["window"].map(
+        lambda w: (
+            pd.Timestamp(w["start"]).tz_localize("UTC")
+            if pd.Timestamp(w["start"]).tzinfo is None
+            else pd.Timestamp(w["start"])
+        )
+    )
     fresh = ev[ev["model_age"] == 0].set_index("fit_id")["auc"]
     ev["drop"] = ev["fit_id"].map(fresh) - ev["auc"]
     before_drift_origin = ev["origin_start"] < drift_start
@@ -56,7 +66,9 @@ def test_abrupt_drift_ends_each_origins_shelf_life_at_the_drift(abrupt):
     (shelf,) = _tables(abrupt, "shelf_life")
     per_origin = shelf[shelf["fit_id"].notna()].copy()
     drift_period = period_id_of("week", DRIFT_DATE)
-    per_origin["origin_period"] = per_origin["origin"].map(lambda w: period_id_of("week", pd.Timestamp(w["start"]).date()))
+    per_origin["origin_period"] = per_origin["origin"].map(
+        lambda w: period_id_of("week", pd.Timestamp(w["start"]).date())
+    )
     trained_before = per_origin[per_origin["origin_period"] < drift_period]
     assert len(trained_before) >= 6
     for row in trained_before.itertuples():
@@ -105,8 +117,12 @@ def test_gradual_decay_has_a_finite_shelf_life_and_pattern(gradual):
 
 
 def test_rerunning_a_run_id_replaces_its_rows(spark, history, tmp_path):
-    config = study_config(history("none"), tmp_path, output={"path": str(tmp_path), "run_id": "nightly"},
-                          windows={"lookback": 6, "gap": 1, "max_age": 3, "origin_every": 3})
+    config = study_config(
+        history("none"),
+        tmp_path,
+        output={"path": str(tmp_path), "run_id": "nightly"},
+        windows={"lookback": 6, "gap": 1, "max_age": 3, "origin_every": 3},
+    )
     first = run_study(spark, config)
     other = run_study(spark, config.model_copy(update={"output": config.output.model_copy(update={"run_id": "other"})}))
     counts = {t: first.store.read(t, "nightly").count() for t in ["fits", "evaluations", "decay_curve", "shelf_life"]}
@@ -122,9 +138,12 @@ def test_rerunning_a_run_id_replaces_its_rows(spark, history, tmp_path):
 
 
 def test_failing_estimator_is_recorded_per_fit_and_the_run_completes(spark, history, tmp_path):
-    config = study_config(history("none"), tmp_path, model={
-        "estimator": "sklearn.linear_model.LogisticRegression", "params": {"solver": "no-such-solver"}},
-        windows={"lookback": 6, "gap": 0, "max_age": 2, "origin_every": 6})
+    config = study_config(
+        history("none"),
+        tmp_path,
+        model={"estimator": "sklearn.linear_model.LogisticRegression", "params": {"solver": "no-such-solver"}},
+        windows={"lookback": 6, "gap": 0, "max_age": 2, "origin_every": 6},
+    )
     result = run_study(spark, config)
     fits, evaluations = _tables(result, "fits", "evaluations")
     assert (fits["status"] == "failed").all()
@@ -142,8 +161,9 @@ def test_source_is_read_not_written(spark, history, tmp_path):
         return version, files
 
     before = state()
-    result = run_study(spark, study_config(source, tmp_path, windows={"lookback": 6, "gap": 0, "max_age": 2,
-                                                                      "origin_every": 6}))
+    result = run_study(
+        spark, study_config(source, tmp_path, windows={"lookback": 6, "gap": 0, "max_age": 2, "origin_every": 6})
+    )
     assert state() == before
     run = result.store.read("runs", result.run_id).first()
     assert run["source_version"] == before[0]

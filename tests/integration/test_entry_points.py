@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,17 +24,29 @@ BIN = Path(sys.executable).parent
 
 
 def test_spark_submit_runs_the_job_file(spark, history, tmp_path):
-    config = study_config(history("none"), tmp_path / "out", windows={"lookback": 6, "gap": 1, "max_age": 2,
-                                                                     "origin_every": 4})
+    config = study_config(
+        history("none"), tmp_path / "out", windows={"lookback": 6, "gap": 1, "max_age": 2, "origin_every": 4}
+    )
     config_file = tmp_path / "study.yml"
     config_file.write_text(yaml.safe_dump(config_as_dict(config)))
     delta = configure_spark_with_delta_pip(SparkSession.builder)._options["spark.jars.packages"]
     command = [
-        str(BIN / "spark-submit"), "--master", "local[2]", "--packages", delta,
-        "--conf", "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension",
-        "--conf", "spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog",
-        "--conf", f"spark.pyspark.python={sys.executable}",
-        str(ROOT / "jobs" / "analyze.py"), "--config", str(config_file), "--run-id", "submitted",
+        str(BIN / "spark-submit"),
+        "--master",
+        "local[2]",
+        "--packages",
+        delta,
+        "--conf",
+        "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension",
+        "--conf",
+        "spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "--conf",
+        f"spark.pyspark.python={sys.executable}",
+        str(ROOT / "jobs" / "analyze.py"),
+        "--config",
+        str(config_file),
+        "--run-id",
+        "submitted",
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -47,10 +58,16 @@ def test_spark_submit_runs_the_job_file(spark, history, tmp_path):
 
 def test_console_script_reports_a_bad_config_and_exits_2(tmp_path):
     config_file = tmp_path / "bad.yml"
-    config_file.write_text("name: x\nsource: {table: t}\ncolumns: {event_time: ts, label: y}\n"
-                           "output: {path: /tmp/x}\nwindows: {lookback: -1}\n")
-    done = subprocess.run([str(BIN / "retrain-advisor"), "analyze", "--config", str(config_file)],
-                          capture_output=True, text=True, timeout=120)
+    config_file.write_text(
+        "name: x\nsource: {table: t}\ncolumns: {event_time: ts, label: y}\n"
+        "output: {path: /tmp/x}\nwindows: {lookback: -1}\n"
+    )
+    done = subprocess.run(
+        [str(BIN / "retrain-advisor"), "analyze", "--config", str(config_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert "windows.lookback" in done.stderr and "-1" in done.stderr
 

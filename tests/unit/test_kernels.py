@@ -9,7 +9,15 @@ from sklearn import metrics as skm
 
 from retrain_advisor.config import LimitsConfig, ModelConfig
 from retrain_advisor.kernels import (
-    FAILED, INSUFFICIENT, OK, SKIPPED, KernelContext, ScoringRows, features_frame, fit_model, score_model,
+    FAILED,
+    INSUFFICIENT,
+    OK,
+    SKIPPED,
+    KernelContext,
+    ScoringRows,
+    features_frame,
+    fit_model,
+    score_model,
 )
 from retrain_advisor.metrics import resolve_metrics
 from retrain_advisor.plan import FitSpec
@@ -22,22 +30,30 @@ def rows(n: int, seed: int, flip: bool = False) -> pd.DataFrame:
     x = rng.normal(size=n)
     color = rng.choice(["red", "blue", None], size=n)
     logit = (-2 if flip else 2) * x + np.where(color == "red", 1.0, 0.0)
-    frame = pd.DataFrame({
-        "x": np.where(rng.random(n) < 0.05, np.nan, x),
-        "color": color,
-        "_y": (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int),
-        "_row_hash": rng.integers(-(2**62), 2**62, size=n),
-        "period_id": 5,
-    })
+    frame = pd.DataFrame(
+        {
+            "x": np.where(rng.random(n) < 0.05, np.nan, x),
+            "color": color,
+            "_y": (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int),
+            "_row_hash": rng.integers(-(2**62), 2**62, size=n),
+            "period_id": 5,
+        }
+    )
     return frame
 
 
 def context(**kw) -> KernelContext:
     return KernelContext(
-        task="binary", numeric=["x"], categorical=["color"], model=ModelConfig(**kw.pop("model", {})),
+        task="binary",
+        numeric=["x"],
+        categorical=["color"],
+        model=ModelConfig(**kw.pop("model", {})),
         metrics=resolve_metrics("binary", ["roc_auc", "log_loss", "accuracy"]),
-        limits=LimitsConfig(min_train_rows=50, min_eval_rows=50, min_class_rows=5), seed=3, threads=1,
-        classes=["0", "1"], **kw,
+        limits=LimitsConfig(min_train_rows=50, min_eval_rows=50, min_class_rows=5),
+        seed=3,
+        threads=1,
+        classes=["0", "1"],
+        **kw,
     )
 
 
@@ -65,7 +81,8 @@ def test_fit_is_deterministic_whatever_the_row_order():
     first = fit_model(train, FIT, ctx)
     second = fit_model(train.sample(frac=1.0, random_state=9), FIT, ctx)
     test = rows(500, 2)
-    assert score_model(ScoringRows.prepare(test, ctx), first.model, ctx).metrics == score_model(ScoringRows.prepare(test, ctx), second.model, ctx).metrics
+    prepared = ScoringRows.prepare(test, ctx)
+    assert score_model(prepared, first.model, ctx).metrics == score_model(prepared, second.model, ctx).metrics
 
 
 def test_a_changed_concept_scores_worse():

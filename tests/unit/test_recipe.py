@@ -15,8 +15,12 @@ def make_forest(numeric_features, categorical_features, n_estimators=5):
 
     from retrain_advisor.recipe import standard_preprocessing
 
-    return Pipeline([("prep", standard_preprocessing(numeric_features, categorical_features)),
-                     ("forest", RandomForestClassifier(n_estimators=n_estimators))])
+    return Pipeline(
+        [
+            ("prep", standard_preprocessing(numeric_features, categorical_features)),
+            ("forest", RandomForestClassifier(n_estimators=n_estimators)),
+        ]
+    )
 
 
 def test_estimator_import_errors_name_the_key():
@@ -28,8 +32,9 @@ def test_estimator_import_errors_name_the_key():
 
 def test_bad_params_are_reported():
     with pytest.raises(RecipeError, match="model.params"):
-        check_recipe(ModelConfig(estimator="sklearn.linear_model.LogisticRegression", params={"nope": 1}),
-                     "binary", ["x"], [])
+        check_recipe(
+            ModelConfig(estimator="sklearn.linear_model.LogisticRegression", params={"nope": 1}), "binary", ["x"], []
+        )
 
 
 def test_classifier_without_probabilities_is_rejected():

@@ -6,7 +6,14 @@ import pytest
 
 from retrain_advisor.config import ToleranceConfig
 from retrain_advisor.shelf_life import (
-    ABRUPT, GRADUAL, STABLE, WIDENING, bootstrap_mean_interval, decay_pattern, shelf_life, summarize_age,
+    ABRUPT,
+    GRADUAL,
+    STABLE,
+    WIDENING,
+    bootstrap_mean_interval,
+    decay_pattern,
+    shelf_life,
+    summarize_age,
 )
 
 
@@ -15,11 +22,20 @@ def curve(drops, spread=None, fresh=0.85, low_margin=0.005, origins=20) -> pd.Da
     drops = np.asarray(drops, dtype=float)
     spread = np.full(len(drops), 0.02) if spread is None else np.asarray(spread, dtype=float)
     mean = fresh - drops
-    return pd.DataFrame({
-        "model_age": np.arange(len(drops)), "n_origins": origins, "mean": mean,
-        "q25": mean - spread / 2, "q75": mean + spread / 2, "ci_low": mean - low_margin, "ci_high": mean + low_margin,
-        "mean_drop": drops, "drop_ci_low": drops - low_margin, "relative_drop_ci_low": drops / fresh - low_margin,
-    })
+    return pd.DataFrame(
+        {
+            "model_age": np.arange(len(drops)),
+            "n_origins": origins,
+            "mean": mean,
+            "q25": mean - spread / 2,
+            "q75": mean + spread / 2,
+            "ci_low": mean - low_margin,
+            "ci_high": mean + low_margin,
+            "mean_drop": drops,
+            "drop_ci_low": drops - low_margin,
+            "relative_drop_ci_low": drops / fresh - low_margin,
+        }
+    )
 
 
 TOL = ToleranceConfig(absolute=0.02, persistence=2)
@@ -79,11 +95,14 @@ def test_loss_metrics_breach_the_floor_from_below():
     assert shelf_life(losses, floor, greater_is_better=False, min_origins=3).periods == 2
 
 
-@pytest.mark.parametrize("drops, spread, expected", [
-    ([0, 0.002, -0.003, 0.001, 0.0, 0.002], None, STABLE),
-    ([0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06], None, GRADUAL),
-    ([0, 0.0, 0.001, 0.08, 0.081, 0.079, 0.08], None, ABRUPT),
-    ([0, 0.001, 0.0, 0.002, 0.001, 0.0], [0.01, 0.01, 0.02, 0.04, 0.05, 0.06], WIDENING),
-])
+@pytest.mark.parametrize(
+    "drops, spread, expected",
+    [
+        ([0, 0.002, -0.003, 0.001, 0.0, 0.002], None, STABLE),
+        ([0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06], None, GRADUAL),
+        ([0, 0.0, 0.001, 0.08, 0.081, 0.079, 0.08], None, ABRUPT),
+        ([0, 0.001, 0.0, 0.002, 0.001, 0.0], [0.01, 0.01, 0.02, 0.04, 0.05, 0.06], WIDENING),
+    ],
+)
 def test_decay_patterns(drops, spread, expected):
     assert decay_pattern(curve(drops, spread), TOL, True) == expected

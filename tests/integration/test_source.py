@@ -1,0 +1,84 @@
+"""Reading and validating the source on real Spark: periods, counts of bad rows, clear errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from pyspark.sql import functions as F
+
+from retrain_advisor.config import parse_config
+from retrain_advisor.errors import SourceError
+from retrain_advisor.periods import period_id_of
+from retrain_advisor.source import prepare_source
+
+pytestmark = pytest.mark.integration
+
+ROWS = [
+    # event time as text, label, amount, plan
+    ("2024-03-03T23:30:00-05:00", 1, 10.0, "basic"),  # Sunday evening in New York, Monday in UTC
+    ("2024-03-04T10:00:00Z", 0, float("inf"), "premium"),
+    ("2024-03-12T08:00:00Z", 0, 3.0, None),
+    ("2024-03-12T09:00:00Z", None, 4.0, "basic"),  # no label yet
+    ("not a time", 1, 5.0, "basic"),
+    (None, 0, 6.0, "basic"),
+]
+
+
+@pytest.fixture(scope="module")
+def events_table(spark):
+    df = spark.createDataFrame(ROWS, "happened string, churned int, amount double, plan string")
+    df.write.format("delta").mode("overwrite").saveAsTable("spark_catalog.default.events")
+    return "spark_catalog.default.events"
+
+
+def config(**source):
+    return parse_config(
+        {
+            "name": "source-test",
+            "source": source,
+            "columns": {"event_time": "happened", "label": "churned"},
+            "period": {"unit": "week", "timezone": "America/New_York"},
+            "output": {"path": "/tmp/unused"},
+        }
+    )
+
+
+def test_rows_are_counted_and_given_periods_in_the_configured_zone(spark, events_table):
+    prepared = prepare_source(spark, config(table=events_table))
+    report = prepared.report
+    assert (report.total_rows, report.null_event_time, report.unparseable_event_time, report.null_label) == (6, 1, 1, 1)
+    assert report.used_rows == 3 and report.delta_version == 0
+    assert prepared.task == "binary" and prepared.positive_label == "1"
+    assert (prepared.numeric, prepared.categorical) == (["amount"], ["plan"])
+    first_week = period_id_of("week", dt.date(2024, 2, 26))  # Sunday 3 March belongs to the week of 26 Feb
+    assert prepared.period_ids == [first_week, first_week + 1, first_week + 2]
+    amounts = prepared.rows.select(F.col("amount")).toPandas()["amount"]
+    assert amounts.isna().sum() == 1, "infinity becomes a missing value"
+
+
+def test_a_query_source_reads_the_same_rows(spark, events_table):
+    prepared = prepare_source(spark, config(query=f"SELECT * FROM {events_table} WHERE plan IS NOT NULL"))
+    assert prepared.report.total_rows == 5 and prepared.report.delta_version is None
+
+
+def test_a_misspelt_column_is_named_with_a_suggestion(spark, events_table):
+    bad = config(table=events_table).model_copy(
+        update={"columns": config(table=events_table).columns.model_copy(update={"label": "churn"})}
+    )
+    with pytest.raises(
+        SourceError, match="column 'churn' named in the config is not in the source; did you mean churned"
+    ):
+        prepare_source(spark, bad)
+
+
+def test_a_text_label_cannot_be_a_regression_target(spark, events_table):
+    bad = config(query=f"SELECT happened, CAST(churned AS STRING) AS churned, amount FROM {events_table}")
+    bad = bad.model_copy(update={"task": "regression"})
+    with pytest.raises(SourceError, match="regression label must be numeric"):
+        prepare_source(spark, bad)
+
+
+def test_a_single_class_is_refused(spark, events_table):
+    with pytest.raises(SourceError, match="single class"):
+        prepare_source(spark, config(query=f"SELECT * FROM {events_table} WHERE churned = 0"))
