@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from retrain_advisor.config import load_config
 from retrain_advisor.demo import ensure_demo_history
-from retrain_advisor.execute import scoring_rows, training_rows
+from retrain_advisor.execute import FIT, scoring_rows, training_rows
 from retrain_advisor.kernels import OK, PERIOD, ScoringRows, fit_model, score_model
 from retrain_advisor.session import get_spark
 from retrain_advisor.study import PreparedStudy, prepare_study, run_study
@@ -27,7 +27,7 @@ from retrain_advisor.study import PreparedStudy, prepare_study, run_study
 
 def sequential_loop(study: PreparedStudy, train: pd.DataFrame, test: pd.DataFrame) -> tuple[float, int]:
     """Fit every planned model, then score every planned evaluation, one after the other."""
-    train_by_fit = dict(tuple(train.groupby("fit_id")))
+    train_by_fit = dict(tuple(train.groupby(FIT)))
     test_by_period = dict(tuple(test.groupby(PERIOD)))
     started = time.perf_counter()
     prepared = {period: ScoringRows.prepare(rows, study.context) for period, rows in test_by_period.items()}

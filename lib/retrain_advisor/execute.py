@@ -1,13 +1,19 @@
-"""Run a plan on Spark: fits in parallel (one group per fit), then scoring grouped by period.
+"""Run a plan on Spark: each fit in a task of its own, then each scored period in a task of its own.
 
-Raw rows reach the Python workers twice at most: once per fit whose window holds them (capped
+Raw rows reach the Python workers at most twice: once per fit whose window holds them (capped
 by a seeded sample), and once for the period they are scored in, however many fits score that
 period. Models travel as pickled bytes.
+
+Tasks are made with `repartition(n, key)` on keys that Spark's hash partitioner sends to
+partitions 0..n-1, one unit of work each (`task_keys`), and each task streams its rows through
+`mapInPandas`. On the demo this moved rows in half the time of `groupBy().applyInPandas`, which
+sorts every partition and converts every group separately (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
@@ -35,15 +41,39 @@ SCORE_RESULT_SCHEMA = (
     "eval_class_counts map<string, bigint>, metrics map<string, double>, score_seconds double"
 )
 SAMPLE_SCALE = float(2**31)
+KEY_PROBES_PER_TASK = 64
+
+# Internal columns added on the way to the kernels (source columns may not start with "__").
+FIT = "__fit_id"
+TASK = "__task"
+FRACTION = "__fraction"
+SALT = "__salt"
+STATUS = "__status"
+REASON = "__reason"
+MODEL = "__model"
 
 
-def _sample_key(*salt: str) -> F.Column:
+def _sample_key(salt: str) -> F.Column:
     """A uniform number in [0, 1) per row and salt, reproducible from the row's content."""
-    return (F.xxhash64(F.col(ROW_HASH), *[F.col(s) for s in salt]).bitwiseAND(F.lit(0x7FFFFFFF))) / SAMPLE_SCALE
+    return (F.xxhash64(F.col(ROW_HASH), F.col(salt)).bitwiseAND(F.lit(0x7FFFFFFF))) / SAMPLE_SCALE
 
 
 def sampling_fraction(available: int, cap: int) -> float:
     return 1.0 if available <= cap else cap / available
+
+
+def task_keys(spark: SparkSession, n: int) -> list[int]:
+    """Keys k_0..k_{n-1} that `repartition(n, key)` places in partitions 0..n-1.
+
+    Spark's hash partitioner is pmod(hash(key), n), with the Murmur3 hash that SQL's `hash`
+    function computes, so a small probe finds one key per partition. Should a partition find no
+    key, the missing ones reuse other keys: two units then share a task (slower, never wrong).
+    """
+    probe = spark.range(0, KEY_PROBES_PER_TASK * n).select(
+        F.col("id").alias("key"), F.pmod(F.hash("id"), F.lit(n)).alias("partition")
+    )
+    found = {r["partition"]: r["key"] for r in probe.groupBy("partition").agg(F.min("key").alias("key")).collect()}
+    return [found.get(i, i) for i in range(n)]
 
 
 def fit_windows(plan: Plan, source: PreparedSource) -> pd.DataFrame:
@@ -54,53 +84,67 @@ def fit_windows(plan: Plan, source: PreparedSource) -> pd.DataFrame:
         available = sum(source.labelled_rows(p) for p in periods)
         fraction = sampling_fraction(available, fit.max_rows)
         records += [(fit.fit_id, p, available, fraction) for p in periods]
-    return pd.DataFrame.from_records(records, columns=["fit_id", PERIOD, "train_rows_available", "fraction"])
-
-
-def _fit_groups(fits: dict[str, FitSpec], ctx: KernelContext) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    def fit_group(rows: pd.DataFrame) -> pd.DataFrame:
-        fit = fits[rows["fit_id"].iloc[0]]
-        outcome = fit_model(rows, fit, ctx)
-        return pd.DataFrame(
-            [
-                {
-                    "fit_id": fit.fit_id,
-                    "status": outcome.status,
-                    "reason": outcome.reason,
-                    "train_rows_used": outcome.rows,
-                    "train_class_counts": outcome.class_counts,
-                    "fit_seconds": outcome.fit_seconds,
-                    "model": outcome.model,
-                }
-            ]
-        )
-
-    return fit_group
+    return pd.DataFrame.from_records(records, columns=[FIT, PERIOD, "train_rows_available", FRACTION])
 
 
 def training_rows(spark: SparkSession, plan: Plan, source: PreparedSource) -> tuple[DataFrame, pd.DataFrame]:
-    """Each fit's sampled training rows, tagged with `fit_id`, and the window table they came from."""
+    """Each fit's sampled training rows, tagged with the fit, and the window table they came from."""
     windows = fit_windows(plan, source)
     window_df = spark.createDataFrame(
-        windows, "fit_id string, period_id int, train_rows_available bigint, fraction double"
+        windows.drop(columns="train_rows_available"), f"{FIT} string, {PERIOD} int, {FRACTION} double"
     )
-    rows = (
-        source.rows.join(F.broadcast(window_df.drop("train_rows_available")), PERIOD)
-        .where(_sample_key("fit_id") < F.col("fraction"))
-        .drop("fraction")
-    )
+    rows = source.rows.join(F.broadcast(window_df), PERIOD).where(_sample_key(FIT) < F.col(FRACTION)).drop(FRACTION)
     return rows, windows
+
+
+def _in_memory_groups(batches: Iterator[pd.DataFrame], key: str) -> dict[object, pd.DataFrame]:
+    """Collect a task's Arrow batches into one frame per key (a task holds one key, rarely two)."""
+    pieces: dict[object, list[pd.DataFrame]] = defaultdict(list)
+    for batch in batches:
+        for value, part in batch.groupby(key, sort=False):
+            pieces[value].append(part)
+    return {value: pd.concat(parts, ignore_index=True) for value, parts in pieces.items()}
+
+
+def _fit_task(
+    fits: dict[str, FitSpec], ctx: KernelContext
+) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    def fit_task(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for fit_id, rows in sorted(_in_memory_groups(batches, FIT).items()):
+            outcome = fit_model(rows, fits[fit_id], ctx)
+            yield pd.DataFrame(
+                [
+                    {
+                        "fit_id": fit_id,
+                        "status": outcome.status,
+                        "reason": outcome.reason,
+                        "train_rows_used": outcome.rows,
+                        "train_class_counts": outcome.class_counts,
+                        "fit_seconds": outcome.fit_seconds,
+                        "model": outcome.model,
+                    }
+                ]
+            )
+
+    return fit_task
 
 
 def run_fits(spark: SparkSession, plan: Plan, source: PreparedSource, ctx: KernelContext) -> DataFrame:
     """Fit every planned model in parallel; fits whose window is empty come back as skipped."""
     rows, windows = training_rows(spark, plan, source)
-    # One partition per fit, so fits spread over all task slots instead of being coalesced.
-    by_fit = rows.repartition(max(len(plan.fits), 1), "fit_id")
-    fitted = by_fit.groupBy("fit_id").applyInPandas(_fit_groups(plan.fits, ctx), FIT_RESULT_SCHEMA)
-    available = windows.groupby("fit_id")["train_rows_available"].max()
+    fit_ids = sorted(plan.fits)
+    keys = spark.createDataFrame(
+        list(zip(fit_ids, task_keys(spark, len(fit_ids)), strict=True)), f"{FIT} string, {TASK} bigint"
+    )
+    fitted = (
+        rows.join(F.broadcast(keys), FIT)
+        .repartition(max(len(fit_ids), 1), TASK)
+        .drop(TASK)
+        .mapInPandas(_fit_task(plan.fits, ctx), FIT_RESULT_SCHEMA)
+    )
+    available = windows.groupby(FIT)["train_rows_available"].max()
     planned = spark.createDataFrame(
-        [(fit_id, int(available.get(fit_id, 0))) for fit_id in sorted(plan.fits)],
+        [(fit_id, int(available.get(fit_id, 0))) for fit_id in fit_ids],
         "fit_id string, train_rows_available bigint",
     )
     return planned.join(fitted, "fit_id", "left").select(
@@ -115,71 +159,95 @@ def run_fits(spark: SparkSession, plan: Plan, source: PreparedSource, ctx: Kerne
     )
 
 
-def _score_groups(ctx: KernelContext) -> Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]:
-    def score_group(rows: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
-        prepared = ScoringRows.prepare(rows, ctx)
-        results = []
-        for model in models.sort_values("fit_id").itertuples(index=False):
-            if model.status != OK:
-                outcome_fields = {
-                    "status": FIT_UNAVAILABLE,
-                    "reason": f"fit {model.status}: {model.reason}",
-                    "eval_rows_used": len(prepared),
-                    "eval_class_counts": {},
-                    "metrics": {},
-                    "score_seconds": 0.0,
-                }
-            else:
-                outcome = score_model(prepared, model.model, ctx)
-                outcome_fields = {
-                    "status": outcome.status,
-                    "reason": outcome.reason,
-                    "eval_rows_used": outcome.rows,
-                    "eval_class_counts": outcome.class_counts,
-                    "metrics": outcome.metrics,
-                    "score_seconds": outcome.score_seconds,
-                }
-            results.append({"fit_id": model.fit_id, "period_id": int(model.period_id), **outcome_fields})
-        return pd.DataFrame(
-            results,
-            columns=[
-                "fit_id",
-                "period_id",
-                "status",
-                "reason",
-                "eval_rows_used",
-                "eval_class_counts",
-                "metrics",
-                "score_seconds",
-            ],
-        )
+def _score_period(period: int, rows: ScoringRows, models: pd.DataFrame, ctx: KernelContext) -> pd.DataFrame:
+    results = []
+    for model in models.sort_values(FIT).to_dict("records"):
+        if model[STATUS] != OK:
+            fields = {
+                "status": FIT_UNAVAILABLE,
+                "reason": f"fit {model[STATUS]}: {model[REASON]}",
+                "eval_rows_used": len(rows),
+                "eval_class_counts": {},
+                "metrics": {},
+                "score_seconds": 0.0,
+            }
+        else:
+            outcome = score_model(rows, model[MODEL], ctx)
+            fields = {
+                "status": outcome.status,
+                "reason": outcome.reason,
+                "eval_rows_used": outcome.rows,
+                "eval_class_counts": outcome.class_counts,
+                "metrics": outcome.metrics,
+                "score_seconds": outcome.score_seconds,
+            }
+        results.append({"fit_id": model[FIT], "period_id": period, **fields})
+    return pd.DataFrame(
+        results,
+        columns=[
+            "fit_id",
+            "period_id",
+            "status",
+            "reason",
+            "eval_rows_used",
+            "eval_class_counts",
+            "metrics",
+            "score_seconds",
+        ],
+    )
 
-    return score_group
+
+def _score_task(ctx: KernelContext) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    def score_task(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        frames = _in_memory_groups(batches, PERIOD)
+        for period, frame in sorted(frames.items()):
+            is_model = frame[FIT].notna()
+            rows = ScoringRows.prepare(frame[~is_model], ctx)
+            yield _score_period(int(period), rows, frame[is_model], ctx)
+
+    return score_task
 
 
 def scoring_rows(spark: SparkSession, plan: Plan, source: PreparedSource, max_rows: int, seed: int) -> DataFrame:
     """The sampled rows of every scored period: the same rows for every fit scored on it."""
     fractions = spark.createDataFrame(
         [(p, sampling_fraction(source.labelled_rows(p), max_rows), str(seed)) for p in plan.scored_periods()],
-        "period_id int, fraction double, eval_salt string",
+        f"{PERIOD} int, {FRACTION} double, {SALT} string",
     )
     return (
-        source.rows.join(F.broadcast(fractions), PERIOD)
-        .where(_sample_key("eval_salt") < F.col("fraction"))
-        .drop("fraction", "eval_salt")
+        source.rows.join(F.broadcast(fractions), PERIOD).where(_sample_key(SALT) < F.col(FRACTION)).drop(FRACTION, SALT)
     )
 
 
 def run_scores(
     spark: SparkSession, plan: Plan, source: PreparedSource, fits: DataFrame, ctx: KernelContext, seed: int
 ) -> DataFrame:
-    """Score every planned (fit, period) pair; each period's rows are grouped once with its models."""
-    partitions = max(len(plan.scored_periods()), 1)
-    test_rows = scoring_rows(spark, plan, source, ctx.limits.max_eval_rows, seed).repartition(partitions, PERIOD)
-    pairs = spark.createDataFrame(
-        [(e.fit_id, e.period_id) for e in plan.sorted_evaluations()], "fit_id string, period_id int"
+    """Score every planned (fit, period) pair in one task per period.
+
+    The period's rows and the models that score it travel together: one union, marked by
+    whether the model columns are set, partitioned by period.
+    """
+    periods = plan.scored_periods()
+    keys = spark.createDataFrame(
+        list(zip(periods, task_keys(spark, len(periods)), strict=True)), f"{PERIOD} int, {TASK} bigint"
     )
-    models = pairs.join(fits.select("fit_id", "status", "reason", "model"), "fit_id").repartition(partitions, PERIOD)
+    pairs = spark.createDataFrame(
+        [(e.fit_id, e.period_id) for e in plan.sorted_evaluations()], f"{FIT} string, {PERIOD} int"
+    )
+    models = pairs.join(
+        fits.select(
+            F.col("fit_id").alias(FIT),
+            F.col("status").alias(STATUS),
+            F.col("reason").alias(REASON),
+            F.col("model").alias(MODEL),
+        ),
+        FIT,
+    )
+    test_rows = scoring_rows(spark, plan, source, ctx.limits.max_eval_rows, seed)
     return (
-        test_rows.groupBy(PERIOD).cogroup(models.groupBy(PERIOD)).applyInPandas(_score_groups(ctx), SCORE_RESULT_SCHEMA)
+        test_rows.unionByName(models, allowMissingColumns=True)
+        .join(F.broadcast(keys), PERIOD)
+        .repartition(max(len(periods), 1), TASK)
+        .drop(TASK)
+        .mapInPandas(_score_task(ctx), SCORE_RESULT_SCHEMA)
     )

@@ -20,9 +20,11 @@ from retrain_advisor.metrics import Metric
 from retrain_advisor.plan import FitSpec
 from retrain_advisor.recipe import build_estimator
 
-TARGET = "_y"
-ROW_HASH = "_row_hash"
-PERIOD = "period_id"
+# Internal columns of the rows handed to kernels; source columns may not start with "__".
+TARGET = "__y"
+ROW_HASH = "__row_hash"
+PERIOD = "__period"
+RESERVED_PREFIX = "__"
 
 OK = "ok"
 SKIPPED = "skipped"

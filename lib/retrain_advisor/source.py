@@ -20,7 +20,7 @@ from pyspark.sql import types as T
 
 from retrain_advisor.config import StudyConfig, Task
 from retrain_advisor.errors import SourceError
-from retrain_advisor.kernels import PERIOD, ROW_HASH, TARGET
+from retrain_advisor.kernels import PERIOD, RESERVED_PREFIX, ROW_HASH, TARGET
 from retrain_advisor.periods import period_id_column
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class SourceReport:
 
 @dataclass(frozen=True)
 class PreparedSource:
-    """Valid rows with `period_id`, `_row_hash`, `_y` and the feature columns, plus their profile."""
+    """Valid rows with the internal columns (period, row hash, target) and the features, plus their profile."""
 
     rows: DataFrame
     task: Task
@@ -70,7 +70,7 @@ class PreparedSource:
 
     @cached_property
     def _rows_by_period(self) -> dict[int, int]:
-        return {int(p): int(n) for p, n in zip(self.periods[PERIOD], self.periods["rows"], strict=True)}
+        return {int(p): int(n) for p, n in zip(self.periods["period_id"], self.periods["rows"], strict=True)}
 
     def labelled_rows(self, period_id: int) -> int:
         return self._rows_by_period.get(period_id, 0)
@@ -131,6 +131,14 @@ def _feature_columns(df: DataFrame, config: StudyConfig) -> tuple[list[str], lis
     numeric, categorical, ignored = [], [], []
     for name in candidates:
         kind = types[name]
+        if name.startswith(RESERVED_PREFIX):
+            if listed is not None:
+                raise SourceError(
+                    f"feature column {name!r} starts with {RESERVED_PREFIX!r}, which is reserved for internal "
+                    "columns; rename it in a source.query"
+                )
+            ignored.append(name)
+            continue
         if isinstance(kind, (*NUMERIC_TYPES, T.BooleanType)):
             numeric.append(name)
         elif isinstance(kind, T.StringType):
@@ -206,14 +214,14 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
     timed = raw.select(
         *[F.col(c) for c in [cols.label, *numeric, *categorical]],
         period_id_column(config.period.unit, local_date).alias(PERIOD),
-        F.col(cols.event_time).isNull().alias("_null_time"),
-        unparseable.alias("_bad_time"),
+        F.col(cols.event_time).isNull().alias("__null_time"),
+        unparseable.alias("__bad_time"),
     )
 
     totals = timed.agg(
         F.count(F.lit(1)).alias("total"),
-        F.count_if("_null_time").alias("null_time"),
-        F.count_if("_bad_time").alias("bad_time"),
+        F.count_if("__null_time").alias("null_time"),
+        F.count_if("__bad_time").alias("bad_time"),
         F.count_if(F.col(cols.label).isNull()).alias("null_label"),
         F.count_if(F.col(PERIOD).isNotNull() & F.col(cols.label).isNotNull()).alias("used"),
         F.approx_count_distinct(cols.label).alias("distinct_labels"),
@@ -316,15 +324,19 @@ def _clean_numeric(name: str, kind: T.DataType) -> Column:
 def _profile(rows: DataFrame, task: Task) -> pd.DataFrame:
     """Rows per period, with class counts (classification) or the target mean (regression)."""
     if task == "regression":
-        pdf = rows.groupBy(PERIOD).agg(F.count(F.lit(1)).alias("rows"), F.avg(TARGET).alias("target_mean")).toPandas()
-        return pdf.sort_values(PERIOD).reset_index(drop=True)
+        pdf = (
+            rows.groupBy(F.col(PERIOD).alias("period_id"))
+            .agg(F.count(F.lit(1)).alias("rows"), F.avg(TARGET).alias("target_mean"))
+            .toPandas()
+        )
+        return pdf.sort_values("period_id").reset_index(drop=True)
     counts = rows.groupBy(PERIOD, TARGET).agg(F.count(F.lit(1)).alias("n")).toPandas()
     grouped = counts.groupby(PERIOD)
     profile = pd.DataFrame(
         {
-            PERIOD: list(grouped.groups),
+            "period_id": list(grouped.groups),
             "rows": grouped["n"].sum().to_numpy(),
             "class_counts": [dict(zip(g[TARGET].astype(str), g["n"].astype(int), strict=True)) for _, g in grouped],
         }
     )
-    return profile.sort_values(PERIOD).reset_index(drop=True)
+    return profile.sort_values("period_id").reset_index(drop=True)

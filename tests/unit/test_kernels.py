@@ -12,7 +12,10 @@ from retrain_advisor.kernels import (
     FAILED,
     INSUFFICIENT,
     OK,
+    PERIOD,
+    ROW_HASH,
     SKIPPED,
+    TARGET,
     KernelContext,
     ScoringRows,
     features_frame,
@@ -30,16 +33,15 @@ def rows(n: int, seed: int, flip: bool = False) -> pd.DataFrame:
     x = rng.normal(size=n)
     color = rng.choice(["red", "blue", None], size=n)
     logit = (-2 if flip else 2) * x + np.where(color == "red", 1.0, 0.0)
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "x": np.where(rng.random(n) < 0.05, np.nan, x),
             "color": color,
-            "_y": (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int),
-            "_row_hash": rng.integers(-(2**62), 2**62, size=n),
-            "period_id": 5,
+            TARGET: (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int),
+            ROW_HASH: rng.integers(-(2**62), 2**62, size=n),
+            PERIOD: 5,
         }
     )
-    return frame
 
 
 def context(**kw) -> KernelContext:
@@ -71,8 +73,8 @@ def test_scores_equal_scikit_learn_on_the_same_rows():
     estimator = pickle.loads(fitted.model)
     proba = estimator.predict_proba(features_frame(test, ctx))[:, 1]
     assert outcome.status == OK
-    assert outcome.metrics["roc_auc"] == pytest.approx(skm.roc_auc_score(test["_y"], proba))
-    assert outcome.metrics["log_loss"] == pytest.approx(skm.log_loss(test["_y"], proba))
+    assert outcome.metrics["roc_auc"] == pytest.approx(skm.roc_auc_score(test[TARGET], proba))
+    assert outcome.metrics["log_loss"] == pytest.approx(skm.log_loss(test[TARGET], proba))
 
 
 def test_fit_is_deterministic_whatever_the_row_order():
@@ -94,7 +96,7 @@ def test_a_changed_concept_scores_worse():
 
 
 def test_one_class_window_is_skipped_with_its_reason():
-    train = rows(500, 1).assign(_y=0)
+    train = rows(500, 1).assign(**{TARGET: 0})
     outcome = fit_model(train, FIT, context())
     assert outcome.status == SKIPPED and "only one class" in outcome.reason and outcome.model is None
 
@@ -115,7 +117,7 @@ def test_small_or_one_class_evaluations_are_flagged():
     model = fit_model(rows(2000, 1), FIT, ctx).model
     small = score_model(ScoringRows.prepare(rows(30, 2), ctx), model, ctx)
     assert small.status == INSUFFICIENT and "min_eval_rows=50" in small.reason
-    one_class = score_model(ScoringRows.prepare(rows(500, 2).assign(_y=1), ctx), model, ctx)
+    one_class = score_model(ScoringRows.prepare(rows(500, 2).assign(**{TARGET: 1}), ctx), model, ctx)
     assert one_class.status == INSUFFICIENT and one_class.metrics["roc_auc"] is None
     assert one_class.metrics["accuracy"] is not None
     empty = score_model(ScoringRows.prepare(rows(0, 2), ctx), model, ctx)
