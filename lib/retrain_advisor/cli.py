@@ -17,7 +17,7 @@ from retrain_advisor.summary import print_summary
 log = logging.getLogger("retrain_advisor")
 
 
-def _parse_override(text: str) -> tuple[str, Any]:
+def parse_override(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"--set expects KEY=VALUE, e.g. windows.max_age=8 (got {text!r})")
@@ -55,7 +55,7 @@ def _add_run_flags(command: argparse.ArgumentParser) -> None:
         "--set",
         dest="overrides",
         action="append",
-        type=_parse_override,
+        type=parse_override,
         default=[],
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set windows.max_age=8 (repeatable)",

@@ -259,6 +259,9 @@ class ExecutionConfig(_Section):
     seed: int = Field(0, description="seed for row sampling, model seeds and the bootstrap")
     bootstrap_samples: int = Field(1000, ge=100, description="resamples of origins for each confidence interval")
     threads_per_task: int = Field(1, ge=1, description="BLAS/OpenMP threads inside one fit or score task")
+    periods_per_score_task: int = Field(
+        4, ge=1, description="consecutive scored periods per Spark task; fewer spread wider, more cost less overhead"
+    )
 
 
 class TrackingConfig(_Section):

@@ -67,8 +67,10 @@ def aged_metrics(evaluations: DataFrame, metrics: list[Metric]) -> DataFrame:
     )
 
 
-def _summarize(confidence: float, samples: int, seed: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
+def summarize_group(confidence: float, samples: int, seed: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
     def summarize(group: pd.DataFrame) -> pd.DataFrame:
+        # Spark delivers a group's rows in no fixed order; the bootstrap must not depend on it.
+        group = group.sort_values("fit_id", kind="stable")
         usable = group[group["usable"].fillna(False)]
         first = group.iloc[0]
         stats = summarize_age(
@@ -95,11 +97,11 @@ def _summarize(confidence: float, samples: int, seed: int) -> Callable[[pd.DataF
 
 def decay_curve(aged: DataFrame, confidence: float, samples: int, seed: int) -> DataFrame:
     """Per (slice, metric, age): origins, mean, quartiles, bootstrap interval, drop from fresh quality."""
-    columns = [*GROUP, "metric", "greater_is_better", "model_age", "value", "drop", "relative_drop", "usable"]
+    columns = [*GROUP, "metric", "greater_is_better", "model_age", "fit_id", "value", "drop", "relative_drop", "usable"]
     return (
         aged.select(*columns)
         .groupBy(*GROUP, "metric", "model_age")
-        .applyInPandas(_summarize(confidence, samples, seed), SCHEMAS["decay_curve"])
+        .applyInPandas(summarize_group(confidence, samples, seed), SCHEMAS["decay_curve"])
     )
 
 

@@ -40,12 +40,23 @@ SCORE_RESULT_SCHEMA = (
     "fit_id string, period_id int, status string, reason string, eval_rows_used bigint, "
     "eval_class_counts map<string, bigint>, metrics map<string, double>, score_seconds double"
 )
+SCORE_COLUMNS = [
+    "fit_id",
+    "period_id",
+    "status",
+    "reason",
+    "eval_rows_used",
+    "eval_class_counts",
+    "metrics",
+    "score_seconds",
+]
 SAMPLE_SCALE = float(2**31)
 KEY_PROBES_PER_TASK = 64
 
 # Internal columns added on the way to the kernels (source columns may not start with "__").
 FIT = "__fit_id"
 TASK = "__task"
+BLOCK = "__block"
 FRACTION = "__fraction"
 SALT = "__salt"
 STATUS = "__status"
@@ -159,9 +170,12 @@ def run_fits(spark: SparkSession, plan: Plan, source: PreparedSource, ctx: Kerne
     )
 
 
-def _score_period(period: int, rows: ScoringRows, models: pd.DataFrame, ctx: KernelContext) -> pd.DataFrame:
-    results = []
-    for model in models.sort_values(FIT).to_dict("records"):
+def _score_period(
+    period: int, rows: ScoringRows, fit_ids: list[str], models: dict[str, dict], ctx: KernelContext
+) -> Iterator[dict]:
+    """One result row per fit planned on this period."""
+    for fit_id in fit_ids:
+        model = models[fit_id]
         if model[STATUS] != OK:
             fields = {
                 "status": FIT_UNAVAILABLE,
@@ -181,29 +195,28 @@ def _score_period(period: int, rows: ScoringRows, models: pd.DataFrame, ctx: Ker
                 "metrics": outcome.metrics,
                 "score_seconds": outcome.score_seconds,
             }
-        results.append({"fit_id": model[FIT], "period_id": period, **fields})
-    return pd.DataFrame(
-        results,
-        columns=[
-            "fit_id",
-            "period_id",
-            "status",
-            "reason",
-            "eval_rows_used",
-            "eval_class_counts",
-            "metrics",
-            "score_seconds",
-        ],
-    )
+        yield {"fit_id": fit_id, "period_id": period, **fields}
 
 
-def _score_task(ctx: KernelContext) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+def _score_task(
+    blocks: dict[int, list[int]], planned: dict[int, list[str]], ctx: KernelContext
+) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    """Score the periods of the task's block(s): each period's rows are prepared once for all its fits."""
+
     def score_task(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        frames = _in_memory_groups(batches, PERIOD)
-        for period, frame in sorted(frames.items()):
+        for block, frame in sorted(_in_memory_groups(batches, BLOCK).items()):
             is_model = frame[FIT].notna()
-            rows = ScoringRows.prepare(frame[~is_model], ctx)
-            yield _score_period(int(period), rows, frame[is_model], ctx)
+            models = {m[FIT]: m for m in frame[is_model].to_dict("records")}
+            rows_by_period = dict(tuple(frame[~is_model].groupby(PERIOD)))
+            empty = frame.iloc[0:0]
+            results = [
+                result
+                for period in blocks[block]
+                for result in _score_period(
+                    period, ScoringRows.prepare(rows_by_period.get(period, empty), ctx), planned[period], models, ctx
+                )
+            ]
+            yield pd.DataFrame(results, columns=SCORE_COLUMNS)
 
     return score_task
 
@@ -220,21 +233,37 @@ def scoring_rows(spark: SparkSession, plan: Plan, source: PreparedSource, max_ro
 
 
 def run_scores(
-    spark: SparkSession, plan: Plan, source: PreparedSource, fits: DataFrame, ctx: KernelContext, seed: int
+    spark: SparkSession,
+    plan: Plan,
+    source: PreparedSource,
+    fits: DataFrame,
+    ctx: KernelContext,
+    seed: int,
+    periods_per_task: int,
 ) -> DataFrame:
-    """Score every planned (fit, period) pair in one task per period.
+    """Score every planned (fit, period) pair; one task scores a block of consecutive periods.
 
-    The period's rows and the models that score it travel together: one union, marked by
-    whether the model columns are set, partitioned by period.
+    A block's rows and the models that score any of its periods travel together (one union,
+    models marked by their fit id), so a model is copied once per block, not once per period,
+    and the fixed cost of a task is paid once per block.
     """
     periods = plan.scored_periods()
+    blocks = {
+        i: periods[start : start + periods_per_task] for i, start in enumerate(range(0, len(periods), periods_per_task))
+    }
+    block_of = {period: block for block, members in blocks.items() for period in members}
+    planned: dict[int, list[str]] = defaultdict(list)
+    for evaluation in plan.sorted_evaluations():
+        planned[evaluation.period_id].append(evaluation.fit_id)
     keys = spark.createDataFrame(
-        list(zip(periods, task_keys(spark, len(periods)), strict=True)), f"{PERIOD} int, {TASK} bigint"
+        list(zip(blocks, task_keys(spark, len(blocks)), strict=True)), f"{BLOCK} int, {TASK} bigint"
     )
-    pairs = spark.createDataFrame(
-        [(e.fit_id, e.period_id) for e in plan.sorted_evaluations()], f"{FIT} string, {PERIOD} int"
+    period_blocks = spark.createDataFrame(list(block_of.items()), f"{PERIOD} int, {BLOCK} int")
+    block_fits = spark.createDataFrame(
+        sorted({(fit_id, block_of[period]) for period, fit_ids in planned.items() for fit_id in fit_ids}),
+        f"{FIT} string, {BLOCK} int",
     )
-    models = pairs.join(
+    models = block_fits.join(
         fits.select(
             F.col("fit_id").alias(FIT),
             F.col("status").alias(STATUS),
@@ -243,11 +272,13 @@ def run_scores(
         ),
         FIT,
     )
-    test_rows = scoring_rows(spark, plan, source, ctx.limits.max_eval_rows, seed)
+    test_rows = scoring_rows(spark, plan, source, ctx.limits.max_eval_rows, seed).join(
+        F.broadcast(period_blocks), PERIOD
+    )
     return (
         test_rows.unionByName(models, allowMissingColumns=True)
-        .join(F.broadcast(keys), PERIOD)
-        .repartition(max(len(periods), 1), TASK)
+        .join(F.broadcast(keys), BLOCK)
+        .repartition(max(len(blocks), 1), TASK)
         .drop(TASK)
-        .mapInPandas(_score_task(ctx), SCORE_RESULT_SCHEMA)
+        .mapInPandas(_score_task(blocks, dict(planned), ctx), SCORE_RESULT_SCHEMA)
     )

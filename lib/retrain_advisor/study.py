@@ -241,7 +241,9 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
         fits = run.store.read("fits", run.run_id)
 
         with stage("score", timings, f"{len(plan.evaluations)} evaluations "):
-            scores = run_scores(spark, plan, source, fits, ctx, config.execution.seed)
+            scores = run_scores(
+                spark, plan, source, fits, ctx, config.execution.seed, config.execution.periods_per_score_task
+            )
             evaluations = (
                 scores.join(run.evaluation_metadata(plan, source), ["fit_id", "period_id"])
                 .join(

@@ -11,6 +11,8 @@ from retrain_advisor.config import parse_config
 from retrain_advisor.errors import SourceError
 from retrain_advisor.periods import period_id_of
 from retrain_advisor.source import prepare_source
+from retrain_advisor.store import ResultStore
+from retrain_advisor.study import run_study
 
 pytestmark = pytest.mark.integration
 
@@ -32,14 +34,14 @@ def events_table(spark):
     return "spark_catalog.default.events"
 
 
-def config(**source):
+def config(label: str = "churned", output: str = "/tmp/unused", **source):
     return parse_config(
         {
             "name": "source-test",
             "source": source,
-            "columns": {"event_time": "happened", "label": "churned"},
+            "columns": {"event_time": "happened", "label": label},
             "period": {"unit": "week", "timezone": "America/New_York"},
-            "output": {"path": "/tmp/unused"},
+            "output": {"path": output, "run_id": "source-test"},
         }
     )
 
@@ -63,13 +65,10 @@ def test_a_query_source_reads_the_same_rows(spark, events_table):
 
 
 def test_a_misspelt_column_is_named_with_a_suggestion(spark, events_table):
-    bad = config(table=events_table).model_copy(
-        update={"columns": config(table=events_table).columns.model_copy(update={"label": "churn"})}
-    )
     with pytest.raises(
         SourceError, match="column 'churn' named in the config is not in the source; did you mean churned"
     ):
-        prepare_source(spark, bad)
+        prepare_source(spark, config(label="churn", table=events_table))
 
 
 def test_a_text_label_cannot_be_a_regression_target(spark, events_table):
@@ -82,3 +81,12 @@ def test_a_text_label_cannot_be_a_regression_target(spark, events_table):
 def test_a_single_class_is_refused(spark, events_table):
     with pytest.raises(SourceError, match="single class"):
         prepare_source(spark, config(query=f"SELECT * FROM {events_table} WHERE churned = 0"))
+
+
+def test_a_run_that_fails_is_recorded_as_failed(spark, events_table, tmp_path):
+    study = config(label="churn", output=str(tmp_path), table=events_table)
+    with pytest.raises(SourceError):
+        run_study(spark, study)
+    (run,) = ResultStore(spark, study.output).read("runs").collect()
+    assert (run.run_id, run.status) == ("source-test", "failed")
+    assert "churn" in run.error and run.finished_at is not None

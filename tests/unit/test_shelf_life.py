@@ -106,3 +106,28 @@ def test_loss_metrics_breach_the_floor_from_below():
 )
 def test_decay_patterns(drops, spread, expected):
     assert decay_pattern(curve(drops, spread), TOL, True) == expected
+
+
+def test_curve_summary_does_not_depend_on_row_order():
+    from retrain_advisor.decay import summarize_group
+
+    rng = np.random.default_rng(3)
+    group = pd.DataFrame(
+        {
+            "run_id": "r",
+            "slice_key": None,
+            "slice_value": None,
+            "granularity": "1 week",
+            "metric": "roc_auc",
+            "greater_is_better": True,
+            "model_age": 3,
+            "fit_id": [f"f{i}" for i in range(15)],
+            "value": rng.normal(0.8, 0.02, 15),
+            "drop": rng.normal(0.02, 0.02, 15),
+            "relative_drop": rng.normal(0.03, 0.02, 15),
+            "usable": True,
+        }
+    )
+    summarize = summarize_group(0.9, 500, seed=1)
+    shuffled = group.sample(frac=1.0, random_state=5)
+    pd.testing.assert_frame_equal(summarize(group), summarize(shuffled))
