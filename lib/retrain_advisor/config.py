@@ -221,6 +221,16 @@ class LimitsConfig(_Section):
         10, ge=0, description="classification: an evaluation with fewer rows of any class is flagged and left out"
     )
 
+    @model_validator(mode="after")
+    def _minimums_below_caps(self) -> LimitsConfig:
+        for low, high in (("min_train_rows", "max_train_rows"), ("min_eval_rows", "max_eval_rows")):
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(
+                    f"limits.{low} ({getattr(self, low)}) is above limits.{high} ({getattr(self, high)}): "
+                    "every fit or evaluation would fall short; lower the minimum or raise the cap"
+                )
+        return self
+
 
 class OutputConfig(_Section):
     path: str | None = Field(None, description="folder holding one Delta table per output, e.g. /mnt/results")
@@ -356,8 +366,7 @@ def _apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[st
     for dotted, value in overrides.items():
         section, _, key = dotted.partition(".")
         if key:
-            merged.setdefault(section, {})
-            merged[section] = {**merged[section], key: value}
+            merged[section] = {**(merged.get(section) or {}), key: value}
         else:
             merged[section] = value
     return merged

@@ -31,14 +31,20 @@ def aged_metrics(evaluations: DataFrame, metrics: list[Metric]) -> DataFrame:
     is missing; such rows are counted but left out of every aggregate.
     """
     directions = F.create_map(*[x for m in metrics for x in (F.lit(m.name), F.lit(m.greater_is_better))])
+    # One row per metric name, not per map entry: an evaluation without values (failed, or no
+    # rows) must still be counted as excluded.
+    names = F.array(*[F.lit(m.name) for m in metrics])
     long = evaluations.select(
+        *GROUP, "fit_id", "origin", "model_age", "is_sufficient", "metrics", F.explode(names).alias("metric")
+    ).select(
         *GROUP,
         "fit_id",
         "origin",
         "model_age",
         "is_sufficient",
-        F.explode("metrics").alias("metric", "value"),
-    ).where(F.col("metric").isin([m.name for m in metrics]))
+        "metric",
+        F.col("metrics")[F.col("metric")].alias("value"),
+    )
     fresh = long.where((F.col("model_age") == 0) & F.col("is_sufficient") & F.col("value").isNotNull()).select(
         F.col("fit_id").alias("_fit_id"),
         F.col("metric").alias("_metric"),
@@ -59,7 +65,7 @@ def aged_metrics(evaluations: DataFrame, metrics: list[Metric]) -> DataFrame:
         .drop("_fit_id", "_metric", "_slice_value")
         .withColumn("greater_is_better", greater_is_better)
         .withColumn("drop", drop)
-        .withColumn("relative_drop", F.col("drop") / F.abs(F.col("fresh_value")))
+        .withColumn("relative_drop", F.try_divide(F.col("drop"), F.abs(F.col("fresh_value"))))
         .withColumn(
             "usable",
             F.col("is_sufficient") & F.col("value").isNotNull() & F.col("fresh_value").isNotNull() & ~F.isnan("value"),

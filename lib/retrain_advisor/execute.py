@@ -1,11 +1,12 @@
-"""Run a plan on Spark: each fit in a task of its own, then each scored period in a task of its own.
+"""Run a plan on Spark: each fit in a task of its own, then blocks of scored periods, one per task.
 
 Raw rows reach the Python workers at most twice: once per fit whose window holds them (capped
 by a seeded sample), and once for the period they are scored in, however many fits score that
 period. Models travel as pickled bytes.
 
 Tasks are made with `repartition(n, key)` on keys that Spark's hash partitioner sends to
-partitions 0..n-1, one unit of work each (`task_keys`), and each task streams its rows through
+partitions 0..n-1, one unit of work (a fit, or a block of periods) each (`task_keys`), and each
+task streams its rows through
 `mapInPandas`. On the demo this moved rows in half the time of `groupBy().applyInPandas`, which
 sorts every partition and converts every group separately (docs/benchmarks.md).
 """
@@ -238,7 +239,6 @@ def run_scores(
     source: PreparedSource,
     fits: DataFrame,
     ctx: KernelContext,
-    seed: int,
     periods_per_task: int,
 ) -> DataFrame:
     """Score every planned (fit, period) pair; one task scores a block of consecutive periods.
@@ -272,7 +272,7 @@ def run_scores(
         ),
         FIT,
     )
-    test_rows = scoring_rows(spark, plan, source, ctx.limits.max_eval_rows, seed).join(
+    test_rows = scoring_rows(spark, plan, source, ctx.limits.max_eval_rows, ctx.seed).join(
         F.broadcast(period_blocks), PERIOD
     )
     return (

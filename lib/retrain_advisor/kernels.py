@@ -89,6 +89,11 @@ def class_counts(target: pd.Series, is_classification: bool) -> dict[str, int]:
     return {str(k): int(v) for k, v in target.value_counts().sort_index().items()}
 
 
+def target_values(rows: pd.DataFrame, ctx: KernelContext) -> pd.Series:
+    """The target with its task's type: a frame that passed through a union may hold 0/1 as floats."""
+    return rows[TARGET].astype("int64") if ctx.task == "binary" else rows[TARGET]
+
+
 def features_frame(rows: pd.DataFrame, ctx: KernelContext) -> pd.DataFrame:
     """Feature columns with numbers as float and missing categories as NaN (what encoders expect)."""
     frame = rows[ctx.features].copy()
@@ -107,7 +112,8 @@ def _describe(error: Exception) -> str:
 def fit_model(rows: pd.DataFrame, fit: FitSpec, ctx: KernelContext) -> FitOutcome:
     """Train one model on its (already sampled) training rows."""
     rows = rows.sort_values(ROW_HASH, kind="stable")  # arrival order from a shuffle is not deterministic
-    counts = class_counts(rows[TARGET], ctx.is_classification)
+    target = target_values(rows, ctx)
+    counts = class_counts(target, ctx.is_classification)
     skipped_reason = None
     if len(rows) < ctx.limits.min_train_rows:
         skipped_reason = f"{len(rows)} training rows, fewer than limits.min_train_rows={ctx.limits.min_train_rows}"
@@ -122,7 +128,7 @@ def fit_model(rows: pd.DataFrame, fit: FitSpec, ctx: KernelContext) -> FitOutcom
         features = features_frame(rows, ctx)
         started = time.perf_counter()
         with threadpool_limits(limits=ctx.threads):
-            estimator.fit(features, rows[TARGET].to_numpy())
+            estimator.fit(features, target.to_numpy())
         seconds = time.perf_counter() - started
         return FitOutcome(OK, None, len(rows), counts, seconds, pickle.dumps(estimator))
     except Exception as error:  # the recipe is user code: record, never crash the study
@@ -163,9 +169,8 @@ class ScoringRows:
     @classmethod
     def prepare(cls, rows: pd.DataFrame, ctx: KernelContext) -> ScoringRows:
         rows = rows.sort_values(ROW_HASH, kind="stable")
-        return cls(
-            features_frame(rows, ctx), rows[TARGET].to_numpy(), class_counts(rows[TARGET], ctx.is_classification)
-        )
+        target = target_values(rows, ctx)
+        return cls(features_frame(rows, ctx), target.to_numpy(), class_counts(target, ctx.is_classification))
 
     def __len__(self) -> int:
         return len(self.target)

@@ -31,7 +31,6 @@ class FitSpec:
     lookback: int | None
     max_rows: int
     seed: int
-    half_life: float | None = None
 
     @property
     def fit_id(self) -> str:
@@ -120,13 +119,7 @@ def choose_origins(available: Sequence[int], windows: WindowsConfig, unit: Perio
 
 
 def fit_for_origin(
-    train_end: int,
-    first_period: int,
-    lookback: int | Literal["all"],
-    gap: int,
-    max_rows: int,
-    seed: int,
-    half_life: float | None = None,
+    train_end: int, first_period: int, lookback: int | Literal["all"], gap: int, max_rows: int, seed: int
 ) -> FitSpec:
     """The fit that serves from `train_end` with the given lookback ('all' = from the first period)."""
     start = first_period if lookback == "all" else train_end - lookback
@@ -137,7 +130,6 @@ def fit_for_origin(
         lookback=None if lookback == "all" else lookback,
         max_rows=max_rows,
         seed=seed,
-        half_life=half_life,
     )
 
 

@@ -65,11 +65,6 @@ def summarize_age(
     }
 
 
-def quality_drop(value: np.ndarray, fresh: np.ndarray, greater_is_better: bool) -> np.ndarray:
-    """Positive when the model got worse than at age 0, in the metric's units."""
-    return (fresh - value) if greater_is_better else (value - fresh)
-
-
 def breached(row: pd.Series, tolerance: ToleranceConfig, greater_is_better: bool) -> str | None:
     """Which tolerance the age's interval reliably exceeds (absolute, relative, floor), or None."""
     if tolerance.absolute is not None and row["drop_ci_low"] > tolerance.absolute:
@@ -106,7 +101,7 @@ def shelf_life(curve: pd.DataFrame, tolerance: ToleranceConfig, greater_is_bette
     eligible = curve[(curve["model_age"] >= 1) & (curve["n_origins"] >= min_origins)]
     flags = {int(r.model_age): breached(r, tolerance, greater_is_better) for _, r in eligible.iterrows()}
     max_age = int(curve["model_age"].max()) if len(curve) else 0
-    pattern = decay_pattern(curve, tolerance, greater_is_better)
+    pattern = decay_pattern(curve, tolerance, greater_is_better, min_origins)
     for age in sorted(flags):
         run = [flags.get(age + k) for k in range(tolerance.persistence)]
         if all(run):
@@ -124,31 +119,36 @@ def _drop_scale(curve: pd.DataFrame, tolerance: ToleranceConfig, greater_is_bett
     if tolerance.relative is not None and np.isfinite(fresh_value):
         scales.append(tolerance.relative * abs(fresh_value))
     if tolerance.floor is not None and np.isfinite(fresh_value):
-        scales.append(abs(quality_drop(np.array(tolerance.floor), np.array(fresh_value), greater_is_better)))
+        scales.append(abs(fresh_value - tolerance.floor))
     return min(scales) if scales else float("nan")
 
 
-def decay_pattern(curve: pd.DataFrame, tolerance: ToleranceConfig, greater_is_better: bool) -> str:
-    """stable, gradual, abrupt or widening_variance, from the mean drop and the quartile spread by age."""
+def decay_pattern(
+    curve: pd.DataFrame, tolerance: ToleranceConfig, greater_is_better: bool, min_origins: int = 1
+) -> str:
+    """stable, gradual, abrupt or widening_variance, from the mean drop and the quartile spread by age.
+
+    Only ages measured on at least `min_origins` origins, with a mean drop, take part.
+    """
     curve = curve.sort_values("model_age")
-    later = curve[curve["model_age"] >= 1]
+    measured = curve[(curve["n_origins"] >= min_origins) & curve["mean_drop"].notna()]
+    later = measured[measured["model_age"] >= 1]
     if later.empty:
         return STABLE
     scale = _drop_scale(curve, tolerance, greater_is_better)
+    ages = np.concatenate([[0.0], later["model_age"].to_numpy(dtype=float)])
     drops = np.concatenate([[0.0], later["mean_drop"].to_numpy(dtype=float)])
-    drops = np.nan_to_num(drops)
     largest = float(drops.max())
-    spread = (curve["q75"] - curve["q25"]).to_numpy(dtype=float)
-    early, late = spread[: max(2, len(spread) // 3)], spread[-max(2, len(spread) // 3) :]
-    widening = np.nanmean(late) >= WIDENING_RATIO * max(float(np.nanmean(early)), 1e-9)
-    if largest < scale / 2:
+    spread = (measured["q75"] - measured["q25"]).to_numpy(dtype=float)
+    third = max(2, len(spread) // 3)
+    widening = np.nanmean(spread[-third:]) >= WIDENING_RATIO * max(float(np.nanmean(spread[:third])), 1e-9)
+    if not np.isfinite(scale) or largest < scale / 2:
         return WIDENING if widening else STABLE
-    return ABRUPT if _step_beats_line(drops) else GRADUAL
+    return ABRUPT if _step_beats_line(ages, drops) else GRADUAL
 
 
-def _step_beats_line(drops: np.ndarray) -> bool:
+def _step_beats_line(ages: np.ndarray, drops: np.ndarray) -> bool:
     """Compare the best single jump (two flat levels) with a straight line through the origin."""
-    ages = np.arange(len(drops), dtype=float)
     slope = float(ages @ drops / max(ages @ ages, 1e-12))
     line_error = float(((drops - slope * ages) ** 2).sum())
     step_error = min(

@@ -65,7 +65,7 @@ class PreparedSource:
     categorical: list[str]
     classes: list[str]
     positive_label: str | None
-    periods: pd.DataFrame  # period_id, rows, class_counts (dict) or target_mean
+    periods: pd.DataFrame  # period_id, rows
     report: SourceReport
 
     @cached_property
@@ -190,7 +190,7 @@ def _infer_task(kind: T.DataType, distinct: int, values: list[Any] | None) -> Ta
 
 def _positive_label(values: list[Any], configured: Any, label: str) -> Any:
     if configured is not None:
-        matches = [v for v in values if str(v) == str(configured)]
+        matches = [v for v in values if v == configured or str(v) == str(configured)]
         if not matches:
             raise SourceError(
                 f"positive_label {configured!r} does not occur in column {label!r} (values: {values}); "
@@ -200,7 +200,7 @@ def _positive_label(values: list[Any], configured: Any, label: str) -> Any:
     for candidate in (1, True):
         if any(v == candidate and type(v) is type(candidate) for v in values):
             return candidate
-    return sorted(values, key=str)[-1]
+    return max(values)
 
 
 def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
@@ -218,12 +218,15 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
         unparseable.alias("__bad_time"),
     )
 
+    missing_label = F.col(cols.label).isNull()
+    if isinstance(label_type, (T.FloatType, T.DoubleType)):
+        missing_label = missing_label | F.isnan(cols.label)
     totals = timed.agg(
         F.count(F.lit(1)).alias("total"),
         F.count_if("__null_time").alias("null_time"),
         F.count_if("__bad_time").alias("bad_time"),
-        F.count_if(F.col(cols.label).isNull()).alias("null_label"),
-        F.count_if(F.col(PERIOD).isNotNull() & F.col(cols.label).isNotNull()).alias("used"),
+        F.count_if(missing_label).alias("null_label"),
+        F.count_if(F.col(PERIOD).isNotNull() & ~missing_label).alias("used"),
         F.approx_count_distinct(cols.label).alias("distinct_labels"),
     ).first()
     assert totals is not None
@@ -236,21 +239,25 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
             f"{totals['null_label']} null labels)"
         )
 
-    valid = timed.where(F.col(PERIOD).isNotNull() & F.col(cols.label).isNotNull())
+    valid = timed.where(F.col(PERIOD).isNotNull() & ~missing_label)
     values = None
-    if totals["distinct_labels"] <= MAX_CLASSES:
-        values = sorted((r[0] for r in valid.select(cols.label).distinct().limit(MAX_CLASSES + 1).collect()), key=str)
-    task = config.task or _infer_task(label_type, totals["distinct_labels"], values)
+    # The approximate count only decides whether collecting the distinct labels is cheap; the
+    # task is inferred from the exact values (approx_count_distinct may be off by a few percent).
+    if totals["distinct_labels"] <= 2 * MAX_CLASSES:
+        collected = [r[0] for r in valid.select(cols.label).distinct().limit(MAX_CLASSES + 1).collect()]
+        values = sorted(collected) if len(collected) <= MAX_CLASSES else None
+    distinct = len(values) if values is not None else totals["distinct_labels"]
+    task = config.task or _infer_task(label_type, distinct, values)
     target, classes, positive = _target(task, label_type, values, config)
 
     rows = valid.select(
         F.col(PERIOD),
-        F.xxhash64(*[F.col(c) for c in [cols.label, *numeric, *categorical]], F.col(PERIOD)).alias(ROW_HASH),
+        _row_hash([cols.label, *numeric, *categorical]).alias(ROW_HASH),
         target.alias(TARGET),
         *[_clean_numeric(c, raw.schema[c].dataType) for c in numeric],
         *[F.col(c) for c in categorical],
     )
-    periods = _profile(rows, task)
+    periods = _profile(rows)
     report = SourceReport(
         name=config.source.describe(),
         delta_version=version,
@@ -313,6 +320,12 @@ def _target(
     return F.col(label).cast("string"), [str(v) for v in values], None
 
 
+def _row_hash(names: list[str]) -> Column:
+    """A hash of the row's content. xxhash64 skips nulls, so which columns are null is hashed too."""
+    null_pattern = F.concat(*[F.when(F.col(c).isNull(), F.lit("1")).otherwise(F.lit("0")) for c in names])
+    return F.xxhash64(*[F.col(c) for c in names], F.col(PERIOD), null_pattern)
+
+
 def _clean_numeric(name: str, kind: T.DataType) -> Column:
     """Numbers as double, with infinities turned into missing values (estimators reject them)."""
     value = F.col(name).cast("double")
@@ -321,22 +334,7 @@ def _clean_numeric(name: str, kind: T.DataType) -> Column:
     return value.alias(name)
 
 
-def _profile(rows: DataFrame, task: Task) -> pd.DataFrame:
-    """Rows per period, with class counts (classification) or the target mean (regression)."""
-    if task == "regression":
-        pdf = (
-            rows.groupBy(F.col(PERIOD).alias("period_id"))
-            .agg(F.count(F.lit(1)).alias("rows"), F.avg(TARGET).alias("target_mean"))
-            .toPandas()
-        )
-        return pdf.sort_values("period_id").reset_index(drop=True)
-    counts = rows.groupBy(PERIOD, TARGET).agg(F.count(F.lit(1)).alias("n")).toPandas()
-    grouped = counts.groupby(PERIOD)
-    profile = pd.DataFrame(
-        {
-            "period_id": list(grouped.groups),
-            "rows": grouped["n"].sum().to_numpy(),
-            "class_counts": [dict(zip(g[TARGET].astype(str), g["n"].astype(int), strict=True)) for _, g in grouped],
-        }
-    )
-    return profile.sort_values("period_id").reset_index(drop=True)
+def _profile(rows: DataFrame) -> pd.DataFrame:
+    """Labelled rows per period (a small result: one row per period)."""
+    pdf = rows.groupBy(F.col(PERIOD).alias("period_id")).agg(F.count(F.lit(1)).alias("rows")).toPandas()
+    return pdf.sort_values("period_id").reset_index(drop=True)

@@ -21,7 +21,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from retrain_advisor.config import StudyConfig, config_as_dict
+from retrain_advisor.config import RUN_ID, StudyConfig, config_as_dict
 from retrain_advisor.decay import aged_metrics, decay_curve, origin_shelf_life, pooled_shelf_life
 from retrain_advisor.errors import ConfigError
 from retrain_advisor.execute import run_fits, run_scores
@@ -38,7 +38,6 @@ from retrain_advisor.tracking import log_study
 log = logging.getLogger(__name__)
 
 LIBRARIES = ["retrain-advisor", "pyspark", "delta-spark", "pandas", "numpy", "pyarrow", "scikit-learn"]
-WINDOW_TYPE = "struct<start: timestamp, end: timestamp>"
 
 
 @dataclass(frozen=True)
@@ -122,6 +121,8 @@ class StudyRun:
         self.spark = spark
         self.config = config
         self.run_id = run_id or config.output.run_id or new_run_id()
+        if not RUN_ID.match(self.run_id):
+            raise ConfigError(f"run id {self.run_id!r} may hold only letters, digits and _ . : - (at most 128)")
         self.store = ResultStore(spark, config.output)
         self.started_at = dt.datetime.now(dt.timezone.utc)
         self.granularity = GRANULARITY[config.period.unit]
@@ -241,9 +242,7 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
         fits = run.store.read("fits", run.run_id)
 
         with stage("score", timings, f"{len(plan.evaluations)} evaluations "):
-            scores = run_scores(
-                spark, plan, source, fits, ctx, config.execution.seed, config.execution.periods_per_score_task
-            )
+            scores = run_scores(spark, plan, source, fits, ctx, config.execution.periods_per_score_task)
             evaluations = (
                 scores.join(run.evaluation_metadata(plan, source), ["fit_id", "period_id"])
                 .join(
@@ -260,7 +259,7 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
                     "fit_id",
                 )
                 .withColumn("is_sufficient", F.col("status") == OK)
-                .drop("run_id", "slice_key", "slice_value", "granularity", "period_id")
+                .drop("period_id")
             )
             run.store.replace_run("evaluations", run.with_run_columns(evaluations), run.run_id)
         evaluations = run.store.read("evaluations", run.run_id)

@@ -13,11 +13,11 @@ def _tolerance_text(config: StudyConfig) -> str:
     tol = config.tolerance
     parts = []
     if tol.absolute is not None:
-        parts.append(f"a drop of {tol.absolute:g}")
+        parts.append(f"dropped by more than {tol.absolute:g}")
     if tol.relative is not None:
-        parts.append(f"a relative drop of {tol.relative:.0%}")
+        parts.append(f"dropped by more than {tol.relative:.0%}")
     if tol.floor is not None:
-        parts.append(f"crossing the floor {tol.floor:g}")
+        parts.append(f"crossed the floor {tol.floor:g}")
     return " or ".join(parts)
 
 
@@ -37,18 +37,17 @@ def summary_lines(result: StudyResult, config: StudyConfig) -> list[str]:
     fresh = curve[0]
     lines.append(f"{metric} when fresh: {fresh['mean']:.3f} (mean over {fresh['n_origins']} origins)")
     rule = (
-        f"{_tolerance_text(config)} beyond the {shelf['confidence']:.0%} interval, "
-        f"{shelf['persistence']} {unit}s in a row"
+        f"{_tolerance_text(config)} with {shelf['confidence']:.0%} confidence, {shelf['persistence']} {unit}s in a row"
     )
     if shelf["is_censored"]:
         lines.append(
-            f"shelf life: at least {shelf['shelf_life_periods']} {unit}s: no age up to "
-            f"{shelf['max_age_tested']} showed {rule}"
+            f"shelf life: at least {shelf['shelf_life_periods']} {unit}s: up to age {shelf['max_age_tested']}, "
+            f"the {metric} never {rule}"
         )
     else:
         lines.append(
-            f"shelf life: {shelf['shelf_life_periods']} {unit}s: from age {shelf['shelf_life_periods']} the "
-            f"{metric} shows {rule} ({shelf['breach']} tolerance)"
+            f"shelf life: {shelf['shelf_life_periods']} {unit}s: from age {shelf['shelf_life_periods']}, "
+            f"the {metric} has {rule}"
         )
     lines.append(f"decay pattern: {shelf['decay_pattern']}")
     lines.append(f"  {'age':>4} {'origins':>7} {'mean':>7} {'drop':>7}  interval of drop")

@@ -90,3 +90,13 @@ def test_a_run_that_fails_is_recorded_as_failed(spark, events_table, tmp_path):
     (run,) = ResultStore(spark, study.output).read("runs").collect()
     assert (run.run_id, run.status) == ("source-test", "failed")
     assert "churn" in run.error and run.finished_at is not None
+
+
+def test_nan_labels_count_as_missing(spark, events_table):
+    query = (
+        "SELECT happened, CASE WHEN amount = 3.0 THEN double('NaN') ELSE CAST(churned AS DOUBLE) END AS churned, "
+        f"amount, plan FROM {events_table}"
+    )
+    prepared = prepare_source(spark, config(query=query))
+    assert (prepared.report.null_label, prepared.report.used_rows) == (2, 2)
+    assert prepared.task == "binary" and prepared.positive_label == "1.0"

@@ -125,3 +125,13 @@ def test_relative_local_paths_become_absolute_and_uris_stay(tmp_path, monkeypatc
     config = parse_config(with_(source={"table": None, "path": "data/history"}, output={"path": "s3://bucket/out"}))
     assert config.source.path == str(tmp_path / "data/history")
     assert config.output.path == "s3://bucket/out"
+
+
+def test_minimums_must_not_exceed_caps():
+    message = error_of(with_(limits={"min_eval_rows": 500, "max_eval_rows": 100}))
+    assert "limits.min_eval_rows (500) is above limits.max_eval_rows (100)" in message
+
+
+def test_override_into_a_section_left_empty_in_yaml():
+    config = parse_config({**MINIMAL, "metrics": None}, overrides={"metrics.primary": "log_loss"})
+    assert config.metrics.primary == "log_loss"
