@@ -18,7 +18,7 @@ import time
 import pandas as pd
 from pyspark.sql import functions as F
 
-from retrain_advisor.cli import parse_override
+from retrain_advisor.cli import add_override_flag
 from retrain_advisor.config import load_config
 from retrain_advisor.demo import ensure_demo_history
 from retrain_advisor.execute import FIT, scoring_rows, training_rows
@@ -51,16 +51,8 @@ def main() -> None:
     parser.add_argument("--config", default="conf/demo.yml")
     parser.add_argument("--rows", type=int, default=1_200_000)
     parser.add_argument("--drift", default="gradual")
-    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="task slots of the Spark session")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        type=parse_override,
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key of the study (repeatable)",
-    )
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="cores the Spark session runs on (for the efficiency ratio)")
+    add_override_flag(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 

@@ -49,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_run_flags(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--run-id", help="id of this run; rerunning an id replaces its rows (default: new id)")
+def add_override_flag(command: argparse.ArgumentParser) -> None:
+    """`--set KEY=VALUE`, repeatable, collected as (key, value) pairs in `overrides`."""
     command.add_argument(
         "--set",
         dest="overrides",
@@ -60,6 +60,11 @@ def _add_run_flags(command: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set windows.max_age=8 (repeatable)",
     )
+
+
+def _add_run_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--run-id", help="id of this run; rerunning an id replaces its rows (default: new id)")
+    add_override_flag(command)
     command.add_argument(
         "--log-level",
         default="INFO",

@@ -275,7 +275,10 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
             )
             run.store.replace_run("shelf_life", shelf, run.run_id)
     except BaseException as error:
-        run.record("failed", f"{type(error).__name__}: {error}"[:4000], study)
+        try:
+            run.record("failed", f"{type(error).__name__}: {error}"[:4000], study)
+        except Exception as record_error:  # keep the original error; say why the record is missing
+            log.error("could not mark run %s as failed: %s", run.run_id, record_error)
         raise
     run.record("succeeded", None, study)
     seconds = time.perf_counter() - started
