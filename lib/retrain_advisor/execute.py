@@ -6,9 +6,9 @@ period. Models travel as pickled bytes.
 
 Tasks are made with `repartition(n, key)` on keys that Spark's hash partitioner sends to
 partitions 0..n-1, one unit of work (a fit, or a block of periods) each (`task_keys`), and each
-task streams its rows through
-`mapInPandas`. On the demo this moved rows in half the time of `groupBy().applyInPandas`, which
-sorts every partition and converts every group separately (docs/benchmarks.md).
+task streams its rows through `mapInPandas`. On the demo this moved rows in half the time of
+`groupBy().applyInPandas`, which sorts every partition and converts every group separately
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from retrain_advisor.kernels import (
 )
 from retrain_advisor.plan import FitSpec, Plan
 from retrain_advisor.source import PreparedSource
+from retrain_advisor.tables import column_names
 
 FIT_RESULT_SCHEMA = (
     "fit_id string, status string, reason string, train_rows_used bigint, "
@@ -41,16 +42,7 @@ SCORE_RESULT_SCHEMA = (
     "fit_id string, period_id int, status string, reason string, eval_rows_used bigint, "
     "eval_class_counts map<string, bigint>, metrics map<string, double>, score_seconds double"
 )
-SCORE_COLUMNS = [
-    "fit_id",
-    "period_id",
-    "status",
-    "reason",
-    "eval_rows_used",
-    "eval_class_counts",
-    "metrics",
-    "score_seconds",
-]
+SCORE_COLUMNS = column_names(SCORE_RESULT_SCHEMA)
 SAMPLE_SCALE = float(2**31)
 KEY_PROBES_PER_TASK = 64
 

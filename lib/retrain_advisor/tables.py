@@ -44,9 +44,14 @@ SCHEMAS: dict[str, str] = {
 
 
 def columns(table: str) -> list[str]:
-    """Column names of a table, in order (top-level commas only: struct and map types hold commas)."""
+    """Column names of an output table, in order."""
+    return column_names(SCHEMAS[table])
+
+
+def column_names(ddl: str) -> list[str]:
+    """Column names of a DDL schema string (top-level commas only: struct and map types hold commas)."""
     depth, names, current = 0, [], ""
-    for char in SCHEMAS[table] + ",":
+    for char in ddl + ",":
         depth += char in "<("
         depth -= char in ">)"
         if char == "," and depth == 0:
