@@ -16,10 +16,9 @@ from pyspark.sql import functions as F
 from retrain_advisor.config import ToleranceConfig
 from retrain_advisor.metrics import Metric
 from retrain_advisor.shelf_life import group_seed, shelf_life, summarize_age
-from retrain_advisor.tables import SCHEMAS
+from retrain_advisor.tables import SCHEMAS, WINDOW
 
 GROUP = ["run_id", "slice_key", "slice_value", "granularity"]
-WINDOW = "struct<start: timestamp, end: timestamp>"
 # shelf_life without `origin`: structs are added in Spark, not passed through pandas.
 RULE_SCHEMA = SCHEMAS["shelf_life"].replace(f"origin {WINDOW}, ", "")
 

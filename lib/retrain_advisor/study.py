@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 import pandas as pd
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from retrain_advisor.config import RUN_ID, StudyConfig, config_as_dict
@@ -114,6 +114,11 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def _window(start: str, end: str) -> Column:
+    """A Databricks-style `window` struct from two timestamp columns."""
+    return F.struct(F.col(start).alias("start"), F.col(end).alias("end"))
+
+
 class StudyRun:
     """Carries the state of one run between its stages."""
 
@@ -177,8 +182,8 @@ class StudyRun:
         )
         return df.select(
             "fit_id",
-            F.struct(F.col("ts").alias("start"), F.col("te").alias("end")).alias("train_window"),
-            F.struct(F.col("os").alias("start"), F.col("oe").alias("end")).alias("origin"),
+            _window("ts", "te").alias("train_window"),
+            _window("os", "oe").alias("origin"),
             "lookback_periods",
             "gap_periods",
         )
@@ -203,7 +208,7 @@ class StudyRun:
             "fit_id",
             "period_id",
             "model_age",
-            F.struct(F.col("ws").alias("start"), F.col("we").alias("end")).alias("window"),
+            _window("ws", "we").alias("window"),
             F.col("avail").alias("eval_rows_available"),
         )
 
