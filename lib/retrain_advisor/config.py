@@ -232,6 +232,109 @@ class LimitsConfig(_Section):
         return self
 
 
+class ComparisonsConfig(_Section):
+    """Questions 3 and 4: fits with the same training end, scored on the same test periods."""
+
+    origins: int = Field(6, ge=2, description="most recent training ends at which sizes and lookbacks are compared")
+    test_periods: int = Field(
+        2, ge=1, description="periods from the training end on which every compared fit is scored (ages 0..n-1)"
+    )
+    train_sizes: list[int] | None = Field(
+        None,
+        description="training row caps of the learning curve; default: limits.max_train_rows divided by 16, 8, 4, 2, 1",
+    )
+    lookbacks: list[int] | None = Field(
+        None,
+        description="lookbacks (periods) compared with all history; default: 1, 2, 4, 8, ... and windows.lookback",
+    )
+    half_lives: list[float] = Field(
+        default_factory=list,
+        description="recency-weighted arms: all history, a row's weight halving every h periods of age",
+    )
+
+    @field_validator("train_sizes", "lookbacks")
+    @classmethod
+    def _positive_sizes(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and (not value or min(value) < 1):
+            raise ValueError(f"give a non-empty list of positive numbers, got {value}")
+        return None if value is None else sorted(set(value))
+
+    @field_validator("half_lives")
+    @classmethod
+    def _positive_half_lives(cls, value: list[float]) -> list[float]:
+        if any(h <= 0 for h in value):
+            raise ValueError(f"half-lives are periods and must be positive, got {value}")
+        return sorted(set(value))
+
+
+class ScheduleConfig(_Section):
+    """Question 5: replay history under retraining policies."""
+
+    intervals: list[int] | None = Field(
+        None, description="retraining intervals (periods) to replay; default 1, 2, 3, 4, 6, 8, 12, 16, ... to max_age"
+    )
+    replay_periods: int | None = Field(
+        None, ge=2, description="the most recent periods to replay; default twice the largest interval"
+    )
+    trigger_drops: list[float] | None = Field(
+        None,
+        description="quality triggers: retrain once the serving model's measured drop exceeds this; "
+        "default tolerance.absolute and twice it",
+    )
+    cost_per_retrain: float | None = Field(None, ge=0, description="cost of one retraining, in your currency")
+    cost_per_quality_unit: float | None = Field(
+        None, ge=0, description="cost of one period served one unit of the primary metric below retraining every period"
+    )
+
+    @field_validator("intervals")
+    @classmethod
+    def _intervals(cls, value: list[int] | None) -> list[int] | None:
+        if value is None:
+            return None
+        if not value or min(value) < 1:
+            raise ValueError(f"intervals are positive numbers of periods, got {value}")
+        return sorted(set(value) | {1})
+
+    @field_validator("trigger_drops")
+    @classmethod
+    def _positive_drops(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and any(x <= 0 for x in value):
+            raise ValueError(f"trigger drops are positive amounts of the primary metric, got {value}")
+        return None if value is None else sorted(set(value))
+
+    @model_validator(mode="after")
+    def _costs_together(self) -> ScheduleConfig:
+        if (self.cost_per_retrain is None) != (self.cost_per_quality_unit is None):
+            raise ValueError("give both schedule.cost_per_retrain and schedule.cost_per_quality_unit, or neither")
+        return self
+
+
+class SliceConfig(_Section):
+    """Segments analysed in the same run: every analysis also runs on each value's rows."""
+
+    column: str | None = Field(None, description="a column whose values are the slices, e.g. region")
+    expression: str | None = Field(
+        None, description="a Spark SQL expression whose values are the slices, e.g. CASE WHEN spend > 100 ..."
+    )
+    max_values: int = Field(20, ge=1, description="stop with an error when the slice has more distinct values")
+
+    @field_validator("column")
+    @classmethod
+    def _plain(cls, value: str | None) -> str | None:
+        return None if value is None else _check_identifier(value, "slice.column")
+
+    @model_validator(mode="after")
+    def _not_both(self) -> SliceConfig:
+        if self.column and self.expression:
+            raise ValueError("give slice.column or slice.expression, not both")
+        return self
+
+    @property
+    def key(self) -> str | None:
+        """The slice_key written with every sliced row."""
+        return self.column or self.expression
+
+
 class OutputConfig(_Section):
     path: str | None = Field(None, description="folder holding one Delta table per output, e.g. /mnt/results")
     schema_name: str | None = Field(
@@ -295,6 +398,9 @@ class StudyConfig(_Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     windows: WindowsConfig = Field(default_factory=WindowsConfig)
     tolerance: ToleranceConfig = Field(default_factory=ToleranceConfig)
+    comparisons: ComparisonsConfig = Field(default_factory=ComparisonsConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    slice: SliceConfig = Field(default_factory=SliceConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     output: OutputConfig
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
@@ -319,8 +425,48 @@ class StudyConfig(_Section):
                 raise ValueError(f"columns.features must not include the time or label columns: {sorted(clash)}")
         return self
 
+    @model_validator(mode="after")
+    def _grids_fit_the_windows(self) -> StudyConfig:
+        gap, max_age = self.windows.gap, self.windows.max_age
+        too_short = [lb for lb in self.comparisons.lookbacks or [] if lb <= gap]
+        if too_short:
+            raise ValueError(
+                f"comparisons.lookbacks {too_short} are not longer than windows.gap={gap}: such a fit has no "
+                "labelled period to train on; remove them"
+            )
+        too_long = [r for r in self.schedule.intervals or [] if r > max_age + 1]
+        if too_long:
+            raise ValueError(
+                f"schedule.intervals {too_long} exceed windows.max_age + 1 = {max_age + 1}: a model retrained every "
+                "R periods serves up to age R - 1, which must be measured; raise windows.max_age or drop them"
+            )
+        if self.comparisons.test_periods > max_age + 1:
+            raise ValueError(
+                f"comparisons.test_periods ({self.comparisons.test_periods}) exceeds windows.max_age + 1 "
+                f"= {max_age + 1}; lower it or raise windows.max_age"
+            )
+        too_large = [n for n in self.comparisons.train_sizes or [] if n > self.limits.max_train_rows]
+        if too_large:
+            raise ValueError(
+                f"comparisons.train_sizes {too_large} exceed limits.max_train_rows={self.limits.max_train_rows}; "
+                "raise the cap or drop them"
+            )
+        return self
 
-SECTIONS = {"period", "model", "metrics", "windows", "tolerance", "limits", "execution", "tracking"}
+
+SECTIONS = {
+    "period",
+    "model",
+    "metrics",
+    "windows",
+    "tolerance",
+    "comparisons",
+    "schedule",
+    "slice",
+    "limits",
+    "execution",
+    "tracking",
+}
 
 
 def _format_errors(error: ValidationError, source: str) -> str:

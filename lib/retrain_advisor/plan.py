@@ -1,28 +1,53 @@
 """The plan: which models to fit and on which periods to score them.
 
-Every analysis states the fits and evaluations it needs; plans merge by identity, so a fit
-that two analyses need is trained once. Pure Python: no Spark here.
+Every analysis adds its arms (a fit it needs, named by what it varies) and evaluations to one
+plan; fits merge by identity, so a fit that two analyses need is trained once. Pure Python: no
+Spark here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from functools import cached_property
 
-from retrain_advisor.config import PeriodUnit, WindowsConfig
-from retrain_advisor.errors import PlanError
-from retrain_advisor.periods import period_id_of, period_start
+Analysis = str  # "decay", "learning_curve", "window_comparison" or "schedule"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
+class History:
+    """Labelled rows per period id: all that planning needs to know about the source."""
+
+    rows: Mapping[int, int]
+
+    @cached_property
+    def periods(self) -> list[int]:
+        return sorted(p for p, n in self.rows.items() if n > 0)
+
+    @property
+    def first(self) -> int:
+        return self.periods[0]
+
+    @property
+    def last(self) -> int:
+        return self.periods[-1]
+
+    def has(self, period_id: int) -> bool:
+        return self.rows.get(period_id, 0) > 0
+
+    def rows_between(self, start: int, stop: int) -> int:
+        return sum(n for p, n in self.rows.items() if start <= p < stop)
+
+
+@dataclass(frozen=True)
 class FitSpec:
     """One model: trained on periods [train_start, train_stop), serving from period train_end.
 
-    train_end - train_stop is the gap that covers label delay. `lookback` is None when the fit
-    uses all history. `max_rows` caps the training rows (seeded sample).
+    train_end - train_stop is the gap that covers label delay. `lookback` is None when the
+    window reaches back to the first period (all history). `max_rows` caps the training rows
+    (seeded sample); `half_life`, when set, weights rows by recency (halving every h periods).
     """
 
     train_end: int
@@ -31,6 +56,7 @@ class FitSpec:
     lookback: int | None
     max_rows: int
     seed: int
+    half_life: float | None = None
 
     @property
     def fit_id(self) -> str:
@@ -42,11 +68,49 @@ class FitSpec:
     def gap(self) -> int:
         return self.train_end - self.train_stop
 
+    @property
+    def sort_key(self) -> tuple:
+        return (self.train_end, self.train_start, self.train_stop, self.max_rows, self.half_life or 0.0, self.fit_id)
+
     def trains_on(self, period_id: int) -> bool:
         return self.train_start <= period_id < self.train_stop
 
+    def weight_of(self, period_id: int) -> float:
+        """The recency weight of a row of `period_id` (1 for the newest trained period)."""
+        if self.half_life is None:
+            return 1.0
+        return 0.5 ** ((self.train_stop - 1 - period_id) / self.half_life)
 
-@dataclass(frozen=True, order=True)
+
+def make_fit(
+    history: History,
+    train_end: int,
+    lookback: int | None,
+    gap: int,
+    max_rows: int,
+    seed: int,
+    half_life: float | None = None,
+) -> FitSpec:
+    """The fit serving from `train_end`, in canonical form so equal windows get equal ids.
+
+    A lookback that reaches the first period is all history (lookback None), and the row cap
+    never exceeds the rows the window holds: two requests that train on the same rows are the
+    same fit.
+    """
+    start = history.first if lookback is None else max(train_end - lookback, history.first)
+    stop = train_end - gap
+    return FitSpec(
+        train_end=train_end,
+        train_start=start,
+        train_stop=stop,
+        lookback=None if start == history.first else lookback,
+        max_rows=min(max_rows, history.rows_between(start, stop)),
+        seed=seed,
+        half_life=half_life,
+    )
+
+
+@dataclass(frozen=True)
 class EvaluationSpec:
     """Score fit `fit_id` on period `period_id`, `model_age` periods after its train_end."""
 
@@ -55,12 +119,31 @@ class EvaluationSpec:
     model_age: int
 
 
+@dataclass(frozen=True)
+class Arm:
+    """What an analysis asked for and which fit serves it: the analysis reads its results by arm.
+
+    `train_rows` is the requested row cap, `lookback` the requested lookback (None: all
+    history), `half_life` the recency weighting; each analysis sets what it varies, and
+    `axis` says which (the learning curve varies rows or periods).
+    """
+
+    analysis: Analysis
+    fit_id: str
+    train_end: int
+    train_rows: int
+    lookback: int | None
+    half_life: float | None = None
+    axis: str | None = None
+
+
 @dataclass
 class Plan:
-    """A de-duplicated set of fits and evaluations."""
+    """A de-duplicated set of fits and evaluations, with the arms of every analysis."""
 
     fits: dict[str, FitSpec] = field(default_factory=dict)
     evaluations: set[EvaluationSpec] = field(default_factory=set)
+    arms: set[Arm] = field(default_factory=set)
 
     def add_fit(self, fit: FitSpec) -> str:
         self.fits.setdefault(fit.fit_id, fit)
@@ -70,76 +153,34 @@ class Plan:
         fit_id = self.add_fit(fit)
         self.evaluations.add(EvaluationSpec(fit_id, period_id, period_id - fit.train_end))
 
+    def add_arm(self, arm: Arm, fit: FitSpec, scored_periods: Iterable[int]) -> None:
+        self.add_fit(fit)
+        self.arms.add(arm)
+        for period_id in scored_periods:
+            self.add_evaluation(fit, period_id)
+
     def merge(self, other: Plan) -> Plan:
-        merged = Plan(dict(self.fits), set(self.evaluations))
+        merged = Plan(dict(self.fits), set(self.evaluations), set(self.arms))
         for fit in other.fits.values():
             merged.add_fit(fit)
         merged.evaluations |= other.evaluations
+        merged.arms |= other.arms
         return merged
 
+    def analyses_of(self, fit_id: str) -> list[str]:
+        return sorted({arm.analysis for arm in self.arms if arm.fit_id == fit_id})
+
+    def fits_needed_by(self, analysis: Analysis) -> set[str]:
+        return {arm.fit_id for arm in self.arms if arm.analysis == analysis}
+
     def sorted_fits(self) -> list[FitSpec]:
-        return sorted(self.fits.values())
+        return sorted(self.fits.values(), key=lambda f: f.sort_key)
 
     def sorted_evaluations(self) -> list[EvaluationSpec]:
-        return sorted(self.evaluations, key=lambda e: (self.fits[e.fit_id], e.period_id))
+        return sorted(self.evaluations, key=lambda e: (self.fits[e.fit_id].sort_key, e.period_id))
+
+    def sorted_arms(self) -> list[Arm]:
+        return sorted(self.arms, key=lambda a: (a.analysis, a.train_end, self.fits[a.fit_id].sort_key, str(a)))
 
     def scored_periods(self) -> list[int]:
         return sorted({e.period_id for e in self.evaluations})
-
-
-def choose_origins(available: Sequence[int], windows: WindowsConfig, unit: PeriodUnit) -> list[int]:
-    """Training ends with a full lookback behind them and max_age periods of history after them.
-
-    Origins are counted back from the latest feasible one, so the most recent data is always
-    covered; `max_origins` keeps the most recent.
-    """
-    if not available:
-        raise PlanError("the source has no labelled periods; check source and columns.label")
-    first, last = min(available), max(available)
-    needed_before = windows.lookback if isinstance(windows.lookback, int) else windows.gap + 1
-    earliest = first + needed_before
-    latest = last - windows.max_age
-    if windows.first_origin is not None:
-        earliest = max(earliest, period_id_of(unit, windows.first_origin))
-    if windows.last_origin is not None:
-        latest = min(latest, period_id_of(unit, windows.last_origin))
-    if latest < earliest:
-        span = last - first + 1
-        raise PlanError(
-            f"the history has {span} {unit}s ({period_start(unit, first)} to {period_start(unit, last)}), "
-            f"too short for windows.lookback={windows.lookback} and windows.max_age={windows.max_age}: "
-            f"a fit needs {needed_before} {unit}s before its training end and {windows.max_age} after it "
-            f"(first/last_origin narrow this further). Lower windows.lookback or windows.max_age, "
-            f"or use a shorter period.unit."
-        )
-    origins = list(range(latest, earliest - 1, -windows.origin_every))
-    if windows.max_origins is not None:
-        origins = origins[: windows.max_origins]
-    return sorted(origins)
-
-
-def fit_for_origin(
-    train_end: int, first_period: int, lookback: int | Literal["all"], gap: int, max_rows: int, seed: int
-) -> FitSpec:
-    """The fit that serves from `train_end` with the given lookback ('all' = from the first period)."""
-    start = first_period if lookback == "all" else train_end - lookback
-    return FitSpec(
-        train_end=train_end,
-        train_start=start,
-        train_stop=train_end - gap,
-        lookback=None if lookback == "all" else lookback,
-        max_rows=max_rows,
-        seed=seed,
-    )
-
-
-def plan_decay(available: Sequence[int], windows: WindowsConfig, unit: PeriodUnit, max_rows: int, seed: int) -> Plan:
-    """Decay: one fit per origin, scored at every age 0..max_age whose period has data."""
-    present = set(available)
-    plan = Plan()
-    for origin in choose_origins(available, windows, unit):
-        fit = fit_for_origin(origin, min(available), windows.lookback, windows.gap, max_rows, seed)
-        for age in range(windows.max_age + 1):
-            if origin + age in present:
-                plan.add_evaluation(fit, origin + age)
-    return plan

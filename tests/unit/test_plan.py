@@ -1,64 +1,34 @@
-import pytest
+from retrain_advisor.plan import Arm, FitSpec, History, Plan, make_fit
 
-from retrain_advisor.config import WindowsConfig
-from retrain_advisor.errors import PlanError
-from retrain_advisor.plan import FitSpec, Plan, choose_origins, fit_for_origin, plan_decay
-
-PERIODS = list(range(100, 140))  # 40 weekly periods
-
-
-def windows(**kw) -> WindowsConfig:
-    return WindowsConfig(**{"lookback": 8, "gap": 1, "max_age": 6, "origin_every": 1} | kw)
-
-
-def test_origins_have_full_lookback_and_reach_max_age():
-    origins = choose_origins(PERIODS, windows(), "week")
-    assert origins[0] == 108 and origins[-1] == 133
-    assert len(origins) == 26
-
-
-def test_origins_are_counted_back_from_the_latest():
-    origins = choose_origins(PERIODS, windows(origin_every=5, max_origins=3), "week")
-    assert origins == [123, 128, 133]
-
-
-def test_short_history_names_the_settings():
-    with pytest.raises(PlanError, match="windows.lookback=30 and windows.max_age=12"):
-        choose_origins(PERIODS, windows(lookback=30, max_age=12), "week")
-
-
-def test_decay_plan_scores_every_age_of_every_origin():
-    plan = plan_decay(PERIODS, windows(), "week", max_rows=1000, seed=0)
-    assert len(plan.fits) == 26
-    assert len(plan.evaluations) == 26 * 7
-    assert {e.model_age for e in plan.evaluations} == set(range(7))
+HISTORY = History({p: 1000 for p in range(100, 140)})  # 40 weekly periods of 1000 rows
 
 
 def test_fit_never_trains_on_the_gap_or_later():
-    fit = fit_for_origin(120, 100, 8, 2, 1000, 0)
+    fit = make_fit(HISTORY, 120, 8, 2, 100_000, 0)
     assert [p for p in range(100, 130) if fit.trains_on(p)] == list(range(112, 118))
     assert fit.gap == 2
 
 
-def test_lookback_all_starts_at_the_first_period():
-    fit = fit_for_origin(120, 100, "all", 1, 1000, 0)
-    assert fit.train_start == 100 and fit.lookback is None
+def test_lookback_reaching_the_first_period_is_all_history():
+    everything = make_fit(HISTORY, 120, None, 1, 100_000, 0)
+    assert everything.train_start == 100 and everything.lookback is None
+    assert make_fit(HISTORY, 120, 20, 1, 100_000, 0) == everything
+    assert make_fit(HISTORY, 120, 50, 1, 100_000, 0) == everything
+    assert make_fit(HISTORY, 120, 19, 1, 100_000, 0).lookback == 19
 
 
-def test_missing_periods_get_no_evaluation():
-    present = [p for p in PERIODS if p != 125]
-    plan = plan_decay(present, windows(), "week", 1000, 0)
-    assert all(e.period_id != 125 for e in plan.evaluations)
+def test_row_cap_above_the_window_is_the_same_fit():
+    small_window = make_fit(HISTORY, 120, 4, 0, 4000, 0)
+    assert make_fit(HISTORY, 120, 4, 0, 100_000, 0).fit_id == small_window.fit_id
+    assert make_fit(HISTORY, 120, 4, 0, 2000, 0).fit_id != small_window.fit_id
 
 
-def test_merging_plans_trains_shared_fits_once():
-    first = plan_decay(PERIODS, windows(), "week", 1000, 0)
-    second = plan_decay(PERIODS, windows(max_age=3), "week", 1000, 0)
-    merged = first.merge(second)
-    shared = set(first.fits) & set(second.fits)
-    assert shared, "the two analyses share fits"
-    assert len(merged.fits) == len(set(first.fits) | set(second.fits)) < len(first.fits) + len(second.fits)
-    assert len(merged.evaluations) == len(first.evaluations | second.evaluations)
+def test_recency_weights_halve_every_half_life():
+    fit = make_fit(HISTORY, 120, None, 1, 100_000, 0, half_life=2)
+    assert fit.weight_of(118) == 1.0
+    assert fit.weight_of(116) == 0.5
+    assert fit.weight_of(114) == 0.25
+    assert make_fit(HISTORY, 120, None, 1, 100_000, 0).weight_of(100) == 1.0
 
 
 def test_fit_id_is_stable_and_depends_on_identity():
@@ -66,11 +36,28 @@ def test_fit_id_is_stable_and_depends_on_identity():
     assert a.fit_id == FitSpec(120, 112, 119, 8, 1000, 0).fit_id
     assert a.fit_id != FitSpec(120, 112, 119, 8, 1000, 1).fit_id
     assert a.fit_id != FitSpec(120, 112, 119, 8, 500, 0).fit_id
+    assert a.fit_id != FitSpec(120, 112, 119, 8, 1000, 0, half_life=4).fit_id
+
+
+def test_two_analyses_asking_for_one_fit_train_it_once():
+    fit = make_fit(HISTORY, 120, 8, 1, 100_000, 0)
+    first, second = Plan(), Plan()
+    first.add_arm(Arm("decay", fit.fit_id, 120, 100_000, 8), fit, [120, 121, 122])
+    second.add_arm(Arm("schedule", fit.fit_id, 120, 100_000, 8), fit, [121, 122, 123])
+    merged = first.merge(second)
+    assert len(merged.fits) == 1
+    assert {e.period_id for e in merged.evaluations} == {120, 121, 122, 123}
+    assert merged.analyses_of(fit.fit_id) == ["decay", "schedule"]
 
 
 def test_adding_the_same_evaluation_twice_keeps_one():
     plan = Plan()
-    fit = fit_for_origin(120, 100, 8, 1, 1000, 0)
+    fit = make_fit(HISTORY, 120, 8, 1, 1000, 0)
     plan.add_evaluation(fit, 121)
     plan.add_evaluation(fit, 121)
     assert len(plan.fits) == 1 and len(plan.evaluations) == 1
+
+
+def test_history_ignores_empty_periods():
+    history = History({1: 10, 2: 0, 3: 5})
+    assert history.periods == [1, 3] and not history.has(2) and history.rows_between(1, 3) == 10

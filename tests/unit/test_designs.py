@@ -1,0 +1,108 @@
+import pytest
+
+from retrain_advisor.config import parse_config
+from retrain_advisor.designs import (
+    DECAY,
+    LEARNING_CURVE,
+    SCHEDULE,
+    WINDOW_COMPARISON,
+    choose_origins,
+    plan_schedule,
+    plan_study,
+    replay_design,
+)
+from retrain_advisor.errors import PlanError
+from retrain_advisor.plan import History
+
+HISTORY = History({p: 1000 for p in range(100, 140)})  # 40 weekly periods
+
+
+def config(**sections):
+    base = {
+        "name": "t",
+        "source": {"table": "history"},
+        "columns": {"event_time": "t", "label": "y"},
+        "windows": {"lookback": 8, "gap": 1, "max_age": 6, "origin_every": 1},
+        "limits": {"max_train_rows": 8000, "min_train_rows": 500},
+        "output": {"path": "/tmp/out"},
+    }
+    return parse_config({**base, **sections})
+
+
+def test_origins_have_full_lookback_and_reach_max_age():
+    origins = choose_origins(HISTORY, config().windows, "week")
+    assert origins[0] == 108 and origins[-1] == 133
+    assert len(origins) == 26
+
+
+def test_origins_are_counted_back_from_the_latest():
+    windows = config(windows={"lookback": 8, "max_age": 6, "origin_every": 5, "max_origins": 3}).windows
+    assert choose_origins(HISTORY, windows, "week") == [123, 128, 133]
+
+
+def test_short_history_names_the_settings():
+    with pytest.raises(PlanError, match="windows.lookback=30 and windows.max_age=12"):
+        choose_origins(HISTORY, config(windows={"lookback": 30, "max_age": 12}).windows, "week")
+
+
+def test_decay_scores_every_age_of_every_origin():
+    study = plan_study(HISTORY, config())
+    decay = study.plan.fits_needed_by(DECAY)
+    assert len(decay) == 26
+    ages = {e.model_age for e in study.plan.evaluations if e.fit_id in decay}
+    assert ages == set(range(7))
+
+
+def test_missing_periods_get_no_evaluation():
+    history = History({p: (0 if p == 125 else 1000) for p in range(100, 140)})
+    study = plan_study(history, config())
+    assert all(e.period_id != 125 for e in study.plan.evaluations)
+
+
+def test_a_full_study_trains_shared_fits_once():
+    study = plan_study(HISTORY, config())
+    separate = study.separate_fit_counts()
+    assert set(separate) == {DECAY, LEARNING_CURVE, WINDOW_COMPARISON, SCHEDULE}
+    assert len(study.plan.fits) < sum(separate.values())
+    assert len(study.plan.fits) == len({f.fit_id for f in study.plan.fits.values()})
+    # every schedule fit at a decay origin is the decay fit itself
+    shared = study.plan.fits_needed_by(DECAY) & study.plan.fits_needed_by(SCHEDULE)
+    assert shared
+
+
+def test_comparisons_score_every_arm_on_the_same_periods():
+    study = plan_study(HISTORY, config(comparisons={"origins": 3, "test_periods": 2, "half_lives": [4]}))
+    plan = study.plan
+    for origin in study.comparison_origins:
+        arms = [a for a in plan.arms if a.train_end == origin and a.analysis in (LEARNING_CURVE, WINDOW_COMPARISON)]
+        scored = {frozenset(e.period_id for e in plan.evaluations if e.fit_id == a.fit_id) for a in arms}
+        assert {origin, origin + 1} <= min(scored, key=len)
+    assert len(study.comparison_origins) == 3
+    weighted = [a for a in plan.arms if a.half_life == 4]
+    assert len(weighted) == 3 and all(plan.fits[a.fit_id].half_life == 4 for a in weighted)
+    sizes = sorted({a.train_rows for a in plan.arms if a.analysis == LEARNING_CURVE})
+    assert sizes == [500, 1000, 2000, 4000, 8000]
+
+
+def test_the_replay_has_a_fit_at_every_period_and_respects_the_gap():
+    study = plan_study(HISTORY, config(schedule={"intervals": [1, 2, 4]}))
+    design = study.replay
+    assert design.intervals == [1, 2, 4] and design.last == 139 and design.start == 139 - 8 + 1
+    ends = sorted(study.plan.fits[f].train_end for f in study.plan.fits_needed_by(SCHEDULE))
+    assert ends == list(range(design.start - 3, 140))
+    alone = plan_schedule(HISTORY, config(), design)
+    for fit in alone.fits.values():
+        assert fit.train_stop == fit.train_end - 1
+    assert {e.model_age for e in alone.evaluations} == {0, 1, 2, 3}
+    assert {e.period_id for e in alone.evaluations} == set(range(design.start, 140))
+
+
+def test_trigger_drops_default_to_the_tolerance():
+    assert replay_design(HISTORY, config(tolerance={"absolute": 0.01})).trigger_drops == [0.01, 0.02]
+
+
+def test_interval_beyond_the_measured_ages_is_refused():
+    from retrain_advisor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"schedule.intervals \[9\] exceed windows.max_age \+ 1 = 7"):
+        config(schedule={"intervals": [1, 9]})
