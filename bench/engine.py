@@ -51,7 +51,9 @@ def main() -> None:
     parser.add_argument("--config", default="conf/demo.yml")
     parser.add_argument("--rows", type=int, default=1_200_000)
     parser.add_argument("--drift", default="gradual")
-    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="cores the Spark session runs on (for the efficiency ratio)")
+    parser.add_argument(
+        "--cores", type=int, default=os.cpu_count() or 1, help="cores Spark runs on (for the efficiency ratio)"
+    )
     add_override_flag(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -71,7 +73,7 @@ def main() -> None:
     engine_seconds = result.stage_seconds["fit"] + result.stage_seconds["score"]
 
     study = prepare_study(spark, config)
-    train = training_rows(spark, study.plan, study.source)[0].toPandas()
+    train = training_rows(spark, study.plan, study.source, config.period.unit, config.period.timezone)[0].toPandas()
     test = scoring_rows(spark, study.plan, study.source, config.limits.max_eval_rows, config.execution.seed).toPandas()
     loop_seconds, scored = sequential_loop(study, train, test)
 

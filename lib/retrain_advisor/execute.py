@@ -20,16 +20,19 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from retrain_advisor.config import PeriodUnit
 from retrain_advisor.kernels import (
     FIT_UNAVAILABLE,
+    LABEL_TIME,
     OK,
     PERIOD,
     ROW_HASH,
     KernelContext,
     ScoringRows,
     fit_model,
-    score_model,
+    score_slices,
 )
+from retrain_advisor.periods import period_window
 from retrain_advisor.plan import FitSpec, Plan
 from retrain_advisor.source import PreparedSource
 from retrain_advisor.tables import column_names
@@ -39,7 +42,7 @@ FIT_RESULT_SCHEMA = (
     "train_class_counts map<string, bigint>, fit_seconds double, model binary"
 )
 SCORE_RESULT_SCHEMA = (
-    "fit_id string, period_id int, status string, reason string, eval_rows_used bigint, "
+    "fit_id string, period_id int, slice_value string, status string, reason string, eval_rows_used bigint, "
     "eval_class_counts map<string, bigint>, metrics map<string, double>, score_seconds double"
 )
 SCORE_COLUMNS = column_names(SCORE_RESULT_SCHEMA)
@@ -52,6 +55,7 @@ TASK = "__task"
 BLOCK = "__block"
 FRACTION = "__fraction"
 SALT = "__salt"
+TRAINED_AT = "__trained_at"
 STATUS = "__status"
 REASON = "__reason"
 MODEL = "__model"
@@ -80,25 +84,35 @@ def task_keys(spark: SparkSession, n: int) -> list[int]:
     return [found.get(i, i) for i in range(n)]
 
 
-def fit_windows(plan: Plan, source: PreparedSource) -> pd.DataFrame:
-    """One row per (fit, training period): the rows to sample from and the fraction to keep."""
+def fit_windows(plan: Plan, source: PreparedSource, unit: PeriodUnit, zone: str) -> pd.DataFrame:
+    """One row per (fit, training period): the rows to sample from, the fraction to keep, and
+    the moment of training (labels that arrive later are not used)."""
     records = []
     for fit in plan.sorted_fits():
         periods = [p for p in source.period_ids if fit.trains_on(p)]
         available = sum(source.labelled_rows(p) for p in periods)
         fraction = sampling_fraction(available, fit.max_rows)
-        records += [(fit.fit_id, p, available, fraction) for p in periods]
-    return pd.DataFrame.from_records(records, columns=[FIT, PERIOD, "train_rows_available", FRACTION])
+        trained_at = period_window(unit, fit.train_end, fit.train_end + 1, zone)[0]
+        records += [(fit.fit_id, p, available, fraction, trained_at) for p in periods]
+    return pd.DataFrame.from_records(records, columns=[FIT, PERIOD, "train_rows_available", FRACTION, TRAINED_AT])
 
 
-def training_rows(spark: SparkSession, plan: Plan, source: PreparedSource) -> tuple[DataFrame, pd.DataFrame]:
-    """Each fit's sampled training rows, tagged with the fit, and the window table they came from."""
-    windows = fit_windows(plan, source)
+def training_rows(
+    spark: SparkSession, plan: Plan, source: PreparedSource, unit: PeriodUnit, zone: str
+) -> tuple[DataFrame, pd.DataFrame]:
+    """Each fit's sampled training rows, tagged with the fit, and the window table they came from.
+
+    With a label-time column, a fit only sees the labels that had arrived when it was trained.
+    """
+    windows = fit_windows(plan, source, unit, zone)
     window_df = spark.createDataFrame(
-        windows.drop(columns="train_rows_available"), f"{FIT} string, {PERIOD} int, {FRACTION} double"
+        windows.drop(columns="train_rows_available"),
+        f"{FIT} string, {PERIOD} int, {FRACTION} double, {TRAINED_AT} timestamp",
     )
-    rows = source.rows.join(F.broadcast(window_df), PERIOD).where(_sample_key(FIT) < F.col(FRACTION)).drop(FRACTION)
-    return rows, windows
+    rows = source.rows.join(F.broadcast(window_df), PERIOD).where(_sample_key(FIT) < F.col(FRACTION))
+    if LABEL_TIME in source.rows.columns:
+        rows = rows.where(F.col(LABEL_TIME).isNull() | (F.col(LABEL_TIME) <= F.col(TRAINED_AT)))
+    return rows.drop(FRACTION, TRAINED_AT), windows
 
 
 def _in_memory_groups(batches: Iterator[pd.DataFrame], key: str) -> dict[object, pd.DataFrame]:
@@ -133,9 +147,11 @@ def _fit_task(
     return fit_task
 
 
-def run_fits(spark: SparkSession, plan: Plan, source: PreparedSource, ctx: KernelContext) -> DataFrame:
+def run_fits(
+    spark: SparkSession, plan: Plan, source: PreparedSource, ctx: KernelContext, unit: PeriodUnit, zone: str
+) -> DataFrame:
     """Fit every planned model in parallel; fits whose window is empty come back as skipped."""
-    rows, windows = training_rows(spark, plan, source)
+    rows, windows = training_rows(spark, plan, source, unit, zone)
     fit_ids = sorted(plan.fits)
     keys = spark.createDataFrame(
         list(zip(fit_ids, task_keys(spark, len(fit_ids)), strict=True)), f"{FIT} string, {TASK} bigint"
@@ -166,21 +182,28 @@ def run_fits(spark: SparkSession, plan: Plan, source: PreparedSource, ctx: Kerne
 def _score_period(
     period: int, rows: ScoringRows, fit_ids: list[str], models: dict[str, dict], ctx: KernelContext
 ) -> Iterator[dict]:
-    """One result row per fit planned on this period."""
+    """One result row per fit planned on this period, and per slice when the study is sliced."""
     for fit_id in fit_ids:
         model = models[fit_id]
         if model[STATUS] != OK:
-            fields = {
-                "status": FIT_UNAVAILABLE,
-                "reason": f"fit {model[STATUS]}: {model[REASON]}",
-                "eval_rows_used": len(rows),
-                "eval_class_counts": {},
-                "metrics": {},
-                "score_seconds": 0.0,
-            }
-        else:
-            outcome = score_model(rows, model[MODEL], ctx)
-            fields = {
+            for slice_value, mask in rows.slice_masks():
+                yield {
+                    "fit_id": fit_id,
+                    "period_id": period,
+                    "slice_value": slice_value,
+                    "status": FIT_UNAVAILABLE,
+                    "reason": f"fit {model[STATUS]}: {model[REASON]}",
+                    "eval_rows_used": len(rows) if mask is None else int(mask.sum()),
+                    "eval_class_counts": {},
+                    "metrics": {},
+                    "score_seconds": 0.0,
+                }
+            continue
+        for outcome in score_slices(rows, model[MODEL], ctx):
+            yield {
+                "fit_id": fit_id,
+                "period_id": period,
+                "slice_value": outcome.slice_value,
                 "status": outcome.status,
                 "reason": outcome.reason,
                 "eval_rows_used": outcome.rows,
@@ -188,7 +211,6 @@ def _score_period(
                 "metrics": outcome.metrics,
                 "score_seconds": outcome.score_seconds,
             }
-        yield {"fit_id": fit_id, "period_id": period, **fields}
 
 
 def _score_task(

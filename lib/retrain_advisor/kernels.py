@@ -9,10 +9,11 @@ from __future__ import annotations
 import pickle
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from retrain_advisor.config import LimitsConfig, ModelConfig, Task
@@ -24,6 +25,8 @@ from retrain_advisor.recipe import build_estimator
 TARGET = "__y"
 ROW_HASH = "__row_hash"
 PERIOD = "__period"
+SLICE = "__slice"
+LABEL_TIME = "__label_time"
 RESERVED_PREFIX = "__"
 
 OK = "ok"
@@ -70,6 +73,7 @@ class FitOutcome:
 
 @dataclass
 class ScoreOutcome:
+    slice_value: str | None
     status: str
     reason: str | None
     rows: int
@@ -126,13 +130,24 @@ def fit_model(rows: pd.DataFrame, fit: FitSpec, ctx: KernelContext) -> FitOutcom
             ctx.model, ctx.task, ctx.numeric, ctx.categorical, derive_seed(ctx.seed, fit.fit_id)
         )
         features = features_frame(rows, ctx)
+        weights = _recency_weights(rows, fit, estimator)
         started = time.perf_counter()
         with threadpool_limits(limits=ctx.threads):
-            estimator.fit(features, target.to_numpy())
+            estimator.fit(features, target.to_numpy(), **weights)
         seconds = time.perf_counter() - started
         return FitOutcome(OK, None, len(rows), counts, seconds, pickle.dumps(estimator))
     except Exception as error:  # the recipe is user code: record, never crash the study
         return FitOutcome(FAILED, _describe(error), len(rows), counts, 0.0, None)
+
+
+def _recency_weights(rows: pd.DataFrame, fit: FitSpec, estimator: object) -> dict[str, np.ndarray]:
+    """`sample_weight` for a recency-weighted fit, routed to the last step of a pipeline."""
+    if fit.half_life is None:
+        return {}
+    weights = np.array([fit.weight_of(int(p)) for p in rows[PERIOD]], dtype=float)
+    if isinstance(estimator, Pipeline):
+        return {f"{estimator.steps[-1][0]}__sample_weight": weights}
+    return {"sample_weight": weights}
 
 
 def _prediction(estimator: object, features: pd.DataFrame, ctx: KernelContext) -> tuple[np.ndarray, np.ndarray]:
@@ -160,45 +175,77 @@ def insufficiency(counts: dict[str, int], rows: int, ctx: KernelContext) -> str 
 
 @dataclass(frozen=True)
 class ScoringRows:
-    """One period's rows, prepared once and scored by every model that serves the period."""
+    """One period's rows, prepared once and scored by every model that serves the period.
+
+    `slices` holds each row's slice value when the study is sliced.
+    """
 
     features: pd.DataFrame
     target: np.ndarray
     class_counts: dict[str, int]
+    slices: np.ndarray | None = None
 
     @classmethod
     def prepare(cls, rows: pd.DataFrame, ctx: KernelContext) -> ScoringRows:
         rows = rows.sort_values(ROW_HASH, kind="stable")
         target = target_values(rows, ctx)
-        return cls(features_frame(rows, ctx), target.to_numpy(), class_counts(target, ctx.is_classification))
+        slices = rows[SLICE].to_numpy(dtype=object) if SLICE in rows else None
+        return cls(features_frame(rows, ctx), target.to_numpy(), class_counts(target, ctx.is_classification), slices)
 
     def __len__(self) -> int:
         return len(self.target)
 
+    def slice_masks(self) -> list[tuple[str | None, np.ndarray | None]]:
+        """(None, None) for all rows, then (value, mask) for each slice value present."""
+        masks: list[tuple[str | None, np.ndarray | None]] = [(None, None)]
+        if self.slices is not None:
+            masks += [(str(v), self.slices == v) for v in sorted(set(self.slices))]
+        return masks
+
 
 def score_model(rows: ScoringRows, model: bytes, ctx: KernelContext) -> ScoreOutcome:
     """Score one fitted model on the (already sampled) rows of one period."""
-    counts = rows.class_counts
+    return score_slices(rows, model, ctx)[0]
+
+
+def score_slices(rows: ScoringRows, model: bytes, ctx: KernelContext) -> list[ScoreOutcome]:
+    """Predict once; measure all rows, then each slice's rows (the first outcome is all rows)."""
     if len(rows) == 0:
-        return ScoreOutcome(INSUFFICIENT, "no rows in the scored period", 0, counts, {}, 0.0)
+        return [ScoreOutcome(None, INSUFFICIENT, "no rows in the scored period", 0, {}, {}, 0.0)]
     started = time.perf_counter()
     try:
         estimator = pickle.loads(model)
         with threadpool_limits(limits=ctx.threads):
             prediction, classes = _prediction(estimator, rows.features, ctx)
     except Exception as error:
-        return ScoreOutcome(FAILED, _describe(error), len(rows), counts, {}, time.perf_counter() - started)
-    y_true = rows.target
+        seconds = time.perf_counter() - started
+        return [ScoreOutcome(None, FAILED, _describe(error), len(rows), rows.class_counts, {}, seconds)]
+    outcomes = []
+    for value, mask in rows.slice_masks():
+        y_true = rows.target if mask is None else rows.target[mask]
+        predicted = prediction if mask is None else prediction[mask]
+        counts = rows.class_counts if mask is None else class_counts(pd.Series(y_true), ctx.is_classification)
+        outcomes.append(_measure(value, y_true, predicted, classes, counts, ctx))
+    # The time is spent once for all rows; slice rows carry none, so sums over evaluations hold.
+    return [replace(outcomes[0], score_seconds=time.perf_counter() - started), *outcomes[1:]]
+
+
+def _measure(
+    slice_value: str | None,
+    y_true: np.ndarray,
+    prediction: np.ndarray,
+    classes: np.ndarray,
+    counts: dict[str, int],
+    ctx: KernelContext,
+) -> ScoreOutcome:
     values: dict[str, float | None] = {}
-    present = len(counts)
     for metric in ctx.metrics:
-        if metric.needs_every_class and present < 2:
+        if metric.needs_every_class and len(counts) < 2:
             values[metric.name] = None
             continue
         try:
             values[metric.name] = metric.compute(y_true, prediction, classes)
         except ValueError:
             values[metric.name] = None
-    reason = insufficiency(counts, len(rows), ctx)
-    status = INSUFFICIENT if reason else OK
-    return ScoreOutcome(status, reason, len(rows), counts, values, time.perf_counter() - started)
+    reason = insufficiency(counts, len(y_true), ctx)
+    return ScoreOutcome(slice_value, INSUFFICIENT if reason else OK, reason, len(y_true), counts, values, 0.0)

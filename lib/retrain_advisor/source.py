@@ -13,14 +13,14 @@ from functools import cached_property
 from typing import Any
 
 import pandas as pd
-from pyspark.errors import AnalysisException
+from pyspark.errors import AnalysisException, ParseException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from retrain_advisor.config import StudyConfig, Task
 from retrain_advisor.errors import SourceError
-from retrain_advisor.kernels import PERIOD, RESERVED_PREFIX, ROW_HASH, TARGET
+from retrain_advisor.kernels import LABEL_TIME, PERIOD, RESERVED_PREFIX, ROW_HASH, SLICE, TARGET
 from retrain_advisor.periods import period_id_column
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,10 @@ INTEGER_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
 TIME_TYPES = (T.TimestampType, T.TimestampNTZType, T.DateType, T.StringType)
 MAX_CLASSES = 100
 MULTICLASS_MAX_INTEGER_VALUES = 20
+MISSING_SLICE = "(missing)"
+LABELLED = "__labelled"
+DELAY_DAYS = "__label_delay_days"
+MICROS_PER_DAY = 86_400 * 10**6
 
 
 @dataclass(frozen=True)
@@ -65,15 +69,22 @@ class PreparedSource:
     categorical: list[str]
     classes: list[str]
     positive_label: str | None
-    periods: pd.DataFrame  # period_id, rows
+    periods: pd.DataFrame  # period_id, slice_value (None: all rows), rows
     report: SourceReport
+    arrival_rows: DataFrame  # every row with a period: labelled flag, target, label delay, slice
+    slice_key: str | None = None
 
     @cached_property
     def _rows_by_period(self) -> dict[int, int]:
-        return {int(p): int(n) for p, n in zip(self.periods["period_id"], self.periods["rows"], strict=True)}
+        overall = self.periods[self.periods["slice_value"].isna()]
+        return {int(p): int(n) for p, n in zip(overall["period_id"], overall["rows"], strict=True)}
 
     def labelled_rows(self, period_id: int) -> int:
         return self._rows_by_period.get(period_id, 0)
+
+    @property
+    def slice_values(self) -> list[str]:
+        return sorted(self.periods["slice_value"].dropna().unique())
 
     @property
     def period_ids(self) -> list[int]:
@@ -207,15 +218,29 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
     """Validate the source against the config and return its usable rows and profile."""
     raw, version = read_source(spark, config)
     cols = config.columns
-    _require_columns(raw, [c for c in [cols.event_time, cols.label, cols.label_time, *(cols.features or [])] if c])
+    named = [cols.event_time, cols.label, cols.label_time, config.slice.column, *(cols.features or [])]
+    _require_columns(raw, [c for c in named if c])
+    if config.slice.expression:
+        try:
+            raw.select(F.expr(config.slice.expression)).schema  # noqa: B018 (analysis is the check)
+        except (AnalysisException, ParseException) as error:
+            raise SourceError(
+                f"slice.expression {config.slice.expression!r} is not valid on the source: {error.getMessage()}"
+            ) from None
     numeric, categorical, ignored = _feature_columns(raw, config)
     label_type = raw.schema[cols.label].dataType
     local_date, unparseable = _event_time(raw, config)
+    extra = [_slice_column(config).alias(SLICE)] if config.slice.key else []
+    if cols.label_time:
+        label_time = _as_timestamp(raw, cols.label_time)
+        delay = F.unix_micros(label_time) - F.unix_micros(_as_timestamp(raw, cols.event_time))
+        extra += [(delay / MICROS_PER_DAY).alias(DELAY_DAYS), label_time.alias(LABEL_TIME)]
     timed = raw.select(
         *[F.col(c) for c in [cols.label, *numeric, *categorical]],
         period_id_column(config.period.unit, local_date).alias(PERIOD),
         F.col(cols.event_time).isNull().alias("__null_time"),
         unparseable.alias("__bad_time"),
+        *extra,
     )
 
     missing_label = F.col(cols.label).isNull()
@@ -250,14 +275,25 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
     task = config.task or _infer_task(label_type, distinct, values)
     target, classes, positive = _target(task, label_type, values, config)
 
+    sliced = [F.col(SLICE)] if config.slice.key else []
+    label_times = [F.col(LABEL_TIME)] if cols.label_time else []
     rows = valid.select(
         F.col(PERIOD),
         _row_hash([cols.label, *numeric, *categorical]).alias(ROW_HASH),
         target.alias(TARGET),
         *[_clean_numeric(c, raw.schema[c].dataType) for c in numeric],
         *[F.col(c) for c in categorical],
+        *sliced,
+        *label_times,
     )
-    periods = _profile(rows)
+    arrival_rows = timed.where(F.col(PERIOD).isNotNull()).select(
+        F.col(PERIOD),
+        (~missing_label).alias(LABELLED),
+        F.when(~missing_label, target).alias(TARGET),
+        *([F.col(DELAY_DAYS)] if cols.label_time else []),
+        *sliced,
+    )
+    periods = _profile(rows, config)
     report = SourceReport(
         name=config.source.describe(),
         delta_version=version,
@@ -286,7 +322,16 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
         f"; ignored (not numeric or string): {ignored}" if ignored else "",
     )
     return PreparedSource(
-        rows, task, numeric, categorical, classes, None if positive is None else str(positive), periods, report
+        rows,
+        task,
+        numeric,
+        categorical,
+        classes,
+        None if positive is None else str(positive),
+        periods,
+        report,
+        arrival_rows,
+        config.slice.key,
     )
 
 
@@ -334,7 +379,39 @@ def _clean_numeric(name: str, kind: T.DataType) -> Column:
     return value.alias(name)
 
 
-def _profile(rows: DataFrame) -> pd.DataFrame:
-    """Labelled rows per period (a small result: one row per period)."""
-    pdf = rows.groupBy(F.col(PERIOD).alias("period_id")).agg(F.count(F.lit(1)).alias("rows")).toPandas()
-    return pdf.sort_values("period_id").reset_index(drop=True)
+def _slice_column(config: StudyConfig) -> Column:
+    """The slice of each row as text; a missing value is a slice of its own."""
+    value = F.col(config.slice.column) if config.slice.column else F.expr(config.slice.expression or "")
+    return F.coalesce(value.cast("string"), F.lit(MISSING_SLICE))
+
+
+def _as_timestamp(df: DataFrame, name: str) -> Column:
+    kind = df.schema[name].dataType
+    if isinstance(kind, T.StringType):
+        return F.try_to_timestamp(F.col(name))
+    if isinstance(kind, (T.TimestampType, T.TimestampNTZType, T.DateType)):
+        return F.col(name).cast("timestamp")
+    raise SourceError(
+        f"column {name!r} has type {kind.simpleString()}; it must be a timestamp, date or a string holding one"
+    )
+
+
+def _profile(rows: DataFrame, config: StudyConfig) -> pd.DataFrame:
+    """Labelled rows per period, and per period and slice (a small result)."""
+    counts = rows.groupBy(F.col(PERIOD).alias("period_id")).agg(F.count(F.lit(1)).alias("rows"))
+    profile = counts.toPandas().assign(slice_value=None)
+    if config.slice.key:
+        per_slice = (
+            rows.groupBy(F.col(PERIOD).alias("period_id"), F.col(SLICE).alias("slice_value"))
+            .agg(F.count(F.lit(1)).alias("rows"))
+            .toPandas()
+        )
+        values = per_slice["slice_value"].unique()
+        if len(values) > config.slice.max_values:
+            raise SourceError(
+                f"slice {config.slice.key!r} has {len(values)} distinct values, more than "
+                f"slice.max_values={config.slice.max_values} (e.g. {sorted(values)[:5]}); slice on a coarser column "
+                "or raise slice.max_values"
+            )
+        profile = pd.concat([profile, per_slice], ignore_index=True)
+    return profile.sort_values(["period_id", "slice_value"], na_position="first").reset_index(drop=True)

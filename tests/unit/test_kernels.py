@@ -15,12 +15,14 @@ from retrain_advisor.kernels import (
     PERIOD,
     ROW_HASH,
     SKIPPED,
+    SLICE,
     TARGET,
     KernelContext,
     ScoringRows,
     features_frame,
     fit_model,
     score_model,
+    score_slices,
 )
 from retrain_advisor.metrics import resolve_metrics
 from retrain_advisor.plan import FitSpec
@@ -122,3 +124,31 @@ def test_small_or_one_class_evaluations_are_flagged():
     assert one_class.metrics["accuracy"] is not None
     empty = score_model(ScoringRows.prepare(rows(0, 2), ctx), model, ctx)
     assert empty.status == INSUFFICIENT and empty.rows == 0
+
+
+def test_recency_weights_let_the_newest_period_decide():
+    # the two periods disagree on the concept; a short half-life follows the newer one
+    old, new = rows(3000, 1).assign(**{PERIOD: 2}), rows(3000, 3, flip=True).assign(**{PERIOD: 8})
+    train = pd.concat([old, new], ignore_index=True)
+    ctx = context(model={"estimator": "sklearn.linear_model.LogisticRegression"})
+    test = ScoringRows.prepare(rows(1000, 4, flip=True), ctx)
+    weighted = FitSpec(10, 2, 9, None, 10_000, 0, half_life=0.5)
+    plain = fit_model(train, FIT, ctx).model
+    recent = fit_model(train, weighted, ctx).model
+    assert score_model(test, recent, ctx).metrics["roc_auc"] > score_model(test, plain, ctx).metrics["roc_auc"] + 0.1
+
+
+def test_slices_are_measured_on_their_own_rows():
+    ctx = context(model={"estimator": "sklearn.linear_model.LogisticRegression"})
+    model = fit_model(rows(2000, 1), FIT, ctx).model
+    test = pd.concat(
+        [rows(800, 2).assign(**{SLICE: "same"}), rows(800, 3, flip=True).assign(**{SLICE: "flipped"})],
+        ignore_index=True,
+    )
+    prepared = ScoringRows.prepare(test, ctx)
+    outcomes = {o.slice_value: o for o in score_slices(prepared, model, ctx)}
+    assert set(outcomes) == {None, "same", "flipped"}
+    assert outcomes["same"].rows == outcomes["flipped"].rows == 800 and outcomes[None].rows == 1600
+    assert outcomes["same"].metrics["roc_auc"] > 0.75 > 0.5 > outcomes["flipped"].metrics["roc_auc"]
+    alone = score_model(ScoringRows.prepare(rows(800, 2), ctx), model, ctx)
+    assert outcomes["same"].metrics == pytest.approx(alone.metrics)
