@@ -1,0 +1,133 @@
+"""Question 5, how often to retrain: the schedule backtest over the performance matrix.
+
+The matrix of the schedule's fits (one per period, scored at every age a policy may serve it)
+is a small result: one value per (fit, period, slice). It is collected once and every policy is
+replayed on it (`schedule.replay`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from retrain_advisor.config import StudyConfig
+from retrain_advisor.designs import SCHEDULE, ReplayDesign
+from retrain_advisor.kernels import OK
+from retrain_advisor.periods import period_window
+from retrain_advisor.plan import Plan
+from retrain_advisor.schedule import PolicyResult, ReplaySettings, replay
+from retrain_advisor.tables import by_slice
+
+
+def schedule_matrix(spark: SparkSession, evaluations: DataFrame, plan: Plan, metric: str) -> pd.DataFrame:
+    """(slice_value, train_end, period_id, value, rows, fit_ok) of the schedule's fits.
+
+    `value` is NaN when the evaluation is not usable (too small, failed).
+    """
+    arms = spark.createDataFrame(
+        sorted({(a.fit_id, a.train_end) for a in plan.arms if a.analysis == SCHEDULE}), "fit_id string, train_end int"
+    )
+    value = F.col("metrics")[metric]
+    usable = F.col("is_sufficient") & value.isNotNull() & ~F.isnan(value)
+    return (
+        evaluations.join(arms, "fit_id")
+        .select(
+            "slice_value",
+            "train_end",
+            (F.col("train_end") + F.col("model_age")).alias("period_id"),
+            F.when(usable, value).alias("value"),
+            F.col("eval_rows_used").alias("rows"),
+            (F.col("fit_status") == OK).alias("fit_ok"),
+        )
+        .toPandas()
+    )
+
+
+def replay_settings(config: StudyConfig, design: ReplayDesign, greater_is_better: bool) -> ReplaySettings:
+    return ReplaySettings(
+        start=design.start,
+        last=design.last,
+        intervals=design.intervals,
+        trigger_drops=design.trigger_drops,
+        max_age=design.max_age,
+        gap=config.windows.gap,
+        greater_is_better=greater_is_better,
+        cost_per_retrain=config.schedule.cost_per_retrain,
+        cost_per_quality_unit=config.schedule.cost_per_quality_unit,
+        confidence=config.tolerance.confidence,
+        samples=config.execution.bootstrap_samples,
+        seed=config.execution.seed,
+    )
+
+
+def replay_slices(matrix: pd.DataFrame, settings: ReplaySettings) -> dict[str | None, list[PolicyResult]]:
+    """Every policy replayed for all rows (key None) and for each slice."""
+    results: dict[str | None, list[PolicyResult]] = {}
+    for key, cells in by_slice(matrix):
+        fits = {int(t) for t in cells.loc[cells["fit_ok"], "train_end"]}
+        results[key] = replay(cells.assign(value=cells["value"].astype(float)), fits, settings)
+    return results
+
+
+def backtest_rows(
+    results: dict[str | None, list[PolicyResult]], config: StudyConfig, metric: str, run_id: str, granularity: str
+) -> list[dict[str, Any]]:
+    """Rows of the schedule_backtest table."""
+    unit, zone = config.period.unit, config.period.timezone
+
+    @functools.cache
+    def window(period: int | None) -> dict[str, Any] | None:
+        if period is None:
+            return None
+        start, end = period_window(unit, period, period + 1, zone)
+        return {"start": start, "end": end}
+
+    def number(value: float | None) -> float | None:
+        return None if value is None or math.isnan(value) else float(value)
+
+    rows = []
+    for slice_value, policies in results.items():
+        for result in policies:
+            policy = result.policy
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "slice_key": None if slice_value is None else config.slice.key,
+                    "slice_value": slice_value,
+                    "granularity": granularity,
+                    "metric": metric,
+                    "policy": policy.kind,
+                    "interval_periods": policy.interval,
+                    "offset_periods": policy.offset,
+                    "trigger_drop": policy.trigger_drop,
+                    "n_periods": result.n_periods,
+                    "n_measured": result.n_measured,
+                    "n_retrains": result.n_retrains,
+                    "n_failed_retrains": result.n_failed_retrains,
+                    "mean_quality": number(result.mean_quality),
+                    "worst_quality": number(result.worst_quality),
+                    "worst_window": window(result.worst_period),
+                    "mean_diff": number(result.mean_diff),
+                    "diff_ci_low": number(result.diff_ci_low),
+                    "diff_ci_high": number(result.diff_ci_high),
+                    "quality_lost": number(result.quality_lost),
+                    "total_cost": number(result.total_cost),
+                    "confidence": config.tolerance.confidence,
+                    "served": [
+                        {
+                            "window": window(p.period_id),
+                            "model_age": p.model_age,
+                            "quality": number(p.value),
+                            "rows": int(p.rows),
+                            "retrained": p.retrained,
+                        }
+                        for p in result.periods
+                    ],
+                }
+            )
+    return rows
