@@ -21,18 +21,21 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from retrain_advisor import analyses
+from retrain_advisor.analyses import AnalysisInputs
+from retrain_advisor.backtest import backtest_rows
 from retrain_advisor.config import RUN_ID, StudyConfig, config_as_dict
-from retrain_advisor.decay import aged_metrics, decay_curve, origin_shelf_life, pooled_shelf_life
+from retrain_advisor.designs import StudyPlan, plan_study
 from retrain_advisor.errors import ConfigError
 from retrain_advisor.execute import run_fits, run_scores
 from retrain_advisor.kernels import OK, KernelContext
 from retrain_advisor.metrics import Metric, resolve_metrics
 from retrain_advisor.periods import GRANULARITY, period_window
-from retrain_advisor.plan import Plan, plan_decay
+from retrain_advisor.plan import History, Plan
 from retrain_advisor.recipe import check_recipe
 from retrain_advisor.source import PreparedSource, prepare_source
 from retrain_advisor.store import ResultStore
-from retrain_advisor.tables import SCHEMAS
+from retrain_advisor.tables import SCHEMAS, frame_of
 from retrain_advisor.tracking import log_study
 
 log = logging.getLogger(__name__)
@@ -51,8 +54,14 @@ class StudyResult:
     stage_seconds: dict[str, float]
 
     def shelf_life(self) -> DataFrame:
-        """The pooled shelf life row(s) of this run."""
+        """The pooled shelf life row(s) of this run, for all rows and each slice."""
         return self.store.read("shelf_life", self.run_id).where(F.col("fit_id").isNull())
+
+    def recommendations(self) -> DataFrame:
+        return self.store.read("recommendations", self.run_id)
+
+    def table(self, name: str) -> DataFrame:
+        return self.store.read(name, self.run_id)
 
 
 @contextmanager
@@ -72,8 +81,16 @@ class PreparedStudy:
     source: PreparedSource
     metrics: list[Metric]
     primary_metric: str
-    plan: Plan
+    study_plan: StudyPlan
     context: KernelContext
+
+    @property
+    def plan(self) -> Plan:
+        return self.study_plan.plan
+
+    @property
+    def primary(self) -> Metric:
+        return next(m for m in self.metrics if m.name == self.primary_metric)
 
 
 def prepare_study(spark: SparkSession, config: StudyConfig) -> PreparedStudy:
@@ -87,16 +104,16 @@ def prepare_study(spark: SparkSession, config: StudyConfig) -> PreparedStudy:
     if primary not in [m.name for m in metrics]:
         raise ConfigError(f"metrics.primary {primary!r} must be one of metrics.names {[m.name for m in metrics]}")
     check_recipe(config.model, source.task, source.numeric, source.categorical)
-    plan = plan_decay(
-        source.period_ids, config.windows, config.period.unit, config.limits.max_train_rows, config.execution.seed
-    )
+    study_plan = plan_study(History({p: source.labelled_rows(p) for p in source.period_ids}), config)
+    plan = study_plan.plan
     log.info(
-        "plan: %d fits, %d evaluations over %d scored periods",
+        "plan: %d fits (%s if each analysis ran alone), %d evaluations over %d scored periods",
         len(plan.fits),
+        " + ".join(f"{n} {name}" for name, n in study_plan.separate_fit_counts().items()),
         len(plan.evaluations),
         len(plan.scored_periods()),
     )
-    return PreparedStudy(source, metrics, primary, plan, kernel_context(config, source, metrics))
+    return PreparedStudy(source, metrics, primary, study_plan, kernel_context(config, source, metrics))
 
 
 def new_run_id() -> str:
@@ -157,13 +174,34 @@ class StudyRun:
         self.store.replace_run("runs", self.spark.createDataFrame([row], SCHEMAS["runs"]), self.run_id)
 
     def with_run_columns(self, df: DataFrame) -> DataFrame:
+        """The run id, granularity and slice columns (slice_value null: all rows) in front."""
+        sliced = "slice_value" in df.columns
+        slice_value = F.col("slice_value") if sliced else F.lit(None).cast("string")
+        slice_key = F.when(slice_value.isNotNull(), F.lit(self.config.slice.key)).cast("string")
         return df.select(
             F.lit(self.run_id).alias("run_id"),
-            F.lit(None).cast("string").alias("slice_key"),
-            F.lit(None).cast("string").alias("slice_value"),
+            slice_key.alias("slice_key"),
+            slice_value.alias("slice_value"),
             F.lit(self.granularity).alias("granularity"),
-            *[F.col(c) for c in df.columns],
+            *[F.col(c) for c in df.columns if c != "slice_value"],
         )
+
+    def run_records(self, records: list[dict]) -> list[dict]:
+        """Driver-side rows with the run columns filled in."""
+        key = self.config.slice.key
+        return [
+            {
+                **record,
+                "run_id": self.run_id,
+                "granularity": self.granularity,
+                "slice_key": None if record.get("slice_value") is None else key,
+            }
+            for record in records
+        ]
+
+    def window(self, period_id: int) -> dict[str, dt.datetime]:
+        start, end = period_window(self.config.period.unit, period_id, period_id + 1, self.config.period.timezone)
+        return {"start": start, "end": end}
 
     def fit_metadata(self, plan: Plan) -> DataFrame:
         unit, zone = self.config.period.unit, self.config.period.timezone
@@ -171,14 +209,22 @@ class StudyRun:
         for fit in plan.sorted_fits():
             train = period_window(unit, fit.train_start, fit.train_stop, zone)
             origin = period_window(unit, fit.train_end, fit.train_end + 1, zone)
-            records.append((fit.fit_id, *train, *origin, fit.lookback, fit.gap))
-        pdf = pd.DataFrame.from_records(
-            records, columns=["fit_id", "ts", "te", "os", "oe", "lookback_periods", "gap_periods"]
-        )
+            records.append(
+                (
+                    fit.fit_id,
+                    *train,
+                    *origin,
+                    fit.lookback,
+                    fit.gap,
+                    fit.half_life,
+                    fit.max_rows,
+                    plan.analyses_of(fit.fit_id),
+                )
+            )
         df = self.spark.createDataFrame(
-            pdf,
-            "fit_id string, ts timestamp, te timestamp, os timestamp, oe timestamp, "
-            "lookback_periods int, gap_periods int",
+            records,
+            "fit_id string, ts timestamp, te timestamp, os timestamp, oe timestamp, lookback_periods int, "
+            "gap_periods int, half_life_periods double, train_rows_max bigint, analyses array<string>",
         )
         return df.select(
             "fit_id",
@@ -186,30 +232,33 @@ class StudyRun:
             _window("os", "oe").alias("origin"),
             "lookback_periods",
             "gap_periods",
+            "half_life_periods",
+            "train_rows_max",
+            "analyses",
         )
 
-    def evaluation_metadata(self, plan: Plan, source: PreparedSource) -> DataFrame:
+    def evaluation_metadata(self, plan: Plan) -> DataFrame:
         unit, zone = self.config.period.unit, self.config.period.timezone
         records = [
-            (
-                e.fit_id,
-                e.period_id,
-                e.model_age,
-                *period_window(unit, e.period_id, e.period_id + 1, zone),
-                source.labelled_rows(e.period_id),
-            )
+            (e.fit_id, e.period_id, e.model_age, *period_window(unit, e.period_id, e.period_id + 1, zone))
             for e in plan.sorted_evaluations()
         ]
         df = self.spark.createDataFrame(
-            pd.DataFrame.from_records(records, columns=["fit_id", "period_id", "model_age", "ws", "we", "avail"]),
-            "fit_id string, period_id int, model_age int, ws timestamp, we timestamp, avail bigint",
+            pd.DataFrame.from_records(records, columns=["fit_id", "period_id", "model_age", "ws", "we"]),
+            "fit_id string, period_id int, model_age int, ws timestamp, we timestamp",
         )
-        return df.select(
-            "fit_id",
-            "period_id",
-            "model_age",
-            _window("ws", "we").alias("window"),
-            F.col("avail").alias("eval_rows_available"),
+        return df.select("fit_id", "period_id", "model_age", _window("ws", "we").alias("window"))
+
+    def availability(self, source: PreparedSource) -> DataFrame:
+        """Labelled rows per period, for all rows (slice_value null) and each slice."""
+        records = [
+            (int(r.period_id), None if pd.isna(r.slice_value) else r.slice_value, int(r.rows))
+            for r in source.periods.itertuples(index=False)
+        ]
+        return self.spark.createDataFrame(records, "period_id int, slice_value string, rows bigint").select(
+            F.col("period_id").alias("_period_id"),
+            F.col("slice_value").alias("_slice_value"),
+            F.col("rows").alias("eval_rows_available"),
         )
 
 
@@ -227,6 +276,46 @@ def kernel_context(config: StudyConfig, source: PreparedSource, metrics: list[Me
     )
 
 
+def analyze(run: StudyRun, study: PreparedStudy, evaluations: DataFrame, timings: dict[str, float]) -> None:
+    """The five analyses and the recommendation, each written as soon as it is known."""
+    store, run_id = run.store, run.run_id
+    inputs = AnalysisInputs(run.spark, run.config, study.source, study.study_plan, study.metrics, study.primary)
+
+    with stage("arrival", timings, "(rows, labels and label delay per period) "):
+        arrival = analyses.arrival(inputs)
+        records = [{**r, "window": run.window(r["period_id"])} for r in arrival.to_dict("records")]
+        store.replace_run("data_arrival", frame_of(run.spark, "data_arrival", run.run_records(records)), run_id)
+
+    with stage("decay", timings, "(decay curve and shelf life) "):
+        curve, aged = analyses.decay(inputs, evaluations)
+        store.replace_run("decay_curve", curve, run_id)
+        shelf = analyses.shelf_life(inputs, store.read("decay_curve", run_id), aged)
+        store.replace_run("shelf_life", shelf, run_id)
+
+    with stage("comparisons", timings, "(learning curve and lookbacks) "):
+        learning, windows = analyses.comparisons(inputs, evaluations)
+        store.replace_run("learning_curve", learning, run_id)
+        store.replace_run("window_comparison", windows, run_id)
+
+    with stage("schedule", timings, "(replay retraining policies) "):
+        replayed = analyses.schedule(inputs, evaluations)
+        rows = backtest_rows(replayed, run.config, study.primary_metric, run_id, run.granularity)
+        store.replace_run("schedule_backtest", frame_of(run.spark, "schedule_backtest", rows), run_id)
+
+    with stage("recommend", timings):
+        shelf_rows = store.read("shelf_life", run_id).where(F.col("fit_id").isNull()).drop("origin").toPandas()
+        recommended = analyses.recommendations(
+            inputs,
+            shelf_rows,
+            store.read("learning_curve", run_id).toPandas(),
+            store.read("window_comparison", run_id).toPandas(),
+            analyses.arrival_summaries(arrival, run.config),
+            replayed,
+        )
+        frame = frame_of(run.spark, "recommendations", run.run_records(recommended))
+        store.replace_run("recommendations", frame, run_id)
+
+
 def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = None) -> StudyResult:
     """Run the study and write its tables; returns where to find them."""
     started = time.perf_counter()
@@ -242,14 +331,20 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
         plan, source, ctx = study.plan, study.source, study.context
 
         with stage("fit", timings, f"{len(plan.fits)} models "):
-            fitted = run_fits(spark, plan, source, ctx).join(run.fit_metadata(plan), "fit_id")
+            fitted = run_fits(spark, plan, source, ctx, config.period.unit, config.period.timezone)
+            fitted = fitted.join(run.fit_metadata(plan), "fit_id")
             run.store.replace_run("fits", run.with_run_columns(fitted), run.run_id)
         fits = run.store.read("fits", run.run_id)
 
         with stage("score", timings, f"{len(plan.evaluations)} evaluations "):
             scores = run_scores(spark, plan, source, fits, ctx, config.execution.periods_per_score_task)
+            available = run.availability(source)
+            same_rows = (F.col("period_id") == F.col("_period_id")) & F.col("slice_value").eqNullSafe(
+                F.col("_slice_value")
+            )
             evaluations = (
-                scores.join(run.evaluation_metadata(plan, source), ["fit_id", "period_id"])
+                scores.join(run.evaluation_metadata(plan), ["fit_id", "period_id"])
+                .join(available, same_rows, "left")
                 .join(
                     fits.select(
                         "fit_id",
@@ -264,21 +359,11 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
                     "fit_id",
                 )
                 .withColumn("is_sufficient", F.col("status") == OK)
-                .drop("period_id")
+                .drop("period_id", "_period_id", "_slice_value")
             )
             run.store.replace_run("evaluations", run.with_run_columns(evaluations), run.run_id)
         evaluations = run.store.read("evaluations", run.run_id)
-
-        with stage("decay", timings, "(decay curve and shelf life) "):
-            aged = aged_metrics(evaluations, study.metrics)
-            execution = config.execution
-            curve = decay_curve(aged, config.tolerance.confidence, execution.bootstrap_samples, execution.seed)
-            run.store.replace_run("decay_curve", curve, run.run_id)
-            curve = run.store.read("decay_curve", run.run_id)
-            shelf = pooled_shelf_life(curve, study.primary_metric, config.tolerance).unionByName(
-                origin_shelf_life(aged, study.primary_metric, config.tolerance)
-            )
-            run.store.replace_run("shelf_life", shelf, run.run_id)
+        analyze(run, study, evaluations, timings)
     except BaseException as error:
         try:
             run.record("failed", f"{type(error).__name__}: {error}"[:4000], study)

@@ -1,6 +1,8 @@
-"""A short, readable account of a finished run, for the terminal."""
+"""A short, readable account of a finished run, for the terminal: the recommendation first."""
 
 from __future__ import annotations
+
+import textwrap
 
 from pyspark.sql import functions as F
 
@@ -21,16 +23,39 @@ def _tolerance_text(config: StudyConfig) -> str:
     return " or ".join(parts)
 
 
+def recommendation_lines(result: StudyResult, config: StudyConfig) -> list[str]:
+    """The recommendation for all rows, then one short line per slice."""
+    unit = config.period.unit
+    rows = result.recommendations().orderBy(F.col("slice_value").asc_nulls_first()).collect()
+    lines = []
+    for row in rows:
+        if row["slice_value"] is None:
+            lines.append("recommendation:")
+            lines += textwrap.wrap(row["rationale"], width=100, initial_indent="  ", subsequent_indent="  ")
+        else:
+            policy = "on a quality trigger" if row["recommended_policy"] == "trigger" else "periodically"
+            lines.append(
+                f"  {row['slice_key']} = {row['slice_value']}: retrain {policy} every "
+                f"{row['recommended_interval_periods']} {unit}(s), shelf life {row['shelf_life_periods']}, "
+                f"old data: {row['lookback_verdict']}"
+            )
+    return lines
+
+
 def summary_lines(result: StudyResult, config: StudyConfig) -> list[str]:
     unit = config.period.unit
     metric = result.primary_metric
-    shelf = result.shelf_life().where(F.col("metric") == metric).first()
+    shelf = result.shelf_life().where((F.col("metric") == metric) & F.col("slice_value").isNull()).first()
     curve = (
-        result.store.read("decay_curve", result.run_id).where(F.col("metric") == metric).orderBy("model_age").collect()
+        result.store.read("decay_curve", result.run_id)
+        .where((F.col("metric") == metric) & F.col("slice_value").isNull())
+        .orderBy("model_age")
+        .collect()
     )
     lines = [
         f"run {result.run_id} of study {config.name!r}: {result.n_fits} fits, "
         f"{result.n_evaluations} evaluations in {result.seconds:.0f} s",
+        *recommendation_lines(result, config),
     ]
     if shelf is None:
         return lines + ["no shelf life: no evaluation was sufficient (see the evaluations table)"]

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
 
 WINDOW = "struct<start: timestamp, end: timestamp>"
 SLICE = "slice_key string, slice_value string"
@@ -16,9 +23,10 @@ SCHEMAS: dict[str, str] = {
     ),
     "fits": (
         f"run_id string, {SLICE}, fit_id string, granularity string, train_window {WINDOW}, "
-        f"origin {WINDOW}, lookback_periods int, gap_periods int, train_rows_available bigint, "
-        "train_rows_used bigint, train_class_counts map<string, bigint>, status string, reason string, "
-        "fit_seconds double, model binary"
+        f"origin {WINDOW}, lookback_periods int, gap_periods int, half_life_periods double, "
+        "train_rows_max bigint, train_rows_available bigint, train_rows_used bigint, "
+        "train_class_counts map<string, bigint>, status string, reason string, fit_seconds double, "
+        "analyses array<string>, model binary"
     ),
     "evaluations": (
         f"run_id string, {SLICE}, fit_id string, granularity string, train_window {WINDOW}, "
@@ -40,6 +48,42 @@ SCHEMAS: dict[str, str] = {
         "fresh_quality double, decay_pattern string, tolerance_absolute double, tolerance_relative double, "
         "tolerance_floor double, persistence int, confidence double"
     ),
+    "data_arrival": (
+        f"run_id string, {SLICE}, granularity string, window {WINDOW}, rows bigint, labelled_rows bigint, "
+        "class_counts map<string, bigint>, positive_rate double, target_mean double, "
+        "label_delay_days_p50 double, label_delay_days_p90 double, label_delay_days_max double, "
+        "is_empty boolean, is_thin boolean"
+    ),
+    "learning_curve": (
+        f"run_id string, {SLICE}, granularity string, metric string, axis string, train_rows_max bigint, "
+        "lookback_periods int, n_origins int, train_rows_used double, train_periods double, mean double, "
+        "ci_low double, ci_high double, drop_from_largest double, drop_ci_low double, drop_ci_high double, "
+        "is_largest boolean, is_within_tolerance boolean, is_minimum boolean, confidence double"
+    ),
+    "window_comparison": (
+        f"run_id string, {SLICE}, granularity string, metric string, lookback_periods int, "
+        "half_life_periods double, is_reference boolean, n_origins int, train_rows_used double, mean double, "
+        "ci_low double, ci_high double, mean_diff double, diff_ci_low double, diff_ci_high double, "
+        "confidence double"
+    ),
+    "schedule_backtest": (
+        f"run_id string, {SLICE}, granularity string, metric string, policy string, interval_periods int, "
+        "offset_periods int, trigger_drop double, n_periods int, n_measured int, n_retrains int, "
+        f"n_failed_retrains int, mean_quality double, worst_quality double, worst_window {WINDOW}, "
+        "mean_diff double, diff_ci_low double, diff_ci_high double, quality_lost double, total_cost double, "
+        f"confidence double, served array<struct<window: {WINDOW}, model_age: int, quality: double, "
+        "rows: bigint, retrained: boolean>>"
+    ),
+    "recommendations": (
+        f"run_id string, {SLICE}, granularity string, metric string, fresh_quality double, "
+        "shelf_life_periods int, shelf_life_censored boolean, decay_pattern string, batch_cadence_periods int, "
+        "label_delay_periods int, min_train_rows bigint, min_train_periods int, more_data_would_help boolean, "
+        "min_feasible_interval_periods int, feasible_interval_limited_by string, decays_before_new_data boolean, "
+        "recommended_interval_periods int, recommended_policy string, recommended_trigger_drop double, "
+        "lookback_verdict string, recommended_lookback_periods int, recommended_half_life_periods double, "
+        "expected_quality double, expected_quality_ci_low double, expected_quality_ci_high double, "
+        "quality_every_period double, expected_cost double, confidence double, rationale string"
+    ),
 }
 
 
@@ -60,3 +104,24 @@ def column_names(ddl: str) -> list[str]:
         else:
             current += char
     return names
+
+
+def _plain(value: Any) -> Any:
+    """Python values Spark accepts: numpy scalars unwrapped, NaN as null (not measured)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def frame_of(spark: SparkSession, table: str, records: Iterable[dict[str, Any]]) -> DataFrame:
+    """A DataFrame with the table's schema from small records on the driver (missing keys are null)."""
+    names = columns(table)
+    return spark.createDataFrame([tuple(_plain(r.get(n)) for n in names) for r in records], SCHEMAS[table])
+
+
+def by_slice(frame: pd.DataFrame) -> Iterator[tuple[str | None, pd.DataFrame]]:
+    """The rows of each slice_value; None (all rows) first."""
+    for key, group in frame.groupby("slice_value", dropna=False, sort=True):
+        yield (None if pd.isna(key) else str(key)), group

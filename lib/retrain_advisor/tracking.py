@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_PARAM_LENGTH = 6000
+HEADLINE = [
+    "shelf_life_periods",
+    "fresh_quality",
+    "min_feasible_interval_periods",
+    "recommended_interval_periods",
+    "expected_quality",
+    "quality_every_period",
+    "min_train_rows",
+]
 
 
 def experiment_name(config: StudyConfig) -> str:
@@ -56,6 +65,8 @@ def log_study(result: StudyResult, config: StudyConfig) -> str:
     runs = store.read("runs", run_id).first()
     curve = store.read("decay_curve", run_id).orderBy("metric", "model_age").toPandas()
     shelf = store.read("shelf_life", run_id).where(F.col("fit_id").isNull()).drop("origin").toPandas()
+    recommended = store.read("recommendations", run_id).toPandas()
+    overall = recommended[recommended["slice_value"].isna()]
 
     mlflow.set_experiment(experiment_name(config))
     with mlflow.start_run(run_name=run_id) as active, tempfile.TemporaryDirectory() as folder:
@@ -72,19 +83,18 @@ def log_study(result: StudyResult, config: StudyConfig) -> str:
         mlflow.log_params(flatten(config_as_dict(config)))
         metrics = {"n_fits": result.n_fits, "n_evaluations": result.n_evaluations, "run_seconds": result.seconds}
         metrics |= {f"stage_seconds.{name}": seconds for name, seconds in result.stage_seconds.items()}
-        if len(shelf):
-            pooled = shelf.iloc[0]
-            metrics |= {
-                "shelf_life_periods": float(pooled["shelf_life_periods"]),
-                "shelf_life_censored": float(pooled["is_censored"]),
-                "fresh_quality": float(pooled["fresh_quality"]),
-            }
-        mlflow.log_metrics(metrics)
-        primary = curve[curve["metric"] == result.primary_metric]
+        if len(overall):
+            metrics |= {name: float(overall.iloc[0][name]) for name in HEADLINE if overall.iloc[0][name] is not None}
+        mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # NaN: not measured
+        if len(overall):
+            mlflow.set_tag("recommendation", str(overall.iloc[0]["rationale"])[:MAX_PARAM_LENGTH])
+            mlflow.set_tag("lookback_verdict", str(overall.iloc[0]["lookback_verdict"]))
+        primary = curve[(curve["metric"] == result.primary_metric) & curve["slice_value"].isna()]
         for row in primary.itertuples():
             mlflow.log_metrics({"decay.mean": row.mean, "decay.mean_drop": row.mean_drop}, step=int(row.model_age))
         mlflow.log_table(curve, "tables/decay_curve.json")
         mlflow.log_table(shelf, "tables/shelf_life.json")
+        mlflow.log_table(recommended, "tables/recommendations.json")
         config_file = Path(folder) / "study.yml"
         config_file.write_text(yaml.safe_dump(config_as_dict(config), sort_keys=False))
         mlflow.log_artifact(str(config_file))

@@ -19,6 +19,12 @@ from retrain_advisor.session import local_spark
 START = dt.date(2024, 1, 1)  # a Monday, so generated weeks line up with periods
 WEEKS = 24
 ROWS_PER_WEEK = 5000
+DRIFT_WEEK = 14  # the abrupt drift starts in week 14 (counted from 0)
+DRIFT_DATE = START + dt.timedelta(weeks=DRIFT_WEEK)
+FAST_DRIFT = 1.5
+WIDE_SCHEDULE = {"intervals": [1, 2, 3, 4, 6]}
+ABRUPT = {"drift_date": DRIFT_DATE}
+ABRUPT_TOLERANCE = {"absolute": 0.05, "persistence": 2}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -57,6 +63,23 @@ def history(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
+def studied(spark, history, tmp_path_factory):
+    """Run a study of a generated history once per (drift, spec, config overrides) in the session."""
+    from retrain_advisor.study import run_study
+
+    done: dict[str, Any] = {}
+
+    def run(drift: str, spec: dict[str, Any] | None = None, **overrides: Any):
+        key = repr((drift, sorted((spec or {}).items()), sorted(overrides.items())))
+        if key not in done:
+            source = history(drift, **(spec or {}))
+            done[key] = run_study(spark, study_config(source, tmp_path_factory.mktemp(drift), **overrides))
+        return done[key]
+
+    return run
+
+
+@pytest.fixture(scope="session")
 def stable_study(spark, history, tmp_path_factory):
     """A study of a history without drift, shared by the tests that only read its tables."""
     from retrain_advisor.study import run_study
@@ -68,7 +91,9 @@ def stable_study(spark, history, tmp_path_factory):
 
 
 def study_config(source_path: str, output_path: Path, **overrides: Any) -> StudyConfig:
-    """A fast weekly study: logistic regression, 6-week lookback, ages 0..6, one origin per week."""
+    """A fast weekly study: logistic regression, 6-week lookback, ages 0..6, one origin per week,
+    small comparison and schedule grids. Override a section with section=..., or one key with
+    section__key=...."""
     data: dict[str, Any] = {
         "name": "test-study",
         "source": {"path": source_path, "format": "delta"},
@@ -78,6 +103,9 @@ def study_config(source_path: str, output_path: Path, **overrides: Any) -> Study
         "metrics": {"names": ["roc_auc", "log_loss"], "primary": "roc_auc"},
         "windows": {"lookback": 6, "gap": 0, "max_age": 6, "origin_every": 1},
         "tolerance": {"absolute": 0.02, "persistence": 2},
+        # Small grids keep each study to a few dozen fits; tests of an analysis widen its own.
+        "comparisons": {"origins": 3, "test_periods": 1, "train_sizes": [5000, 20000], "lookbacks": [2, 4]},
+        "schedule": {"intervals": [1, 2, 4]},
         "limits": {"max_train_rows": 20000, "max_eval_rows": 5000},
         "output": {"path": str(output_path)},
         "execution": {"bootstrap_samples": 500},

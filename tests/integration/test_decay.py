@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -13,12 +12,9 @@ from scipy.stats import spearmanr
 from retrain_advisor.periods import period_id_of
 from retrain_advisor.study import run_study
 
-from .conftest import START, study_config
+from .conftest import ABRUPT, ABRUPT_TOLERANCE, DRIFT_DATE, FAST_DRIFT, WIDE_SCHEDULE, study_config
 
 pytestmark = pytest.mark.integration
-
-DRIFT_WEEK = 14
-DRIFT_DATE = START + dt.timedelta(weeks=DRIFT_WEEK)
 
 
 def _tables(result, *names: str) -> list[pd.DataFrame]:
@@ -26,10 +22,8 @@ def _tables(result, *names: str) -> list[pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def abrupt(spark, history, tmp_path_factory):
-    source = history("abrupt", drift_date=DRIFT_DATE)
-    config = study_config(source, tmp_path_factory.mktemp("abrupt"), tolerance={"absolute": 0.05, "persistence": 2})
-    return run_study(spark, config)
+def abrupt(studied):
+    return studied("abrupt", ABRUPT, tolerance=ABRUPT_TOLERANCE)
 
 
 def test_abrupt_drift_drops_quality_of_models_trained_before_it(abrupt):
@@ -94,9 +88,8 @@ def test_no_drift_gives_no_decay(stable_study):
 
 
 @pytest.fixture(scope="module")
-def gradual(spark, history, tmp_path_factory):
-    source = history("gradual", drift_strength=1.5)
-    return run_study(spark, study_config(source, tmp_path_factory.mktemp("gradual")))
+def gradual(studied):
+    return studied("gradual", {"drift_strength": FAST_DRIFT}, schedule=WIDE_SCHEDULE)
 
 
 def test_gradual_drift_gives_decay_that_grows_with_age(gradual):
@@ -143,6 +136,7 @@ def test_failing_estimator_is_recorded_per_fit_and_the_run_completes(spark, hist
         tmp_path,
         model={"estimator": "sklearn.linear_model.LogisticRegression", "params": {"solver": "no-such-solver"}},
         windows={"lookback": 6, "gap": 0, "max_age": 2, "origin_every": 6},
+        schedule={"intervals": [1, 2]},
     )
     result = run_study(spark, config)
     fits, evaluations = _tables(result, "fits", "evaluations")
@@ -161,9 +155,13 @@ def test_source_is_read_not_written(spark, history, tmp_path):
         return version, files
 
     before = state()
-    result = run_study(
-        spark, study_config(source, tmp_path, windows={"lookback": 6, "gap": 0, "max_age": 2, "origin_every": 6})
+    config = study_config(
+        source,
+        tmp_path,
+        windows={"lookback": 6, "gap": 0, "max_age": 2, "origin_every": 6},
+        schedule={"intervals": [1]},
     )
+    result = run_study(spark, config)
     assert state() == before
     run = result.store.read("runs", result.run_id).first()
     assert run["source_version"] == before[0]

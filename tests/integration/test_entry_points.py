@@ -25,7 +25,10 @@ BIN = Path(sys.executable).parent
 
 def test_spark_submit_runs_the_job_file(spark, history, tmp_path):
     config = study_config(
-        history("none"), tmp_path / "out", windows={"lookback": 6, "gap": 1, "max_age": 2, "origin_every": 4}
+        history("none"),
+        tmp_path / "out",
+        windows={"lookback": 6, "gap": 1, "max_age": 2, "origin_every": 4},
+        schedule={"intervals": [1, 2]},
     )
     config_file = tmp_path / "study.yml"
     config_file.write_text(yaml.safe_dump(config_as_dict(config)))
@@ -50,7 +53,7 @@ def test_spark_submit_runs_the_job_file(spark, history, tmp_path):
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "shelf life" in done.stdout
+    assert "shelf life" in done.stdout and "recommendation:" in done.stdout and "Retrain" in done.stdout
     runs = spark.read.format("delta").load(str(tmp_path / "out" / "runs")).collect()
     assert [(r.run_id, r.status) for r in runs] == [("submitted", "succeeded")]
     assert spark.read.format("delta").load(str(tmp_path / "out" / "shelf_life")).count() > 0

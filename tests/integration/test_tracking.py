@@ -17,6 +17,9 @@ def test_run_is_logged_with_config_results_and_tables(stable_study, mlflow_store
     shelf = stable_study.shelf_life().first()
     assert run.data.metrics["shelf_life_periods"] == shelf["shelf_life_periods"]
     assert run.data.metrics["n_fits"] == stable_study.n_fits
+    recommendation = stable_study.recommendations().where("slice_value IS NULL").first()
+    assert run.data.metrics["recommended_interval_periods"] == recommendation["recommended_interval_periods"]
+    assert run.data.tags["recommendation"] == recommendation["rationale"]
     assert run.data.params["windows.max_age"] == "6"
     assert run.data.tags["source.delta_version"] != "None"
     client = MlflowClient(mlflow_store)

@@ -1,0 +1,112 @@
+"""The five analyses of a run and its recommendation, read from the stored evaluation table.
+
+Every function returns the rows of one output table (without the run columns); none of them
+fits or scores a model. Results that feed the recommendation are small and are read back on
+the driver per slice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from retrain_advisor.arrival import ArrivalSummary, arrival_counts, complete_periods, summarize_arrival
+from retrain_advisor.backtest import replay_settings, replay_slices, schedule_matrix
+from retrain_advisor.comparisons import arm_values, arms_frame, learning_curve, window_comparison
+from retrain_advisor.config import StudyConfig
+from retrain_advisor.decay import aged_metrics, decay_curve, origin_shelf_life, pooled_shelf_life
+from retrain_advisor.designs import DECAY, StudyPlan
+from retrain_advisor.metrics import Metric
+from retrain_advisor.recommend import Evidence, recommend
+from retrain_advisor.schedule import PolicyResult
+from retrain_advisor.source import PreparedSource
+from retrain_advisor.tables import by_slice
+
+
+@dataclass(frozen=True)
+class AnalysisInputs:
+    spark: SparkSession
+    config: StudyConfig
+    source: PreparedSource
+    study_plan: StudyPlan
+    metrics: list[Metric]
+    primary: Metric
+
+
+def arrival(inputs: AnalysisInputs) -> pd.DataFrame:
+    """data_arrival rows (period_id instead of window), every period of the history for every slice."""
+    source = inputs.source
+    counts = arrival_counts(source)
+    first, last = min(source.period_ids), max(source.period_ids)
+    return complete_periods(counts, first, last, inputs.config.limits.min_eval_rows, source.task)
+
+
+def arrival_summaries(table: pd.DataFrame, config: StudyConfig) -> dict[str | None, ArrivalSummary]:
+    return {key: summarize_arrival(group, config.windows.gap, config.period.unit) for key, group in by_slice(table)}
+
+
+def decay(inputs: AnalysisInputs, evaluations: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """The decay curve of every metric (decay fits only), and the aged rows the shelf life reads."""
+    config = inputs.config
+    decay_fits = sorted(inputs.study_plan.plan.fits_needed_by(DECAY))
+    aged = aged_metrics(evaluations.where(F.col("fit_id").isin(decay_fits)), inputs.metrics)
+    execution = config.execution
+    curve = decay_curve(aged, config.tolerance.confidence, execution.bootstrap_samples, execution.seed)
+    return curve, aged
+
+
+def shelf_life(inputs: AnalysisInputs, curve: DataFrame, aged: DataFrame) -> DataFrame:
+    tolerance, metric = inputs.config.tolerance, inputs.primary.name
+    return pooled_shelf_life(curve, metric, tolerance).unionByName(origin_shelf_life(aged, metric, tolerance))
+
+
+def comparisons(inputs: AnalysisInputs, evaluations: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """learning_curve and window_comparison rows of the primary metric."""
+    config, primary = inputs.config, inputs.primary
+    values = arm_values(evaluations, arms_frame(inputs.spark, inputs.study_plan.plan), primary.name).cache()
+    samples, seed = config.execution.bootstrap_samples, config.execution.seed
+    curve = learning_curve(values, primary.name, primary.greater_is_better, config.tolerance, samples, seed)
+    windows = window_comparison(
+        values, primary.name, primary.greater_is_better, config.tolerance.confidence, samples, seed
+    )
+    return curve, windows
+
+
+def schedule(inputs: AnalysisInputs, evaluations: DataFrame) -> dict[str | None, list[PolicyResult]]:
+    """Every replayed policy, for all rows (None) and each slice."""
+    primary = inputs.primary
+    matrix = schedule_matrix(inputs.spark, evaluations, inputs.study_plan.plan, primary.name)
+    settings = replay_settings(inputs.config, inputs.study_plan.replay, primary.greater_is_better)
+    return replay_slices(matrix, settings)
+
+
+def recommendations(
+    inputs: AnalysisInputs,
+    shelf: pd.DataFrame,
+    curve: pd.DataFrame,
+    windows: pd.DataFrame,
+    arrival_by_slice: dict[str | None, ArrivalSummary],
+    schedule_by_slice: dict[str | None, list[PolicyResult]],
+) -> list[dict]:
+    """One recommendation row per slice (all rows first)."""
+
+    def of(frame: pd.DataFrame, key: str | None) -> pd.DataFrame:
+        return frame[frame["slice_value"].isna()] if key is None else frame[frame["slice_value"] == key]
+
+    rows = []
+    for key in sorted(schedule_by_slice, key=lambda k: (k is not None, k or "")):
+        shelf_rows = of(shelf, key)
+        evidence = Evidence(
+            metric=inputs.primary.name,
+            greater_is_better=inputs.primary.greater_is_better,
+            shelf=shelf_rows.iloc[0].to_dict() if len(shelf_rows) else None,
+            arrival=arrival_by_slice[key],
+            learning_curve=of(curve, key),
+            windows=of(windows, key),
+            schedule=schedule_by_slice[key],
+        )
+        rows.append({"slice_value": key, **recommend(evidence, inputs.config)})
+    return rows
