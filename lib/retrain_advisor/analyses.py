@@ -66,7 +66,8 @@ def shelf_life(inputs: AnalysisInputs, curve: DataFrame, aged: DataFrame) -> Dat
 def comparisons(inputs: AnalysisInputs, evaluations: DataFrame) -> tuple[DataFrame, DataFrame]:
     """learning_curve and window_comparison rows of the primary metric."""
     config, primary = inputs.config, inputs.primary
-    values = arm_values(evaluations, arms_frame(inputs.spark, inputs.study_plan.plan), primary.name).cache()
+    arms = arms_frame(inputs.spark, inputs.study_plan.plan)
+    values = arm_values(evaluations, arms, primary.name, config.comparisons.test_periods).cache()
     samples, seed = config.execution.bootstrap_samples, config.execution.seed
     curve = learning_curve(values, primary.name, primary.greater_is_better, config.tolerance, samples, seed)
     windows = window_comparison(
@@ -78,8 +79,9 @@ def comparisons(inputs: AnalysisInputs, evaluations: DataFrame) -> tuple[DataFra
 def schedule(inputs: AnalysisInputs, evaluations: DataFrame) -> dict[str | None, list[PolicyResult]]:
     """Every replayed policy, for all rows (None) and each slice."""
     primary = inputs.primary
-    matrix = schedule_matrix(inputs.spark, evaluations, inputs.study_plan.plan, primary.name)
-    settings = replay_settings(inputs.config, inputs.study_plan.replay, primary.greater_is_better)
+    design = inputs.study_plan.replay
+    matrix = schedule_matrix(inputs.spark, evaluations, inputs.study_plan.plan, primary.name, design)
+    settings = replay_settings(inputs.config, design, primary.greater_is_better)
     return replay_slices(matrix, settings)
 
 

@@ -24,8 +24,11 @@ from retrain_advisor.schedule import PolicyResult, ReplaySettings, replay
 from retrain_advisor.tables import by_slice
 
 
-def schedule_matrix(spark: SparkSession, evaluations: DataFrame, plan: Plan, metric: str) -> pd.DataFrame:
-    """(slice_value, train_end, period_id, value, rows, fit_ok) of the schedule's fits.
+def schedule_matrix(
+    spark: SparkSession, evaluations: DataFrame, plan: Plan, metric: str, design: ReplayDesign
+) -> pd.DataFrame:
+    """(slice_value, train_end, period_id, value, rows, fit_ok) of the schedule's fits on the
+    replayed periods, at the ages a policy may serve them.
 
     `value` is NaN when the evaluation is not usable (too small, failed).
     """
@@ -34,12 +37,15 @@ def schedule_matrix(spark: SparkSession, evaluations: DataFrame, plan: Plan, met
     )
     value = F.col("metrics")[metric]
     usable = F.col("is_sufficient") & value.isNotNull() & ~F.isnan(value)
+    period = F.col("train_end") + F.col("model_age")
+    replayed = (F.col("model_age") < design.max_age) & period.between(design.start, design.last)
     return (
         evaluations.join(arms, "fit_id")
+        .where(replayed)
         .select(
             "slice_value",
             "train_end",
-            (F.col("train_end") + F.col("model_age")).alias("period_id"),
+            period.alias("period_id"),
             F.when(usable, value).alias("value"),
             F.col("eval_rows_used").alias("rows"),
             (F.col("fit_status") == OK).alias("fit_ok"),

@@ -48,10 +48,15 @@ def arms_frame(spark: SparkSession, plan: Plan) -> DataFrame:
     return spark.createDataFrame(rows, ARMS_SCHEMA)
 
 
-def arm_values(evaluations: DataFrame, arms: DataFrame, metric: str) -> DataFrame:
-    """Per slice, arm and origin: the metric averaged over the usable test periods."""
+def arm_values(evaluations: DataFrame, arms: DataFrame, metric: str, test_periods: int) -> DataFrame:
+    """Per slice, arm and origin: the metric averaged over the usable test periods.
+
+    A fit other analyses share is scored at more ages; only the test periods count, so every arm
+    is measured on the same periods.
+    """
     value = F.col("metrics")[metric]
-    usable = evaluations.where(F.col("is_sufficient") & value.isNotNull() & ~F.isnan(value)).select(
+    tested = F.col("model_age") < test_periods
+    usable = evaluations.where(tested & F.col("is_sufficient") & value.isNotNull() & ~F.isnan(value)).select(
         *GROUP, "fit_id", value.alias("value"), "train_rows_used"
     )
     return (

@@ -59,6 +59,15 @@ def test_learning_curve_reaches_a_plateau_on_stable_data(stable_study):
     assert rows["is_largest"].tolist() == [False, True] and rows["is_minimum"].sum() == 1
     periods = curve[curve["axis"] == "periods"]
     assert sorted(periods["lookback_periods"].dropna()) == [2, 4] and periods["lookback_periods"].isna().sum() == 1
+    # the largest arm is a fit the schedule shares (scored at more ages): only its test period counts
+    fits = stable_study.table("fits").toPandas()
+    shared = fits[(fits["lookback_periods"] == 6) & fits["analyses"].map(lambda a: "learning_curve" in a)]
+    assert len(shared) == 3 and shared["analyses"].map(lambda a: "schedule" in a).all()
+    evaluations = stable_study.table("evaluations").where("slice_value IS NULL").toPandas()
+    fresh = evaluations[evaluations["fit_id"].isin(shared["fit_id"]) & (evaluations["model_age"] == 0)]
+    assert rows.loc[rows["is_largest"], "mean"].iloc[0] == pytest.approx(
+        fresh["metrics"].map(lambda m: m["roc_auc"]).mean()
+    )
     recommendation = overall(stable_study)
     assert recommendation["min_train_rows"] == rows.loc[rows["is_minimum"], "train_rows_max"].iloc[0]
     assert recommendation["min_train_periods"] == -(-recommendation["min_train_rows"] // 5000)
