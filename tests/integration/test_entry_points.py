@@ -28,6 +28,7 @@ def test_spark_submit_runs_the_job_file(spark, history, tmp_path):
         history("none"),
         tmp_path / "out",
         windows={"lookback": 6, "gap": 1, "max_age": 2, "origin_every": 4},
+        comparisons={"origins": 2, "test_periods": 1, "train_sizes": [20000], "lookbacks": [2]},
         schedule={"intervals": [1, 2]},
     )
     config_file = tmp_path / "study.yml"

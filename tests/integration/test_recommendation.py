@@ -61,7 +61,8 @@ def test_learning_curve_reaches_a_plateau_on_stable_data(stable_study):
     assert sorted(periods["lookback_periods"].dropna()) == [2, 4] and periods["lookback_periods"].isna().sum() == 1
     # the largest arm is a fit the schedule shares (scored at more ages): only its test period counts
     fits = stable_study.table("fits").toPandas()
-    shared = fits[(fits["lookback_periods"] == 6) & fits["analyses"].map(lambda a: "learning_curve" in a)]
+    full_size = (fits["lookback_periods"] == 6) & (fits["train_rows_max"] == 20000)
+    shared = fits[full_size & fits["analyses"].map(lambda a: "learning_curve" in a)]
     assert len(shared) == 3 and shared["analyses"].map(lambda a: "schedule" in a).all()
     evaluations = stable_study.table("evaluations").where("slice_value IS NULL").toPandas()
     fresh = evaluations[evaluations["fit_id"].isin(shared["fit_id"]) & (evaluations["model_age"] == 0)]
