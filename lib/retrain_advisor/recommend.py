@@ -5,7 +5,8 @@ Pure Python over small tables. The rules, in order:
 - minimum feasible interval: the longest of the batch cadence, the label delay and the periods
   needed to collect the minimum training size;
 - interval: the longest one such that it and every shorter one stay within tolerance of
-  retraining every period (the cheapest with costs), never below the feasible minimum;
+  retraining every period and no longer than a measured shelf life (the cheapest with costs),
+  never below the feasible minimum;
 - policy: a quality trigger instead, when one stays within tolerance with fewer retrains (or
   costs less);
 - lookback: drop old data when a shorter lookback is reliably better than all history, or
@@ -92,13 +93,18 @@ def _served_interval(results: list[PolicyResult], confidence: float, samples: in
 
 
 def choose_schedule(
-    results: list[PolicyResult], minimum: int, limit: float, config: StudyConfig
+    results: list[PolicyResult], minimum: int, limit: float, shelf_life: int | None, config: StudyConfig
 ) -> tuple[Choice, pd.DataFrame]:
-    """The recommended policy, and the per-interval summary it was chosen from."""
+    """The recommended policy, and the per-interval summary it was chosen from.
+
+    Without costs, an interval must keep the replayed average within tolerance of retraining
+    every period and, when the shelf life was measured, no longer than it: an average within
+    tolerance may still hide models serving well past the age their quality breaks down.
+    """
     summary = summarize_intervals(results).sort_values("interval")
-    within = (summary["mean_diff"] >= -limit).to_numpy()
-    with_costs = config.schedule.cost_per_retrain is not None
     intervals = summary["interval"].to_numpy()
+    within = (summary["mean_diff"] >= -limit).to_numpy() & (intervals <= (shelf_life or np.inf))
+    with_costs = config.schedule.cost_per_retrain is not None
     if with_costs:
         feasible = summary[summary["interval"] >= minimum]
         chosen = int((feasible if len(feasible) else summary).sort_values("total_cost").iloc[0]["interval"])
@@ -168,7 +174,8 @@ def recommend(evidence: Evidence, config: StudyConfig) -> dict[str, Any]:
     every = next((r for r in evidence.schedule if r.policy.kind == PERIODIC and r.policy.interval == 1), None)
     quality_every = every.mean_quality if every else float("nan")
     limit = acceptable_drop(tolerance, quality_every)
-    choice, summary = choose_schedule(evidence.schedule, minimum, limit, config)
+    measured_life = None if shelf.get("is_censored", True) else shelf.get("shelf_life_periods")
+    choice, summary = choose_schedule(evidence.schedule, minimum, limit, measured_life, config)
 
     reference = evidence.windows.loc[evidence.windows["is_reference"].astype(bool), "mean"]
     window_limit = acceptable_drop(tolerance, float(reference.iloc[0]) if len(reference) else float("nan"))
@@ -240,11 +247,17 @@ def rationale(
         f"against {row['quality_every_period']:.3f} when retraining every {unit}; the tolerance is {limit:.3g}."
     )
     longer = summary[summary["interval"] > interval]
-    if len(longer):
+    if len(longer) and choice.cost is None:
         next_row = longer.iloc[0]
+        life = row["shelf_life_periods"]
+        past_shelf_life = (
+            f", and its models would serve past their {_plural(life, unit)} shelf life"
+            if life is not None and not row["shelf_life_censored"] and next_row["interval"] > life
+            else ""
+        )
         parts.append(
             f"Every {_plural(int(next_row['interval']), unit)} would lose {-next_row['mean_diff']:.3f} "
-            f"against retraining every {unit}."
+            f"against retraining every {unit}{past_shelf_life}."
         )
     if row["expected_cost"] is not None:
         parts.append(f"Its expected cost over the replay is {row['expected_cost']:.4g}.")

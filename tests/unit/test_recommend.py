@@ -86,7 +86,7 @@ def evidence(slope: float, **kw) -> Evidence:
     defaults = {
         "metric": "roc_auc",
         "greater_is_better": True,
-        "shelf": {"shelf_life_periods": 3, "is_censored": False, "decay_pattern": "gradual", "fresh_quality": 0.9},
+        "shelf": {"shelf_life_periods": 7, "is_censored": True, "decay_pattern": "gradual", "fresh_quality": 0.9},
         "arrival": arrival(),
         "learning_curve": curve({1000: 0.05, 4000: 0.01, 8000: 0.0}),
         "windows": windows([(4, np.nan, -0.05, -0.08, -0.02)]),
@@ -110,7 +110,8 @@ def test_steeper_decay_recommends_a_shorter_interval():
 
 
 def test_interval_is_never_below_the_feasible_minimum():
-    row = recommend(evidence(0.05, arrival=arrival(delay=4)), config())
+    shelf = {"shelf_life_periods": 3, "is_censored": False, "decay_pattern": "gradual", "fresh_quality": 0.9}
+    row = recommend(evidence(0.05, arrival=arrival(delay=4), shelf=shelf), config())
     assert row["min_feasible_interval_periods"] == 4 and row["feasible_interval_limited_by"] == "label delay"
     assert row["recommended_interval_periods"] == 4
     assert row["decays_before_new_data"], "a 3-period shelf life is shorter than the 4-period minimum"
@@ -160,3 +161,12 @@ def test_rationale_quotes_the_numbers():
     assert f"Retrain every {row['recommended_interval_periods']} weeks" in text
     assert f"{row['expected_quality']:.3f}" in text and f"{row['quality_every_period']:.3f}" in text
     assert "keep all history" in text and "4000 rows" in text
+
+
+def test_models_never_serve_past_a_measured_shelf_life():
+    shelf = {"shelf_life_periods": 3, "is_censored": False, "decay_pattern": "gradual", "fresh_quality": 0.9}
+    row = recommend(evidence(0.004, shelf=shelf), config())
+    assert row["recommended_interval_periods"] == 3, "the replayed average alone would allow 6"
+    assert "serve past their 3 weeks shelf life" in row["rationale"]
+    censored = {**shelf, "is_censored": True}
+    assert recommend(evidence(0.004, shelf=censored), config())["recommended_interval_periods"] == 6
