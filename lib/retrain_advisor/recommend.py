@@ -251,7 +251,7 @@ def rationale(
         next_row = longer.iloc[0]
         life = row["shelf_life_periods"]
         past_shelf_life = (
-            f", and its models would serve past their {_plural(life, unit)} shelf life"
+            f", and its models would serve past their {life}-{unit} shelf life"
             if life is not None and not row["shelf_life_censored"] and next_row["interval"] > life
             else ""
         )

@@ -167,6 +167,6 @@ def test_models_never_serve_past_a_measured_shelf_life():
     shelf = {"shelf_life_periods": 3, "is_censored": False, "decay_pattern": "gradual", "fresh_quality": 0.9}
     row = recommend(evidence(0.004, shelf=shelf), config())
     assert row["recommended_interval_periods"] == 3, "the replayed average alone would allow 6"
-    assert "serve past their 3 weeks shelf life" in row["rationale"]
+    assert "serve past their 3-week shelf life" in row["rationale"]
     censored = {**shelf, "is_censored": True}
     assert recommend(evidence(0.004, shelf=censored), config())["recommended_interval_periods"] == 6
