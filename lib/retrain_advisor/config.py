@@ -220,6 +220,9 @@ class LimitsConfig(_Section):
     min_class_rows: int = Field(
         10, ge=0, description="classification: an evaluation with fewer rows of any class is flagged and left out"
     )
+    max_categories: int = Field(
+        1000, ge=2, description="a string feature with more distinct values stops the run (usually an id or a leak)"
+    )
 
     @model_validator(mode="after")
     def _minimums_below_caps(self) -> LimitsConfig:

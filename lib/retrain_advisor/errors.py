@@ -19,3 +19,7 @@ class PlanError(RetrainAdvisorError):
 
 class RecipeError(RetrainAdvisorError):
     """The model recipe cannot be imported or built."""
+
+
+class OutputError(RetrainAdvisorError):
+    """The result tables cannot be written where the config says."""

@@ -253,8 +253,10 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
         F.count_if(missing_label).alias("null_label"),
         F.count_if(F.col(PERIOD).isNotNull() & ~missing_label).alias("used"),
         F.approx_count_distinct(cols.label).alias("distinct_labels"),
+        *[F.approx_count_distinct(c).alias(f"__distinct_{i}") for i, c in enumerate(categorical)],
     ).first()
     assert totals is not None
+    _check_cardinality(categorical, [totals[f"__distinct_{i}"] for i in range(len(categorical))], config)
     if totals["total"] == 0:
         raise SourceError(f"source {config.source.describe()} is empty")
     if totals["used"] == 0:
@@ -333,6 +335,18 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
         arrival_rows,
         config.slice.key,
     )
+
+
+def _check_cardinality(categorical: list[str], distinct: list[int], config: StudyConfig) -> None:
+    """Refuse string features with more values than limits.max_categories: ids and leaks, not signal."""
+    limit = config.limits.max_categories
+    wide = {name: n for name, n in zip(categorical, distinct, strict=True) if n > limit}
+    if wide:
+        shown = ", ".join(f"{name!r} (about {n} values)" for name, n in wide.items())
+        raise SourceError(
+            f"string feature(s) {shown} have more distinct values than limits.max_categories={limit}: such a column "
+            "is usually an id or a leak. Add it to columns.exclude, or raise limits.max_categories"
+        )
 
 
 def _target(

@@ -321,7 +321,7 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
     started = time.perf_counter()
     run = StudyRun(spark, config, run_id)
     log.info("run %s of study %r -> %s", run.run_id, config.name, config.output.path or config.output.schema_name)
-    run.store.ensure_schema()
+    run.store.ensure_tables()
     run.record("running")
     timings: dict[str, float] = {}
     study: PreparedStudy | None = None
@@ -367,8 +367,9 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
     except BaseException as error:
         try:
             run.record("failed", f"{type(error).__name__}: {error}"[:4000], study)
-        except Exception as record_error:  # keep the original error; say why the record is missing
-            log.error("could not mark run %s as failed: %s", run.run_id, record_error)
+            run.store.discard_run(run.run_id)
+        except Exception as cleanup_error:  # keep the original error; say what is left behind
+            log.error("could not mark run %s as failed and remove its rows: %s", run.run_id, cleanup_error)
         raise
     run.record("succeeded", None, study)
     seconds = time.perf_counter() - started

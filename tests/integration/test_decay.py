@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
-from pyspark.sql import functions as F
 from scipy.stats import spearmanr
 
 from retrain_advisor.periods import period_id_of
@@ -109,27 +106,6 @@ def test_gradual_decay_has_a_finite_shelf_life_and_pattern(gradual):
     assert pooled["decay_pattern"] == "gradual"
 
 
-def test_rerunning_a_run_id_replaces_its_rows(spark, history, tmp_path):
-    config = study_config(
-        history("none"),
-        tmp_path,
-        output={"path": str(tmp_path), "run_id": "nightly"},
-        windows={"lookback": 6, "gap": 1, "max_age": 3, "origin_every": 3},
-    )
-    first = run_study(spark, config)
-    other = run_study(spark, config.model_copy(update={"output": config.output.model_copy(update={"run_id": "other"})}))
-    counts = {t: first.store.read(t, "nightly").count() for t in ["fits", "evaluations", "decay_curve", "shelf_life"]}
-    second = run_study(spark, config)
-    assert second.run_id == first.run_id == "nightly"
-    for table, count in counts.items():
-        assert count > 0
-        assert second.store.read(table, "nightly").count() == count, table
-        assert second.store.read(table, other.run_id).count() == count, table
-    runs = first.store.read("runs").toPandas()
-    assert sorted(runs["run_id"]) == ["nightly", "other"]
-    assert set(runs["status"]) == {"succeeded"}
-
-
 def test_failing_estimator_is_recorded_per_fit_and_the_run_completes(spark, history, tmp_path):
     config = study_config(
         history("none"),
@@ -144,25 +120,3 @@ def test_failing_estimator_is_recorded_per_fit_and_the_run_completes(spark, hist
     assert fits["reason"].str.contains("solver").all()
     assert (evaluations["status"] == "fit_unavailable").all()
     assert result.store.read("runs", result.run_id).first()["status"] == "succeeded"
-
-
-def test_source_is_read_not_written(spark, history, tmp_path):
-    source = history("none")
-
-    def state():
-        version = spark.sql(f"DESCRIBE HISTORY delta.`{source}`").select(F.max("version")).first()[0]
-        files = sorted((p.relative_to(source), p.stat().st_mtime_ns) for p in Path(source).rglob("*") if p.is_file())
-        return version, files
-
-    before = state()
-    config = study_config(
-        source,
-        tmp_path,
-        windows={"lookback": 6, "gap": 0, "max_age": 2, "origin_every": 6},
-        schedule={"intervals": [1]},
-    )
-    result = run_study(spark, config)
-    assert state() == before
-    run = result.store.read("runs", result.run_id).first()
-    assert run["source_version"] == before[0]
-    assert run["source_rows"]["used_rows"] == run["source_rows"]["total_rows"] > 0

@@ -1,63 +1,17 @@
-"""The ways a user starts a study: spark-submit, the console script, and the notebook."""
+"""The ways a user starts a study: the console script and the notebook (spark-submit on a real
+cluster is in test_reliability.py)."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
-from delta import configure_spark_with_delta_pip
 from nbclient import NotebookClient
-from pyspark.sql import SparkSession
 
-from retrain_advisor.config import config_as_dict
-
-from .conftest import study_config
+from .spark_jobs import BIN, ROOT
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-
-
-def test_spark_submit_runs_the_job_file(spark, history, tmp_path):
-    config = study_config(
-        history("none"),
-        tmp_path / "out",
-        windows={"lookback": 6, "gap": 1, "max_age": 2, "origin_every": 4},
-        comparisons={"origins": 2, "test_periods": 1, "train_sizes": [20000], "lookbacks": [2]},
-        schedule={"intervals": [1, 2]},
-    )
-    config_file = tmp_path / "study.yml"
-    config_file.write_text(yaml.safe_dump(config_as_dict(config)))
-    delta = configure_spark_with_delta_pip(SparkSession.builder)._options["spark.jars.packages"]
-    command = [
-        str(BIN / "spark-submit"),
-        "--master",
-        "local[2]",
-        "--packages",
-        delta,
-        "--conf",
-        "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension",
-        "--conf",
-        "spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog",
-        "--conf",
-        f"spark.pyspark.python={sys.executable}",
-        str(ROOT / "jobs" / "analyze.py"),
-        "--config",
-        str(config_file),
-        "--run-id",
-        "submitted",
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "shelf life" in done.stdout and "recommendation:" in done.stdout and "Retrain" in done.stdout
-    runs = spark.read.format("delta").load(str(tmp_path / "out" / "runs")).collect()
-    assert [(r.run_id, r.status) for r in runs] == [("submitted", "succeeded")]
-    assert spark.read.format("delta").load(str(tmp_path / "out" / "shelf_life")).count() > 0
 
 
 def test_console_script_reports_a_bad_config_and_exits_2(tmp_path):

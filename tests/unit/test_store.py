@@ -1,0 +1,31 @@
+import pytest
+
+from retrain_advisor.config import OutputConfig
+from retrain_advisor.store import ResultStore, is_conflict
+
+
+class ConcurrentAppendException(Exception):
+    """Stands for the exception pyspark raises from Delta's Java class of that name."""
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (ConcurrentAppendException("Files were added to the root of the table by a concurrent update"), True),
+        (RuntimeError("[DELTA_CONCURRENT_WRITE] ConcurrentWriteException: A concurrent transaction has written"), True),
+        (RuntimeError("io.delta.exceptions.ProtocolChangedException: The protocol version changed"), True),
+        (RuntimeError("[TABLE_OR_VIEW_ALREADY_EXISTS] Cannot create table"), True),
+        (RuntimeError("[PATH_NOT_FOUND] Path does not exist"), False),
+        (PermissionError("Permission denied"), False),
+    ],
+)
+def test_only_lost_races_are_retried(error, expected):
+    assert is_conflict(error) is expected
+
+
+def test_tables_are_named_for_sql():
+    by_path = ResultStore(None, OutputConfig(path="/data/with`tick"))
+    assert by_path.reference("runs") == "delta.`/data/with``tick/runs`"
+    assert by_path.describe() == "output.path /data/with`tick"
+    by_schema = ResultStore(None, OutputConfig(schema="main.advisor"))
+    assert by_schema.reference("fits") == "main.advisor.fits"
