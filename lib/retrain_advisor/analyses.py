@@ -40,7 +40,7 @@ def arrival(inputs: AnalysisInputs) -> pd.DataFrame:
     """data_arrival rows (period_id instead of window), every period of the history for every slice."""
     source = inputs.source
     counts = arrival_counts(source)
-    first, last = min(source.period_ids), max(source.period_ids)
+    first, last = int(counts["period_id"].min()), int(counts["period_id"].max())  # labelled or not
     return complete_periods(counts, first, last, inputs.config.limits.min_eval_rows, source.task)
 
 
@@ -67,7 +67,7 @@ def comparisons(inputs: AnalysisInputs, evaluations: DataFrame) -> tuple[DataFra
     """learning_curve and window_comparison rows of the primary metric."""
     config, primary = inputs.config, inputs.primary
     arms = arms_frame(inputs.spark, inputs.study_plan.plan)
-    values = arm_values(evaluations, arms, primary.name, config.comparisons.test_periods).cache()
+    values = arm_values(evaluations, arms, primary.name, config.comparisons.test_periods)
     samples, seed = config.execution.bootstrap_samples, config.execution.seed
     curve = learning_curve(values, primary.name, primary.greater_is_better, config.tolerance, samples, seed)
     windows = window_comparison(
@@ -99,6 +99,8 @@ def recommendations(
         return frame[frame["slice_value"].isna()] if key is None else frame[frame["slice_value"] == key]
 
     rows = []
+    # every model trains on all rows, so a slice needs as many periods to collect them as all rows do
+    rows_per_period = arrival_by_slice[None].median_labelled_rows
     for key in sorted(schedule_by_slice, key=lambda k: (k is not None, k or "")):
         shelf_rows = of(shelf, key)
         evidence = Evidence(
@@ -109,6 +111,7 @@ def recommendations(
             learning_curve=of(curve, key),
             windows=of(windows, key),
             schedule=schedule_by_slice[key],
+            rows_per_period=rows_per_period,
         )
         rows.append({"slice_value": key, **recommend(evidence, inputs.config)})
     return rows

@@ -98,15 +98,13 @@ class ArrivalSummary:
     batch_cadence_periods: int
     label_delay_periods: int  # the longer of the observed delay and windows.gap
     median_labelled_rows: float
-    n_empty: int
-    n_thin: int
 
 
 def summarize_arrival(table: pd.DataFrame, gap: int, unit: PeriodUnit) -> ArrivalSummary:
     """Batch cadence: the median distance between periods with labelled data. Label delay: the
     90th percentile delay in whole periods (at least windows.gap, which the study was told)."""
     with_data = table.loc[~table["is_empty"], "period_id"].sort_values().to_numpy()
-    cadence = int(np.median(np.diff(with_data))) if len(with_data) > 1 else 1
+    cadence = round(float(np.median(np.diff(with_data)))) if len(with_data) > 1 else 1
     delays = table["label_delay_days_p90"].dropna()
     observed = math.ceil(float(delays.median()) / DAYS_PER_PERIOD[unit] - 1e-9) if len(delays) else None
     labelled = table.loc[~table["is_empty"], "labelled_rows"]
@@ -114,6 +112,4 @@ def summarize_arrival(table: pd.DataFrame, gap: int, unit: PeriodUnit) -> Arriva
         batch_cadence_periods=max(cadence, 1),
         label_delay_periods=max(gap, observed or 0),
         median_labelled_rows=float(labelled.median()) if len(labelled) else 0.0,
-        n_empty=int(table["is_empty"].sum()),
-        n_thin=int(table["is_thin"].sum()),
     )

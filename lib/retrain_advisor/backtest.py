@@ -47,7 +47,7 @@ def schedule_matrix(
             "train_end",
             period.alias("period_id"),
             F.when(usable, value).alias("value"),
-            F.col("eval_rows_used").alias("rows"),
+            F.coalesce("eval_rows_available", "eval_rows_used").alias("rows"),  # the period's volume
             (F.col("fit_status") == OK).alias("fit_ok"),
         )
         .toPandas()

@@ -135,7 +135,7 @@ def learning_curve_rows(
         compared["drop_ci_low"] = -compared["diff_ci_high"]
         compared["drop_ci_high"] = -compared["diff_ci_low"]
         largest = compared.loc[compared["is_largest"], "mean"]
-        limit = acceptable_drop(tolerance, float(largest.iloc[0]) if len(largest) else np.nan)
+        limit = acceptable_drop(tolerance, float(largest.iloc[0]) if len(largest) else np.nan, greater_is_better)
         compared["is_within_tolerance"] = compared["drop_from_largest"] <= limit
         order = compared["train_rows"] if axis == ROWS else compared["lookback"].fillna(np.inf)
         smallest = order[compared["is_within_tolerance"]].min()

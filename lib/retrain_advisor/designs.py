@@ -139,9 +139,9 @@ def comparison_origins(history: History, config: StudyConfig) -> list[int]:
 def plan_comparisons(history: History, config: StudyConfig) -> tuple[Plan, list[int], list[int], list[int]]:
     """Learning curve (rows and periods) and lookback comparison at the same origins and test periods."""
     windows, seed, cap = config.windows, config.execution.seed, config.limits.max_train_rows
-    sizes = config.comparisons.train_sizes or default_train_sizes(config)
-    lookbacks = config.comparisons.lookbacks or default_lookbacks(history, config)
     origins = comparison_origins(history, config)
+    sizes = _distinct_sizes(history, config, origins)
+    lookbacks = _shorter_than_history(history, config, origins)
     plan = Plan()
     for origin in origins:
         tested = [p for p in range(origin, origin + config.comparisons.test_periods) if history.has(p)]
@@ -156,6 +156,31 @@ def plan_comparisons(history: History, config: StudyConfig) -> tuple[Plan, list[
             fit = make_fit(history, origin, None, windows.gap, cap, seed, half_life)
             plan.add_arm(Arm(WINDOW_COMPARISON, fit.fit_id, origin, cap, None, half_life), fit, tested)
     return plan, origins, sizes, lookbacks
+
+
+def _distinct_sizes(history: History, config: StudyConfig, origins: list[int]) -> list[int]:
+    """Row caps below what the study's window holds at every origin, and the largest cap.
+
+    Larger caps would train on the same rows as the largest one: the same fit under another name.
+    """
+    sizes = config.comparisons.train_sizes or default_train_sizes(config)
+    lookback, gap = _lookback(config.windows), config.windows.gap
+    held = min(history.rows_between(history.first if lookback is None else t - lookback, t - gap) for t in origins)
+    kept = sorted({s for s in sizes if s < held} | {max(sizes)})
+    if len(kept) < len(sizes):
+        log.info("learning curve: row caps %s reduced to %s (windows hold %d rows)", sizes, kept, held)
+    return kept
+
+
+def _shorter_than_history(history: History, config: StudyConfig, origins: list[int]) -> list[int]:
+    """Lookbacks that stop short of the first period at every origin: longer ones are all history."""
+    lookbacks = config.comparisons.lookbacks or default_lookbacks(history, config)
+    kept = [lb for lb in lookbacks if min(origins) - lb > history.first]
+    if len(kept) < len(lookbacks):
+        log.info(
+            "lookbacks %s reaching the first period are compared as all history", sorted(set(lookbacks) - set(kept))
+        )
+    return kept
 
 
 def default_intervals(config: StudyConfig) -> list[int]:

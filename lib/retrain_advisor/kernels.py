@@ -219,7 +219,18 @@ def score_slices(rows: ScoringRows, model: bytes, ctx: KernelContext) -> list[Sc
             prediction, classes = _prediction(estimator, rows.features, ctx)
     except Exception as error:
         seconds = time.perf_counter() - started
-        return [ScoreOutcome(None, FAILED, _describe(error), len(rows), rows.class_counts, {}, seconds)]
+        return [
+            ScoreOutcome(
+                value,
+                FAILED,
+                _describe(error),
+                len(rows) if mask is None else int(mask.sum()),
+                rows.class_counts if mask is None else {},
+                {},
+                seconds if mask is None else 0.0,
+            )
+            for value, mask in rows.slice_masks()
+        ]
     outcomes = []
     for value, mask in rows.slice_masks():
         y_true = rows.target if mask is None else rows.target[mask]

@@ -25,8 +25,8 @@ import pandas as pd
 from retrain_advisor.arrival import ArrivalSummary
 from retrain_advisor.config import PeriodUnit, StudyConfig
 from retrain_advisor.designs import ROWS
-from retrain_advisor.schedule import PERIODIC, TRIGGER, PolicyResult, summarize_intervals
-from retrain_advisor.shelf_life import acceptable_drop, bootstrap_mean_interval
+from retrain_advisor.schedule import PERIODIC, TRIGGER, PolicyResult, summarize_intervals, weighted_interval
+from retrain_advisor.shelf_life import acceptable_drop
 
 KEEP_ALL = "keep_all"
 DROP_OLDER = "drop_older"
@@ -44,6 +44,7 @@ class Evidence:
     learning_curve: pd.DataFrame  # learning_curve rows
     windows: pd.DataFrame  # window_comparison rows
     schedule: list[PolicyResult]
+    rows_per_period: float  # labelled rows per period of all rows, which every model trains on
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Choice:
     quality_interval: tuple[float, float]
     cost: float | None
     raised_to_feasible: bool
+    below_feasible: bool = False  # even the longest replayed interval is shorter than the feasible minimum
 
 
 def _plural(n: float, unit: PeriodUnit) -> str:
@@ -62,13 +64,14 @@ def _plural(n: float, unit: PeriodUnit) -> str:
 
 
 def minimum_training_size(curve: pd.DataFrame) -> tuple[int | None, bool]:
-    """(smallest row cap within tolerance of the largest, whether the curve still climbs at its end)."""
+    """(rows the smallest arm within tolerance of the largest trained on, whether the curve still
+    climbs at its end)."""
     rows = curve[curve["axis"] == ROWS].sort_values("train_rows_max")
     if rows.empty:
         return None, False
-    minimum = rows.loc[rows["is_minimum"], "train_rows_max"]
+    chosen = rows[rows["is_minimum"]] if rows["is_minimum"].any() else rows.tail(1)
     climbing = len(rows) >= 2 and not bool(rows.iloc[-2]["is_within_tolerance"])
-    return (int(minimum.iloc[0]) if len(minimum) else int(rows.iloc[-1]["train_rows_max"])), climbing
+    return int(round(float(chosen["train_rows_used"].iloc[0]))), climbing
 
 
 def feasible_interval(arrival: ArrivalSummary, min_train_periods: int) -> tuple[int, str]:
@@ -82,14 +85,19 @@ def feasible_interval(arrival: ArrivalSummary, min_train_periods: int) -> tuple[
 
 
 def _served_interval(results: list[PolicyResult], confidence: float, samples: int, seed: int) -> tuple[float, float]:
-    """Interval of the mean quality across replayed periods, pooling the policies' offsets per period."""
+    """Interval of the row-weighted mean quality, resampling replayed periods; a period's value is
+    the mean over the policies (the offsets of one interval) that measured it."""
     by_period: dict[int, list[float]] = {}
+    rows: dict[int, int] = {}
     for result in results:
         for served in result.periods:
             if not math.isnan(served.value):
                 by_period.setdefault(served.period_id, []).append(served.value)
-    values = np.array([np.mean(v) for _, v in sorted(by_period.items())])
-    return bootstrap_mean_interval(values, confidence, samples, seed)
+                rows[served.period_id] = served.rows
+    periods = sorted(by_period)
+    values = np.array([np.mean(by_period[p]) for p in periods])
+    weights = np.array([rows[p] for p in periods], dtype=float)
+    return weighted_interval(values, weights, confidence, samples, seed)
 
 
 def choose_schedule(
@@ -112,6 +120,7 @@ def choose_schedule(
         prefix = int(np.argmin(within)) if not within.all() else len(within)
         chosen = int(intervals[max(prefix - 1, 0)])
     raised = chosen < minimum
+    below = bool(intervals.max() < minimum)
     if raised:
         above = intervals[intervals >= minimum]
         chosen = int(above.min()) if len(above) else int(intervals.max())
@@ -123,7 +132,8 @@ def choose_schedule(
         return _served_interval(served_by, config.tolerance.confidence, samples, seed)
 
     cost = None if not with_costs else float(row["total_cost"])
-    choice = Choice(PERIODIC, chosen, None, float(row["mean_quality"]), quality_interval(periodic), cost, raised)
+    quality = float(row["mean_quality"])
+    choice = Choice(PERIODIC, chosen, None, quality, quality_interval(periodic), cost, raised, below)
     triggers = [r for r in results if r.policy.kind == TRIGGER and r.mean_diff >= -limit]
     if triggers:
         key = (lambda r: r.total_cost) if with_costs else (lambda r: r.n_retrains)
@@ -167,18 +177,19 @@ def recommend(evidence: Evidence, config: StudyConfig) -> dict[str, Any]:
     shelf = evidence.shelf or {}
     arrival = evidence.arrival
     min_rows, climbing = minimum_training_size(evidence.learning_curve)
-    per_period = max(arrival.median_labelled_rows, 1.0)
+    per_period = max(evidence.rows_per_period, 1.0)
     min_periods = max(1, math.ceil(min_rows / per_period)) if min_rows is not None else 1
     minimum, limited_by = feasible_interval(arrival, min_periods)
 
     every = next((r for r in evidence.schedule if r.policy.kind == PERIODIC and r.policy.interval == 1), None)
     quality_every = every.mean_quality if every else float("nan")
-    limit = acceptable_drop(tolerance, quality_every)
+    limit = acceptable_drop(tolerance, quality_every, evidence.greater_is_better)
     measured_life = None if shelf.get("is_censored", True) else shelf.get("shelf_life_periods")
     choice, summary = choose_schedule(evidence.schedule, minimum, limit, measured_life, config)
 
     reference = evidence.windows.loc[evidence.windows["is_reference"].astype(bool), "mean"]
-    window_limit = acceptable_drop(tolerance, float(reference.iloc[0]) if len(reference) else float("nan"))
+    reference_value = float(reference.iloc[0]) if len(reference) else float("nan")
+    window_limit = acceptable_drop(tolerance, reference_value, evidence.greater_is_better)
     lookback = lookback_verdict(evidence.windows, window_limit)
 
     shelf_periods = shelf.get("shelf_life_periods")
@@ -229,7 +240,8 @@ def rationale(
     if choice.policy == TRIGGER:
         parts.append(
             f"Retrain when the measured {metric} of the serving model drops by more than "
-            f"{choice.trigger_drop:g} from its fresh value (at the latest every {_plural(interval, unit)})."
+            f"{choice.trigger_drop:g} from its fresh value, and at the latest every "
+            f"{_plural(int(summary['interval'].max()), unit)} (on a calendar: every {_plural(interval, unit)})."
         )
     else:
         parts.append(f"Retrain every {_plural(interval, unit)}.")
@@ -269,7 +281,12 @@ def rationale(
         f"interval is {_plural(row['min_feasible_interval_periods'], unit)} (set by the "
         f"{row['feasible_interval_limited_by']})."
     )
-    if choice.raised_to_feasible:
+    if choice.below_feasible:
+        parts.append(
+            f"Even the longest replayed interval, {_plural(interval, unit)}, is shorter than that minimum: "
+            "replay longer intervals (schedule.intervals, windows.max_age) to measure a feasible one."
+        )
+    elif choice.raised_to_feasible:
         parts.append("Quality alone would call for retraining more often than that; the interval was raised to it.")
     if row["decays_before_new_data"]:
         parts.append("Quality decays before enough new data arrives: consider a more robust model or faster labels.")

@@ -302,7 +302,7 @@ def _result(history: _History, policy: Policy, run: _Run, reference: tuple[Serve
     worst = int(np.flatnonzero(measured)[np.argmin(sign * values[measured])]) if measured.any() else None
     paired = measured & np.isfinite(np.array([p.value for p in reference]))
     diffs = sign * (values - np.array([p.value for p in reference]))[paired]  # positive = better than reference
-    low, high = _weighted_interval(diffs, weights[paired], s.confidence, s.samples, group_seed(s.seed, policy.name))
+    low, high = weighted_interval(diffs, weights[paired], s.confidence, s.samples, group_seed(s.seed, policy.name))
     quality_lost = float(-diffs.sum())
     cost = None
     if s.cost_per_retrain is not None and s.cost_per_quality_unit is not None:
@@ -330,7 +330,7 @@ def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
     return float(values @ weights / total) if values.size and total > 0 else float("nan")
 
 
-def _weighted_interval(
+def weighted_interval(
     values: np.ndarray, weights: np.ndarray, confidence: float, samples: int, seed: int
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the row-weighted mean, resampling periods; one value is its own interval."""

@@ -101,7 +101,7 @@ def shelf_life(curve: pd.DataFrame, tolerance: ToleranceConfig, greater_is_bette
     eligible = curve[(curve["model_age"] >= 1) & (curve["n_origins"] >= min_origins)]
     flags = {int(r.model_age): breached(r, tolerance, greater_is_better) for _, r in eligible.iterrows()}
     max_age = int(curve["model_age"].max()) if len(curve) else 0
-    pattern = decay_pattern(curve, tolerance, min_origins)
+    pattern = decay_pattern(curve, tolerance, greater_is_better, min_origins)
     for age in sorted(flags):
         run = [flags.get(age + k) for k in range(tolerance.persistence)]
         if all(run):
@@ -109,26 +109,30 @@ def shelf_life(curve: pd.DataFrame, tolerance: ToleranceConfig, greater_is_bette
     return ShelfLife(max_age + 1, True, None, max_age, pattern)
 
 
-def acceptable_drop(tolerance: ToleranceConfig, reference: float) -> float:
+def acceptable_drop(tolerance: ToleranceConfig, reference: float, greater_is_better: bool) -> float:
     """The tolerance as one absolute drop from `reference` (fresh quality, or a comparison's
-    reference arm): the smallest of the absolute, relative and floor limits that are set."""
+    reference arm): the smallest of the absolute, relative and floor limits that are set. A
+    reference already beyond the floor allows no drop."""
     scales = []
     if tolerance.absolute is not None:
         scales.append(tolerance.absolute)
     if tolerance.relative is not None and np.isfinite(reference):
         scales.append(tolerance.relative * abs(reference))
     if tolerance.floor is not None and np.isfinite(reference):
-        scales.append(abs(reference - tolerance.floor))
+        room = reference - tolerance.floor if greater_is_better else tolerance.floor - reference
+        scales.append(max(0.0, room))
     return min(scales) if scales else float("nan")
 
 
-def _drop_scale(curve: pd.DataFrame, tolerance: ToleranceConfig) -> float:
+def _drop_scale(curve: pd.DataFrame, tolerance: ToleranceConfig, greater_is_better: bool) -> float:
     """The tolerance expressed as an absolute drop from fresh quality, for naming the pattern."""
     fresh = curve.loc[curve["model_age"] == 0, "mean"]
-    return acceptable_drop(tolerance, float(fresh.iloc[0]) if len(fresh) else float("nan"))
+    return acceptable_drop(tolerance, float(fresh.iloc[0]) if len(fresh) else float("nan"), greater_is_better)
 
 
-def decay_pattern(curve: pd.DataFrame, tolerance: ToleranceConfig, min_origins: int = 1) -> str:
+def decay_pattern(
+    curve: pd.DataFrame, tolerance: ToleranceConfig, greater_is_better: bool, min_origins: int = 1
+) -> str:
     """stable, gradual, abrupt or widening_variance, from the mean drop and the quartile spread by age.
 
     Only ages measured on at least `min_origins` origins, with a mean drop, take part.
@@ -138,7 +142,7 @@ def decay_pattern(curve: pd.DataFrame, tolerance: ToleranceConfig, min_origins: 
     later = measured[measured["model_age"] >= 1]
     if later.empty:
         return STABLE
-    scale = _drop_scale(curve, tolerance)
+    scale = _drop_scale(curve, tolerance, greater_is_better)
     ages = np.concatenate([[0.0], later["model_age"].to_numpy(dtype=float)])
     drops = np.concatenate([[0.0], later["mean_drop"].to_numpy(dtype=float)])
     largest = float(drops.max())

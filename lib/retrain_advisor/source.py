@@ -83,10 +83,6 @@ class PreparedSource:
         return self._rows_by_period.get(period_id, 0)
 
     @property
-    def slice_values(self) -> list[str]:
-        return sorted(self.periods["slice_value"].dropna().unique())
-
-    @property
     def period_ids(self) -> list[int]:
         return sorted(self._rows_by_period)
 

@@ -122,6 +122,6 @@ def frame_of(spark: SparkSession, table: str, records: Iterable[dict[str, Any]])
 
 
 def by_slice(frame: pd.DataFrame) -> Iterator[tuple[str | None, pd.DataFrame]]:
-    """The rows of each slice_value; None (all rows) first."""
+    """The rows of each slice_value (None: all rows)."""
     for key, group in frame.groupby("slice_value", dropna=False, sort=True):
         yield (None if pd.isna(key) else str(key)), group

@@ -70,8 +70,9 @@ def test_learning_curve_reaches_a_plateau_on_stable_data(stable_study):
         fresh["metrics"].map(lambda m: m["roc_auc"]).mean()
     )
     recommendation = overall(stable_study)
-    assert recommendation["min_train_rows"] == rows.loc[rows["is_minimum"], "train_rows_max"].iloc[0]
-    assert recommendation["min_train_periods"] == -(-recommendation["min_train_rows"] // 5000)
+    assert recommendation["min_train_rows"] == round(rows.loc[rows["is_minimum"], "train_rows_used"].iloc[0])
+    per_period = stable_study.table("data_arrival").toPandas()["labelled_rows"].median()
+    assert recommendation["min_train_periods"] == max(1, -(-recommendation["min_train_rows"] // per_period))
 
 
 @pytest.fixture(scope="module")

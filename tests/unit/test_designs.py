@@ -106,3 +106,15 @@ def test_interval_beyond_the_measured_ages_is_refused():
 
     with pytest.raises(ConfigError, match=r"schedule.intervals \[9\] exceed windows.max_age \+ 1 = 7"):
         config(schedule={"intervals": [1, 9]})
+
+
+def test_row_caps_a_window_cannot_fill_are_not_separate_fits():
+    # a 8-week lookback with a 1-week gap holds 7000 rows: a 7500 cap would train on the same rows as 8000
+    study = plan_study(HISTORY, config(comparisons={"train_sizes": [2000, 7500, 8000]}))
+    assert study.train_sizes == [2000, 8000]
+
+
+def test_lookbacks_reaching_the_first_period_are_left_to_all_history():
+    study = plan_study(HISTORY, config(comparisons={"lookbacks": [4, 16, 30]}))
+    assert min(study.comparison_origins) == 128
+    assert study.lookbacks == [4, 16]

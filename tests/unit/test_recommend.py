@@ -48,7 +48,7 @@ def replayed(slope: float, intervals=(1, 2, 3, 4, 6), **kw):
 
 
 def arrival(cadence=1, delay=0, rows=5000.0) -> ArrivalSummary:
-    return ArrivalSummary(cadence, delay, rows, 0, 0)
+    return ArrivalSummary(cadence, delay, rows)
 
 
 def curve(drops: dict[int, float], tolerance=0.02) -> pd.DataFrame:
@@ -57,6 +57,7 @@ def curve(drops: dict[int, float], tolerance=0.02) -> pd.DataFrame:
         {
             "axis": "rows",
             "train_rows_max": sizes,
+            "train_rows_used": [0.98 * s for s in sizes],  # a sample is about its cap
             "drop_from_largest": [drops[s] for s in sizes],
             "is_within_tolerance": [drops[s] <= tolerance for s in sizes],
             "is_minimum": [s == min(x for x in sizes if drops[x] <= tolerance) for s in sizes],
@@ -91,6 +92,7 @@ def evidence(slope: float, **kw) -> Evidence:
         "learning_curve": curve({1000: 0.05, 4000: 0.01, 8000: 0.0}),
         "windows": windows([(4, np.nan, -0.05, -0.08, -0.02)]),
         "schedule": replayed(slope),
+        "rows_per_period": 5000.0,
     }
     return Evidence(**(defaults | kw))
 
@@ -132,8 +134,8 @@ def test_costs_pick_the_cheapest_interval():
 
 
 def test_minimum_training_size_and_plateau():
-    assert minimum_training_size(curve({1000: 0.05, 4000: 0.01, 8000: 0.0})) == (4000, False)
-    assert minimum_training_size(curve({1000: 0.09, 4000: 0.05, 8000: 0.0})) == (8000, True)
+    assert minimum_training_size(curve({1000: 0.05, 4000: 0.01, 8000: 0.0})) == (3920, False)
+    assert minimum_training_size(curve({1000: 0.09, 4000: 0.05, 8000: 0.0})) == (7840, True)
 
 
 def test_feasible_interval_takes_the_longest_constraint():
@@ -160,7 +162,7 @@ def test_rationale_quotes_the_numbers():
     text = row["rationale"]
     assert f"Retrain every {row['recommended_interval_periods']} weeks" in text
     assert f"{row['expected_quality']:.3f}" in text and f"{row['quality_every_period']:.3f}" in text
-    assert "keep all history" in text and "4000 rows" in text
+    assert "keep all history" in text and "3920 rows" in text
 
 
 def test_models_never_serve_past_a_measured_shelf_life():

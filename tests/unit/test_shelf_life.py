@@ -105,7 +105,7 @@ def test_loss_metrics_breach_the_floor_from_below():
     ],
 )
 def test_decay_patterns(drops, spread, expected):
-    assert decay_pattern(curve(drops, spread), TOL) == expected
+    assert decay_pattern(curve(drops, spread), TOL, True) == expected
 
 
 def test_curve_summary_does_not_depend_on_row_order():
