@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -145,13 +146,18 @@ def test_an_output_that_cannot_be_written_is_named(spark, history, tmp_path):
 def comparable(store: ResultStore, run_id: str, table: str) -> pd.DataFrame:
     """A table's rows of one run without the columns that differ between runs by design, in a fixed order."""
     df = store.read(table, run_id)
-    frame = df.select([F.to_json(c).alias(c) if _nested(df, c) else c for c in df.columns if c not in VOLATILE])
-    pdf = frame.toPandas()
+    pdf = df.select([_canonical(df, c) for c in df.columns if c not in VOLATILE]).toPandas()
     return pdf.sort_values(list(pdf.columns)).reset_index(drop=True)
 
 
-def _nested(df, name: str) -> bool:
-    return df.schema[name].dataType.typeName() in ("struct", "map", "array")
+def _canonical(df, name: str):
+    """Nested values as JSON text; maps with their keys sorted (a map has no order)."""
+    kind = df.schema[name].dataType.typeName()
+    if kind == "map":
+        return F.to_json(F.array_sort(F.map_entries(name))).alias(name)
+    if kind in ("struct", "array"):
+        return F.to_json(name).alias(name)
+    return F.col(name)
 
 
 def assert_same_results(first: tuple[ResultStore, str], second: tuple[ResultStore, str]) -> None:
@@ -292,3 +298,17 @@ def test_spark_submit_on_a_cluster_survives_a_lost_worker(spark, concurrent_runs
     store = ResultStore(spark, submitted.output)
     assert store.read("runs").first()["status"] == "succeeded"
     assert_same_results((store, "disturbed"), (ResultStore(spark, config.output), "first"))
+
+
+def test_spark_connect_runs_the_same_study(spark, concurrent_runs, tmp_path):
+    """Through Spark Connect (as on Databricks serverless): nothing may need sparkContext or RDDs."""
+    config, _ = concurrent_runs
+    output = config.output.model_copy(update={"path": str(tmp_path / "out")})
+    config_file = tmp_path / "study.yml"
+    config_file.write_text(yaml.safe_dump(config_as_dict(config.model_copy(update={"output": output}))))
+    job = Path(__file__).with_name("connect_job.py")
+    done = subprocess.run(
+        [sys.executable, str(job), str(config_file), "connected"], capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-5000:]
+    assert_same_results((ResultStore(spark, output), "connected"), (ResultStore(spark, config.output), "first"))
