@@ -8,7 +8,7 @@ replayed on it (`schedule.replay`).
 from __future__ import annotations
 
 import functools
-import math
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -16,12 +16,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from retrain_advisor.config import StudyConfig
+from retrain_advisor.decay import usable
 from retrain_advisor.designs import SCHEDULE, ReplayDesign
 from retrain_advisor.kernels import OK
-from retrain_advisor.periods import period_window
 from retrain_advisor.plan import Plan
 from retrain_advisor.schedule import PolicyResult, ReplaySettings, replay
-from retrain_advisor.tables import by_slice
+from retrain_advisor.tables import by_slice, plain_value
 
 
 def schedule_matrix(
@@ -35,8 +35,6 @@ def schedule_matrix(
     arms = spark.createDataFrame(
         sorted({(a.fit_id, a.train_end) for a in plan.arms if a.analysis == SCHEDULE}), "fit_id string, train_end int"
     )
-    value = F.col("metrics")[metric]
-    usable = F.col("is_sufficient") & value.isNotNull() & ~F.isnan(value)
     period = F.col("train_end") + F.col("model_age")
     replayed = (F.col("model_age") < design.max_age) & period.between(design.start, design.last)
     return (
@@ -46,7 +44,7 @@ def schedule_matrix(
             "slice_value",
             "train_end",
             period.alias("period_id"),
-            F.when(usable, value).alias("value"),
+            F.when(usable(metric), F.col("metrics")[metric]).alias("value"),
             F.coalesce("eval_rows_available", "eval_rows_used").alias("rows"),  # the period's volume
             (F.col("fit_status") == OK).alias("fit_ok"),
         )
@@ -81,31 +79,22 @@ def replay_slices(matrix: pd.DataFrame, settings: ReplaySettings) -> dict[str | 
 
 
 def backtest_rows(
-    results: dict[str | None, list[PolicyResult]], config: StudyConfig, metric: str, run_id: str, granularity: str
+    results: dict[str | None, list[PolicyResult]],
+    metric: str,
+    confidence: float,
+    window: Callable[[int], dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """Rows of the schedule_backtest table."""
-    unit, zone = config.period.unit, config.period.timezone
-
-    @functools.cache
-    def window(period: int | None) -> dict[str, Any] | None:
-        if period is None:
-            return None
-        start, end = period_window(unit, period, period + 1, zone)
-        return {"start": start, "end": end}
-
-    def number(value: float | None) -> float | None:
-        return None if value is None or math.isnan(value) else float(value)
-
+    """Rows of the schedule_backtest table, without the run columns (for `frame_of`, which turns
+    top-level NaN into null; nested values are converted here). `window` turns a period id into
+    its window struct."""
+    window = functools.cache(window)
     rows = []
     for slice_value, policies in results.items():
         for result in policies:
             policy = result.policy
             rows.append(
                 {
-                    "run_id": run_id,
-                    "slice_key": None if slice_value is None else config.slice.key,
                     "slice_value": slice_value,
-                    "granularity": granularity,
                     "metric": metric,
                     "policy": policy.kind,
                     "interval_periods": policy.interval,
@@ -115,20 +104,20 @@ def backtest_rows(
                     "n_measured": result.n_measured,
                     "n_retrains": result.n_retrains,
                     "n_failed_retrains": result.n_failed_retrains,
-                    "mean_quality": number(result.mean_quality),
-                    "worst_quality": number(result.worst_quality),
-                    "worst_window": window(result.worst_period),
-                    "mean_diff": number(result.mean_diff),
-                    "diff_ci_low": number(result.diff_ci_low),
-                    "diff_ci_high": number(result.diff_ci_high),
-                    "quality_lost": number(result.quality_lost),
-                    "total_cost": number(result.total_cost),
-                    "confidence": config.tolerance.confidence,
+                    "mean_quality": result.mean_quality,
+                    "worst_quality": result.worst_quality,
+                    "worst_window": None if result.worst_period is None else window(result.worst_period),
+                    "mean_diff": result.mean_diff,
+                    "diff_ci_low": result.diff_ci_low,
+                    "diff_ci_high": result.diff_ci_high,
+                    "quality_lost": result.quality_lost,
+                    "total_cost": result.total_cost,
+                    "confidence": confidence,
                     "served": [
                         {
                             "window": window(p.period_id),
                             "model_age": p.model_age,
-                            "quality": number(p.value),
+                            "quality": plain_value(p.value),
                             "rows": int(p.rows),
                             "retrained": p.retrained,
                         }

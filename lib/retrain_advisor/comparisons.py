@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from retrain_advisor.config import ToleranceConfig
-from retrain_advisor.decay import GROUP
+from retrain_advisor.decay import GROUP, usable
 from retrain_advisor.designs import LEARNING_CURVE, ROWS, WINDOW_COMPARISON
 from retrain_advisor.plan import Plan
 from retrain_advisor.shelf_life import acceptable_drop, bootstrap_mean_interval, group_seed
@@ -54,13 +54,11 @@ def arm_values(evaluations: DataFrame, arms: DataFrame, metric: str, test_period
     A fit other analyses share is scored at more ages; only the test periods count, so every arm
     is measured on the same periods.
     """
-    value = F.col("metrics")[metric]
-    tested = F.col("model_age") < test_periods
-    usable = evaluations.where(tested & F.col("is_sufficient") & value.isNotNull() & ~F.isnan(value)).select(
-        *GROUP, "fit_id", value.alias("value"), "train_rows_used"
+    tested = evaluations.where((F.col("model_age") < test_periods) & usable(metric)).select(
+        *GROUP, "fit_id", F.col("metrics")[metric].alias("value"), "train_rows_used"
     )
     return (
-        usable.join(arms, "fit_id")
+        tested.join(arms, "fit_id")
         .groupBy(*GROUP, *ARM_KEY, "train_end")
         .agg(
             F.avg("value").alias("value"),

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from retrain_advisor.config import ToleranceConfig
@@ -21,6 +21,12 @@ from retrain_advisor.tables import SCHEMAS, WINDOW
 GROUP = ["run_id", "slice_key", "slice_value", "granularity"]
 # shelf_life without `origin`: structs are added in Spark, not passed through pandas.
 RULE_SCHEMA = SCHEMAS["shelf_life"].replace(f"origin {WINDOW}, ", "")
+
+
+def usable(metric: str) -> Column:
+    """An evaluation that enters aggregates: sufficient, and the metric has a value."""
+    value = F.col("metrics")[metric]
+    return F.col("is_sufficient") & value.isNotNull() & ~F.isnan(value)
 
 
 def aged_metrics(evaluations: DataFrame, metrics: list[Metric]) -> DataFrame:

@@ -299,8 +299,8 @@ def analyze(run: StudyRun, study: PreparedStudy, evaluations: DataFrame, timings
 
     with stage("schedule", timings, "(replay retraining policies) "):
         replayed = analyses.schedule(inputs, evaluations)
-        rows = backtest_rows(replayed, run.config, study.primary_metric, run_id, run.granularity)
-        store.replace_run("schedule_backtest", frame_of(run.spark, "schedule_backtest", rows), run_id)
+        rows = backtest_rows(replayed, study.primary_metric, run.config.tolerance.confidence, run.window)
+        store.replace_run("schedule_backtest", frame_of(run.spark, "schedule_backtest", run.run_records(rows)), run_id)
 
     with stage("recommend", timings):
         shelf_rows = store.read("shelf_life", run_id).where(F.col("fit_id").isNull()).drop("origin").toPandas()

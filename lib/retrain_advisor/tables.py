@@ -106,7 +106,7 @@ def column_names(ddl: str) -> list[str]:
     return names
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """Python values Spark accepts: numpy scalars unwrapped, NaN as null (not measured)."""
     if isinstance(value, np.generic):
         value = value.item()
@@ -118,7 +118,7 @@ def _plain(value: Any) -> Any:
 def frame_of(spark: SparkSession, table: str, records: Iterable[dict[str, Any]]) -> DataFrame:
     """A DataFrame with the table's schema from small records on the driver (missing keys are null)."""
     names = columns(table)
-    return spark.createDataFrame([tuple(_plain(r.get(n)) for n in names) for r in records], SCHEMAS[table])
+    return spark.createDataFrame([tuple(plain_value(r.get(n)) for n in names) for r in records], SCHEMAS[table])
 
 
 def by_slice(frame: pd.DataFrame) -> Iterator[tuple[str | None, pd.DataFrame]]:
