@@ -1,4 +1,4 @@
-"""Command line: `retrain-advisor analyze|demo`. docs/cli.md documents every flag."""
+"""Command line: `retrain-advisor analyze|demo|report`. docs/cli.md documents every flag."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from retrain_advisor.config import StudyConfig, load_config
-from retrain_advisor.errors import RetrainAdvisorError
+from retrain_advisor.errors import ConfigError, RetrainAdvisorError
 from retrain_advisor.summary import print_summary
 
 log = logging.getLogger("retrain_advisor")
@@ -46,6 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rows", type=int, default=1_200_000, help="rows of generated history (default: 1200000)")
     demo.add_argument("--regenerate", action="store_true", help="write the demo history again even if it exists")
     _add_run_flags(demo)
+
+    report = commands.add_parser("report", help="rebuild a run's HTML report from the result tables alone")
+    where = report.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config", help="a study config: its output section says where the tables are")
+    where.add_argument("--output-path", help="the folder of the result tables (output.path)")
+    where.add_argument("--output-schema", help="the schema of the result tables (output.schema)")
+    report.add_argument("--run-id", help="the run to report (default: the latest succeeded run)")
+    report.add_argument("--out", help="the HTML file to write (default: the report folder, or ./<run id>.html)")
+    add_override_flag(report)
+    _add_log_flag(report)
     return parser
 
 
@@ -65,6 +75,10 @@ def add_override_flag(command: argparse.ArgumentParser) -> None:
 def _add_run_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument("--run-id", help="id of this run; rerunning an id replaces its rows (default: new id)")
     add_override_flag(command)
+    _add_log_flag(command)
+
+
+def _add_log_flag(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--log-level",
         default="INFO",
@@ -104,13 +118,38 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from retrain_advisor.config import OutputConfig
+    from retrain_advisor.report import report_folder, write_report
+    from retrain_advisor.run_tables import latest_run_id, load_run_tables
+    from retrain_advisor.session import get_spark
+    from retrain_advisor.store import ResultStore
+
+    if args.config:
+        config = load_config(args.config, dict(args.overrides))
+        output, study = config.output, config.name
+    else:
+        try:
+            output, study = OutputConfig(path=args.output_path, schema=args.output_schema), None
+        except ValueError as error:  # pydantic's ValidationError
+            raise ConfigError(f"--output-path / --output-schema: {error}") from None
+    store = ResultStore(get_spark(), output)
+    run_id = args.run_id or latest_run_id(store, study)
+    folder = report_folder(output) or Path.cwd()
+    path = write_report(load_run_tables(store, run_id), Path(args.out) if args.out else folder / f"{run_id}.html")
+    print(f"report of run {run_id}: {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("py4j", "pyspark"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        return {"analyze": analyze, "demo": demo}[args.command](args)
+        return {"analyze": analyze, "demo": demo, "report": report}[args.command](args)
     except RetrainAdvisorError as error:
         print(f"retrain-advisor: {error}", file=sys.stderr)
         return 2

@@ -344,12 +344,27 @@ class OutputConfig(_Section):
         None, alias="schema", description="schema or catalog.schema holding the output tables"
     )
     run_id: str | None = Field(None, description="identifies this run; rerunning an id replaces its rows")
+    report_dir: str | None = Field(
+        None,
+        description="local folder (or /Volumes/... on Databricks) for each run's HTML report; "
+        "default <output.path>/reports when output.path is a local folder",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @field_validator("path")
     @classmethod
     def _absolute_path(cls, value: str | None) -> str | None:
+        return _absolute(value)
+
+    @field_validator("report_dir")
+    @classmethod
+    def _local_folder(cls, value: str | None) -> str | None:
+        if value is not None and URI_SCHEME.match(value):
+            raise ValueError(
+                f"report_dir {value!r} must be a local folder (on Databricks, a /Volumes/... or /dbfs/... path), "
+                "not a URI"
+            )
         return _absolute(value)
 
     @field_validator("schema_name")
@@ -384,7 +399,7 @@ class TrackingConfig(_Section):
     mlflow: bool = Field(True, description="log each run to MLflow (parameters, results, tables, the config)")
     experiment: str | None = Field(
         None,
-        description="MLflow experiment; default retrain-advisor/<name> (/Shared/retrain-advisor/<name> on Databricks)",
+        description="MLflow experiment; default retrain-advisor/<name> (/Shared/retrain-advisor-<name> on Databricks)",
     )
 
 

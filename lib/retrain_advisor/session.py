@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -28,8 +30,9 @@ LOCAL_CONF: dict[str, str] = {
 
 
 def _launched_by_spark() -> bool:
-    """True under spark-submit (the JVM started us) or when a Spark Connect remote is set."""
-    return "PYSPARK_GATEWAY_PORT" in os.environ or "SPARK_REMOTE" in os.environ
+    """True under spark-submit (the JVM started us), on Databricks, or when a Spark Connect
+    remote is set: then the session to use exists, and starting a local one would be wrong."""
+    return any(key in os.environ for key in ("PYSPARK_GATEWAY_PORT", "SPARK_REMOTE", "DATABRICKS_RUNTIME_VERSION"))
 
 
 def get_spark(app_name: str = "retrain-advisor", warehouse: str | Path | None = None) -> SparkSession:
@@ -58,3 +61,33 @@ def local_spark(app_name: str, warehouse: str | Path, cores: str = "*") -> Spark
         builder = builder.config(key, value)
     log.info("starting local Spark with Delta (warehouse %s)", warehouse)
     return configure_spark_with_delta_pip(builder).getOrCreate()
+
+
+class JobLabels:
+    """Labels the Spark jobs of each stage of a run, so the Spark UI says what they are for.
+
+    A classic session sets the job description; Spark Connect (where the server owns the
+    description) tags the operations instead.
+    """
+
+    def __init__(self, spark: SparkSession, run_id: str) -> None:
+        self.spark = spark
+        self.run_id = run_id
+        self.remote = type(spark).__module__.startswith("pyspark.sql.connect")
+
+    @contextmanager
+    def label(self, stage: str, detail: str = "") -> Iterator[None]:
+        if self.remote:
+            tag = f"retrain-advisor:{stage}"
+            self.spark.addTag(tag)
+            try:
+                yield
+            finally:
+                self.spark.removeTag(tag)
+            return
+        context = self.spark.sparkContext
+        context.setJobDescription(f"retrain-advisor {self.run_id}: {stage} {detail}".strip())
+        try:
+            yield
+        finally:
+            context.setJobDescription(None)  # type: ignore[arg-type]

@@ -75,7 +75,7 @@ class ResultStore:
             if self.output.schema_name:
                 self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {self.output.schema_name}")
             for table, ddl in SCHEMAS.items():
-                self._retried(
+                self.retried(
                     lambda t=table, d=ddl: self.spark.sql(
                         f"CREATE TABLE IF NOT EXISTS {self.reference(t)} ({d}) USING DELTA PARTITIONED BY (run_id)"
                     )
@@ -87,7 +87,7 @@ class ResultStore:
                 "writable (or choose another output.path / output.schema)"
             ) from error
 
-    def _retried(self, write: Callable[[], object]) -> None:
+    def retried(self, write: Callable[[], object]) -> None:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 write()

@@ -13,9 +13,10 @@ import platform
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -32,11 +33,13 @@ from retrain_advisor.kernels import OK, KernelContext
 from retrain_advisor.metrics import Metric, resolve_metrics
 from retrain_advisor.periods import GRANULARITY, period_window
 from retrain_advisor.plan import History, Plan
+from retrain_advisor.publish import publish
 from retrain_advisor.recipe import check_recipe
+from retrain_advisor.session import JobLabels
 from retrain_advisor.source import PreparedSource, prepare_source
 from retrain_advisor.store import ResultStore
 from retrain_advisor.tables import SCHEMAS, frame_of
-from retrain_advisor.tracking import log_study
+from retrain_advisor.views import refresh_views
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,7 @@ class StudyResult:
     n_evaluations: int
     seconds: float
     stage_seconds: dict[str, float]
+    report_path: Path | None = None
 
     def shelf_life(self) -> DataFrame:
         """The pooled shelf life row(s) of this run, for all rows and each slice."""
@@ -65,11 +69,13 @@ class StudyResult:
 
 
 @contextmanager
-def stage(name: str, timings: dict[str, float], detail: str = "") -> Iterator[None]:
-    """Log a stage's start and duration, and record the duration under `name`."""
+def stage(name: str, timings: dict[str, float], detail: str = "", jobs: JobLabels | None = None) -> Iterator[None]:
+    """Log a stage's start and duration, record the duration under `name`, and label the Spark
+    jobs it starts (shown in the Spark UI)."""
     started = time.perf_counter()
     log.info("%s %s...", name, detail)
-    yield
+    with jobs.label(name, detail) if jobs else nullcontext():
+        yield
     timings[name] = time.perf_counter() - started
     log.info("%s done in %.1f s", name, timings[name])
 
@@ -148,6 +154,7 @@ class StudyRun:
         self.store = ResultStore(spark, config.output)
         self.started_at = dt.datetime.now(dt.timezone.utc)
         self.granularity = GRANULARITY[config.period.unit]
+        self.jobs = JobLabels(spark, self.run_id)
 
     def record(self, status: str, error: str | None = None, study: PreparedStudy | None = None) -> None:
         """Write this run's row of `runs`; the study fills in what is known once it is prepared."""
@@ -262,6 +269,12 @@ class StudyRun:
         )
 
 
+def status_counts(table: DataFrame) -> str:
+    """'ok 97, failed 2': a table's rows by status, for the log."""
+    counts = table.groupBy("status").count().orderBy("status").collect()
+    return ", ".join(f"{row['status']} {row['count']}" for row in counts)
+
+
 def kernel_context(config: StudyConfig, source: PreparedSource, metrics: list[Metric]) -> KernelContext:
     return KernelContext(
         task=source.task,
@@ -281,28 +294,28 @@ def analyze(run: StudyRun, study: PreparedStudy, evaluations: DataFrame, timings
     store, run_id = run.store, run.run_id
     inputs = AnalysisInputs(run.spark, run.config, study.source, study.study_plan, study.metrics, study.primary)
 
-    with stage("arrival", timings, "(rows, labels and label delay per period) "):
+    with stage("arrival", timings, "(rows, labels and label delay per period) ", run.jobs):
         arrival = analyses.arrival(inputs)
         records = [{**r, "window": run.window(r["period_id"])} for r in arrival.to_dict("records")]
         store.replace_run("data_arrival", frame_of(run.spark, "data_arrival", run.run_records(records)), run_id)
 
-    with stage("decay", timings, "(decay curve and shelf life) "):
+    with stage("decay", timings, "(decay curve and shelf life) ", run.jobs):
         curve, aged = analyses.decay(inputs, evaluations)
         store.replace_run("decay_curve", curve, run_id)
         shelf = analyses.shelf_life(inputs, store.read("decay_curve", run_id), aged)
         store.replace_run("shelf_life", shelf, run_id)
 
-    with stage("comparisons", timings, "(learning curve and lookbacks) "):
+    with stage("comparisons", timings, "(learning curve and lookbacks) ", run.jobs):
         learning, windows = analyses.comparisons(inputs, evaluations)
         store.replace_run("learning_curve", learning, run_id)
         store.replace_run("window_comparison", windows, run_id)
 
-    with stage("schedule", timings, "(replay retraining policies) "):
+    with stage("schedule", timings, "(replay retraining policies) ", run.jobs):
         replayed = analyses.schedule(inputs, evaluations)
         rows = backtest_rows(replayed, study.primary_metric, run.config.tolerance.confidence, run.window)
         store.replace_run("schedule_backtest", frame_of(run.spark, "schedule_backtest", run.run_records(rows)), run_id)
 
-    with stage("recommend", timings):
+    with stage("recommend", timings, jobs=run.jobs):
         shelf_rows = store.read("shelf_life", run_id).where(F.col("fit_id").isNull()).drop("origin").toPandas()
         recommended = analyses.recommendations(
             inputs,
@@ -322,21 +335,24 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
     run = StudyRun(spark, config, run_id)
     log.info("run %s of study %r -> %s", run.run_id, config.name, config.output.path or config.output.schema_name)
     run.store.ensure_tables()
+    if config.output.schema_name:
+        refresh_views(spark, run.store)
     run.record("running")
     timings: dict[str, float] = {}
     study: PreparedStudy | None = None
     try:
-        with stage("prepare", timings, "(read and validate the source, plan the fits) "):
+        with stage("prepare", timings, "(read and validate the source, plan the fits) ", run.jobs):
             study = prepare_study(spark, config)
         plan, source, ctx = study.plan, study.source, study.context
 
-        with stage("fit", timings, f"{len(plan.fits)} models "):
+        with stage("fit", timings, f"{len(plan.fits)} models ", run.jobs):
             fitted = run_fits(spark, plan, source, ctx, config.period.unit, config.period.timezone)
             fitted = fitted.join(run.fit_metadata(plan), "fit_id")
             run.store.replace_run("fits", run.with_run_columns(fitted), run.run_id)
         fits = run.store.read("fits", run.run_id)
+        log.info("fits by status: %s", status_counts(fits))
 
-        with stage("score", timings, f"{len(plan.evaluations)} evaluations "):
+        with stage("score", timings, f"{len(plan.evaluations)} evaluations ", run.jobs):
             scores = run_scores(spark, plan, source, fits, ctx, config.execution.periods_per_score_task)
             available = run.availability(source)
             same_rows = (F.col("period_id") == F.col("_period_id")) & F.col("slice_value").eqNullSafe(
@@ -363,6 +379,7 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
             )
             run.store.replace_run("evaluations", run.with_run_columns(evaluations), run.run_id)
         evaluations = run.store.read("evaluations", run.run_id)
+        log.info("evaluations by status (all rows and slices): %s", status_counts(evaluations))
         analyze(run, study, evaluations, timings)
     except BaseException as error:
         try:
@@ -377,14 +394,5 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
     result = StudyResult(
         run.run_id, run.store, study.primary_metric, len(plan.fits), len(plan.evaluations), seconds, timings
     )
-    if config.tracking.mlflow:
-        try:
-            log_study(result, config)
-        except Exception as error:  # the Delta tables are complete; a tracking outage must not undo them
-            log.warning(
-                "could not log run %s to MLflow (%s: %s); its Delta tables are complete",
-                run.run_id,
-                type(error).__name__,
-                error,
-            )
-    return result
+    with run.jobs.label("publish", "(report and MLflow)"):
+        return publish(result, config)

@@ -82,6 +82,8 @@ def summary_lines(result: StudyResult, config: StudyConfig) -> list[str]:
             f"[{row['drop_ci_low']:.3f}, {row['drop_ci_high']:.3f}]"
         )
     lines.append("tables: " + ", ".join(result.store.reference(t) for t in SCHEMAS))
+    if result.report_path is not None:
+        lines.append(f"report: {result.report_path}")
     return lines
 
 

@@ -13,10 +13,13 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
 import yaml
-from pyspark.sql import functions as F
+from matplotlib.figure import Figure
 
 from retrain_advisor.config import StudyConfig, config_as_dict
+from retrain_advisor.run_tables import RunTables
 
 if TYPE_CHECKING:
     from retrain_advisor.study import StudyResult
@@ -40,7 +43,7 @@ def experiment_name(config: StudyConfig) -> str:
     if config.tracking.experiment:
         return config.tracking.experiment
     if "DATABRICKS_RUNTIME_VERSION" in os.environ:
-        return f"/Shared/retrain-advisor/{config.name}"
+        return f"/Shared/retrain-advisor-{config.name}"
     return f"retrain-advisor/{config.name}"
 
 
@@ -57,44 +60,55 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def log_study(result: StudyResult, config: StudyConfig) -> str:
-    """Log a finished run; returns the MLflow run id."""
+def loggable(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table MLflow can store as JSON: nested values (windows, maps, arrays) as JSON text."""
+    nested = [c for c in frame.columns if frame[c].map(lambda v: isinstance(v, dict | list | np.ndarray)).any()]
+    return frame.assign(**{c: frame[c].map(lambda v: json.dumps(v, default=str, sort_keys=True)) for c in nested})
+
+
+def log_study(
+    result: StudyResult, config: StudyConfig, tables: RunTables, figures: dict[str, Figure], report: str
+) -> str:
+    """Log a finished run (its parameters, headline results, tables, figures, report and
+    config); returns the MLflow run id."""
     import mlflow
 
-    store, run_id = result.store, result.run_id
-    runs = store.read("runs", run_id).first()
-    curve = store.read("decay_curve", run_id).orderBy("metric", "model_age").toPandas()
-    shelf = store.read("shelf_life", run_id).where(F.col("fit_id").isNull()).drop("origin").toPandas()
-    recommended = store.read("recommendations", run_id).toPandas()
-    overall = recommended[recommended["slice_value"].isna()]
-
+    run_id, run = result.run_id, tables.run
+    overall = tables.recommendation() or {}
     mlflow.set_experiment(experiment_name(config))
     with mlflow.start_run(run_name=run_id) as active, tempfile.TemporaryDirectory() as folder:
         mlflow.set_tags(
             {
                 "retrain_advisor.run_id": run_id,
                 "retrain_advisor.study": config.name,
-                "source.name": runs["source_name"],
-                "source.delta_version": str(runs["source_version"]),
-                "task": runs["task"],
+                "source.name": run["source_name"],
+                "source.delta_version": str(run["source_version"]),
+                "task": run["task"],
                 "primary_metric": result.primary_metric,
             }
         )
         mlflow.log_params(flatten(config_as_dict(config)))
         metrics = {"n_fits": result.n_fits, "n_evaluations": result.n_evaluations, "run_seconds": result.seconds}
         metrics |= {f"stage_seconds.{name}": seconds for name, seconds in result.stage_seconds.items()}
-        if len(overall):
-            metrics |= {name: float(overall.iloc[0][name]) for name in HEADLINE if overall.iloc[0][name] is not None}
+        metrics |= {name: float(overall[name]) for name in HEADLINE if overall.get(name) is not None}
         mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # NaN: not measured
-        if len(overall):
-            mlflow.set_tag("recommendation", str(overall.iloc[0]["rationale"])[:MAX_PARAM_LENGTH])
-            mlflow.set_tag("lookback_verdict", str(overall.iloc[0]["lookback_verdict"]))
-        primary = curve[(curve["metric"] == result.primary_metric) & curve["slice_value"].isna()]
-        for row in primary.itertuples():
+        if overall:
+            rationale = str(overall["rationale"])[:MAX_PARAM_LENGTH]
+            mlflow.set_tags(
+                {
+                    "recommendation": rationale,
+                    "mlflow.note.content": rationale,  # the run's description in the MLflow UI
+                    "lookback_verdict": str(overall["lookback_verdict"]),
+                    "recommended_policy": str(overall["recommended_policy"]),
+                }
+            )
+        for row in tables.overall("decay_curve").sort_values("model_age").itertuples():
             mlflow.log_metrics({"decay.mean": row.mean, "decay.mean_drop": row.mean_drop}, step=int(row.model_age))
-        mlflow.log_table(curve, "tables/decay_curve.json")
-        mlflow.log_table(shelf, "tables/shelf_life.json")
-        mlflow.log_table(recommended, "tables/recommendations.json")
+        for name, frame in tables.frames.items():
+            mlflow.log_table(loggable(frame), f"tables/{name}.json")
+        for name, figure in figures.items():
+            mlflow.log_figure(figure, f"figures/{name}.png")
+        mlflow.log_text(report, "report.html")
         config_file = Path(folder) / "study.yml"
         config_file.write_text(yaml.safe_dump(config_as_dict(config), sort_keys=False))
         mlflow.log_artifact(str(config_file))

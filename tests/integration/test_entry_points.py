@@ -30,9 +30,10 @@ def test_console_script_reports_a_bad_config_and_exits_2(tmp_path):
     assert "windows.lookback" in done.stderr and "-1" in done.stderr
 
 
-def test_notebook_reads_the_result_tables(stable_study, monkeypatch):
+@pytest.mark.parametrize("name", ["decay_curve", "recommendation"])
+def test_notebook_reads_the_result_tables(stable_study, monkeypatch, name):
     monkeypatch.setenv("RETRAIN_ADVISOR_RESULTS", stable_study.store.output.path)
-    notebook = nbformat.read(ROOT / "notebooks" / "decay_curve.ipynb", as_version=4)
+    notebook = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
     NotebookClient(notebook, timeout=600, resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]

@@ -6,6 +6,8 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
+from retrain_advisor.run_tables import ANALYSIS_TABLES
+
 pytestmark = pytest.mark.integration
 
 
@@ -26,4 +28,13 @@ def test_run_is_logged_with_config_results_and_tables(stable_study, mlflow_store
     history = client.get_metric_history(run.info.run_id, "decay.mean_drop")
     assert sorted(m.step for m in history) == list(range(7))
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert "study.yml" in artifacts and "tables" in artifacts
+    assert {"study.yml", "tables", "figures", "report.html"} <= artifacts
+    logged_tables = {a.path for a in client.list_artifacts(run.info.run_id, "tables")}
+    assert logged_tables == {f"tables/{name}.json" for name in ANALYSIS_TABLES}
+    figures = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
+    assert {"figures/decay.png", "figures/schedule.png", "figures/learning_curve.png"} <= figures
+    assert run.data.tags["mlflow.note.content"] == recommendation["rationale"]
+    report = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/report.html")
+    assert report.index(recommendation["rationale"].replace("'", "&#x27;")) < report.index("<svg")
+    backtest = mlflow.load_table("tables/schedule_backtest.json", run_ids=[run.info.run_id])
+    assert len(backtest) == stable_study.table("schedule_backtest").count()

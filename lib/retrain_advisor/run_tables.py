@@ -1,0 +1,88 @@
+"""One run's rows of the result tables, on the driver as pandas: what the figures, the report
+and MLflow draw from. Everything comes from the Delta tables, so a report can be rebuilt later
+without the config file or the source."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from pyspark.sql import functions as F
+
+from retrain_advisor.config import StudyConfig, parse_config
+from retrain_advisor.errors import OutputError
+from retrain_advisor.store import ResultStore
+
+# The analysis tables; `fits` and `evaluations` are large (models, one row per evaluation) and
+# are summarised by them.
+ANALYSIS_TABLES = [
+    "decay_curve",
+    "shelf_life",
+    "data_arrival",
+    "learning_curve",
+    "window_comparison",
+    "schedule_backtest",
+    "recommendations",
+]
+
+
+@dataclass(frozen=True)
+class RunTables:
+    run: dict[str, Any]
+    config: StudyConfig
+    frames: dict[str, pd.DataFrame]
+
+    @property
+    def run_id(self) -> str:
+        return str(self.run["run_id"])
+
+    @property
+    def metric(self) -> str:
+        return str(self.run["primary_metric"])
+
+    @property
+    def unit(self) -> str:
+        return self.config.period.unit
+
+    def overall(self, table: str) -> pd.DataFrame:
+        """The table's rows for all rows (not a slice), and for the primary metric where it has one."""
+        frame = self.frames[table]
+        frame = frame[frame["slice_value"].isna()]
+        if "metric" in frame.columns:
+            frame = frame[frame["metric"] == self.metric]
+        return frame.reset_index(drop=True)
+
+    def recommendation(self) -> dict[str, Any] | None:
+        rows = self.overall("recommendations")
+        return None if rows.empty else rows.iloc[0].to_dict()
+
+    def pooled_shelf_life(self) -> dict[str, Any] | None:
+        rows = self.overall("shelf_life")
+        rows = rows[rows["fit_id"].isna()]
+        return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def latest_run_id(store: ResultStore, study_name: str | None = None) -> str:
+    """The run id of the latest succeeded run (of one study, when named)."""
+    runs = store.read("runs").where(F.col("status") == "succeeded")
+    if study_name:
+        runs = runs.where(F.col("study_name") == study_name)
+    latest = runs.orderBy(F.col("started_at").desc()).select("run_id").first()
+    if latest is None:
+        which = f" of study {study_name!r}" if study_name else ""
+        raise OutputError(f"no succeeded run{which} in {store.describe()}; run `retrain-advisor analyze` first")
+    return str(latest["run_id"])
+
+
+def load_run_tables(store: ResultStore, run_id: str) -> RunTables:
+    """Read a succeeded run's rows of `runs` and of every analysis table."""
+    run = store.read("runs", run_id).first()
+    if run is None:
+        raise OutputError(f"run {run_id!r} is not in {store.describe()}; see its runs table for the run ids")
+    if run["status"] != "succeeded":
+        raise OutputError(f"run {run_id!r} is {run['status']}, not succeeded: its analysis tables are not complete")
+    config = parse_config(json.loads(run["config_json"]), source=f"runs.config_json of run {run_id}")
+    frames = {table: store.read(table, run_id).toPandas() for table in ANALYSIS_TABLES}
+    return RunTables(run.asDict(recursive=True), config, frames)

@@ -1,0 +1,155 @@
+"""The results as others read them: the Spark UI, SQL views and the documented queries over a
+schema of catalog tables, the HTML report and its rebuild, and an independent Delta reader."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from deltalake import DeltaTable
+from pyspark.sql import functions as F
+
+from retrain_advisor.cli import main as cli
+from retrain_advisor.figures import FIGURES
+from retrain_advisor.report import report_folder
+from retrain_advisor.store import ResultStore
+from retrain_advisor.tables import SCHEMAS, columns
+
+from .conftest import study_config
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = "advisor_results"
+STAGES = ["prepare", "fit", "score", "arrival", "decay", "comparisons", "schedule", "recommend", "publish"]
+
+
+@pytest.fixture(scope="module")
+def schema_study(spark, history, tmp_path_factory):
+    """A study writing catalog tables into a schema, its report into a folder of its own."""
+    from retrain_advisor.study import run_study
+
+    config = study_config(history("none"), tmp_path_factory.mktemp("unused"), output={"schema": SCHEMA})
+    reports = tmp_path_factory.mktemp("reports")
+    config = config.model_copy(update={"output": config.output.model_copy(update={"report_dir": str(reports)})})
+    return run_study(spark, config), config
+
+
+def test_spark_ui_names_the_jobs_of_every_stage(spark, schema_study):
+    """Runs first in this module, so the UI still holds the study's jobs."""
+    result, _ = schema_study
+    ui, app = spark.sparkContext.uiWebUrl, spark.sparkContext.applicationId
+    with urllib.request.urlopen(f"{ui}/api/v1/applications/{app}/jobs", timeout=30) as response:
+        jobs = json.load(response)
+    labels = [job.get("description", "") for job in jobs]
+    ours = [label for label in labels if label.startswith(f"retrain-advisor {result.run_id}: ")]
+    stages = {label.split(": ", 1)[1].split(" ")[0] for label in ours}
+    assert set(STAGES) <= stages, stages
+    assert any(re.search(rf": fit {result.n_fits} models", label) for label in ours)
+
+
+def test_views_answer_the_common_questions(spark, schema_study):
+    result, config = schema_study
+    tables = {row["viewName"] for row in spark.sql(f"SHOW VIEWS IN {SCHEMA}").collect()}
+    assert {"latest_runs", "latest_recommendations", "latest_decay_curve", "latest_shelf_life"} <= tables
+    latest = spark.table(f"{SCHEMA}.latest_recommendations").where("slice_value IS NULL").collect()
+    assert [r["run_id"] for r in latest] == [result.run_id]
+    expected = result.recommendations().where("slice_value IS NULL").first()
+    assert latest[0]["rationale"] == expected["rationale"]
+    assert latest[0]["study_name"] == config.name
+    curve = spark.table(f"{SCHEMA}.latest_decay_curve").where(F.col("metric") == "roc_auc").orderBy("model_age")
+    assert [r["model_age"] for r in curve.collect()] == list(range(config.windows.max_age + 1))
+    assert spark.table(f"{SCHEMA}.latest_shelf_life").where("fit_id IS NOT NULL").count() == 0
+
+
+def test_views_follow_the_latest_succeeded_run(spark, schema_study):
+    """A later succeeded run replaces the earlier one in the views; a later failed run does not."""
+    result, _ = schema_study
+    store = result.store
+    run = store.read("runs", result.run_id).first().asDict()
+    for run_id, hours, status in [("later-succeeded", 1, "succeeded"), ("latest-failed", 2, "failed")]:
+        later = {**run, "run_id": run_id, "status": status, "started_at": run["started_at"] + dt.timedelta(hours=hours)}
+        store.replace_run("runs", spark.createDataFrame([later], SCHEMAS["runs"]), run_id)
+        rows = result.recommendations().withColumn("run_id", F.lit(run_id))
+        store.replace_run("recommendations", rows, run_id)
+    try:
+        latest = spark.table(f"{SCHEMA}.latest_recommendations").select("run_id").distinct().collect()
+        assert [r["run_id"] for r in latest] == ["later-succeeded"]
+    finally:
+        for run_id in ("later-succeeded", "latest-failed"):
+            store.discard_run(run_id)
+            spark.sql(f"DELETE FROM {store.reference('runs')} WHERE run_id = '{run_id}'")
+
+
+def sql_examples(path: Path) -> list[str]:
+    """The statements of every ```sql block in a document."""
+    blocks = re.findall(r"```sql\n(.*?)```", path.read_text(), flags=re.S)
+    statements = [s.strip() for block in blocks for s in block.split(";")]
+    return [s for s in statements if s and not all(line.startswith("--") for line in s.splitlines())]
+
+
+@pytest.mark.parametrize("document", ["docs/tables.md", "README.md"])
+def test_documented_queries_run_and_return_rows(spark, schema_study, document):
+    """Every example query, pointed at this schema, runs and finds the run."""
+    result, _ = schema_study
+    statements = sql_examples(ROOT / document)
+    assert statements
+    for statement in statements:
+        query = re.sub(r"delta\.`retrain_advisor_demo/results/(\w+)`", rf"{SCHEMA}.\1", statement)
+        query = query.replace("main.retrain_advisor.", f"{SCHEMA}.")
+        query = query.replace(":run_id", f"'{result.run_id}'")
+        assert spark.sql(query).count() > 0, query
+
+
+def test_report_leads_with_the_recommendation_and_the_rebuild_is_identical(schema_study, tmp_path, capsys):
+    result, config = schema_study
+    assert result.report_path == report_folder(config.output) / f"{result.run_id}.html"
+    written = result.report_path.read_text()
+    recommendation = result.recommendations().where("slice_value IS NULL").first()
+    rationale = written.index(recommendation["rationale"].replace("'", "&#x27;"))
+    assert rationale < written.index("<svg"), "the recommendation comes before the figures"
+    assert written.count("<svg") == len([n for n in FIGURES if n != "decay_by_slice"])
+    assert not re.search(r"<script|<link|<img|src=|href=\"http", written), "self-contained: nothing to fetch"
+
+    rebuilt = tmp_path / "rebuilt.html"
+    assert cli(["report", "--output-schema", SCHEMA, "--run-id", result.run_id, "--out", str(rebuilt)]) == 0
+    assert rebuilt.read_text() == written
+    assert str(rebuilt) in capsys.readouterr().out
+
+
+def test_report_refuses_an_unknown_run(schema_study, capsys):
+    assert cli(["report", "--output-schema", SCHEMA, "--run-id", "no-such-run"]) == 2
+    assert "no-such-run" in capsys.readouterr().err
+
+
+def test_delta_rs_reads_every_table_as_spark_wrote_it(spark, stable_study):
+    """An independent reader (delta-rs, no JVM) sees the same tables: standard Delta."""
+    store: ResultStore = stable_study.store
+    for table in SCHEMAS:
+        delta = DeltaTable(store.location(table))
+        assert delta.metadata().partition_columns == ["run_id"], table
+        frame = delta.to_pandas()
+        assert list(frame.columns) == columns(table), table
+        assert len(frame) == store.read(table).count() > 0, table
+    ours = DeltaTable(store.location("decay_curve")).to_pandas()
+    theirs = store.read("decay_curve").toPandas()
+    key = ["slice_value", "metric", "model_age"]
+    numbers = ["model_age", "n_origins", "mean", "mean_drop", "drop_ci_low", "drop_ci_high"]
+    pd.testing.assert_frame_equal(
+        ours.sort_values(key)[numbers].reset_index(drop=True).astype(float),
+        theirs.sort_values(key)[numbers].reset_index(drop=True).astype(float),
+    )
+
+
+def test_the_study_config_round_trips_through_the_runs_table(schema_study):
+    """The report rebuilds the config from runs.config_json: it must equal the run's config."""
+    from retrain_advisor.run_tables import load_run_tables
+
+    result, config = schema_study
+    tables = load_run_tables(result.store, result.run_id)
+    assert tables.config == config
