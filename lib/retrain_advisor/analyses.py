@@ -19,6 +19,8 @@ from retrain_advisor.comparisons import arm_values, arms_frame, learning_curve, 
 from retrain_advisor.config import StudyConfig
 from retrain_advisor.decay import aged_metrics, decay_curve, origin_shelf_life, pooled_shelf_life
 from retrain_advisor.designs import DECAY, StudyPlan
+from retrain_advisor.drift import column_histograms, drift_columns, drift_rows, period_histograms
+from retrain_advisor.drift_signals import drift_values, rank_signals, score_signals
 from retrain_advisor.metrics import Metric
 from retrain_advisor.recommend import Evidence, recommend
 from retrain_advisor.schedule import PolicyResult
@@ -61,6 +63,29 @@ def decay(inputs: AnalysisInputs, evaluations: DataFrame) -> tuple[DataFrame, Da
 def shelf_life(inputs: AnalysisInputs, curve: DataFrame, aged: DataFrame) -> DataFrame:
     tolerance, metric = inputs.config.tolerance, inputs.primary.name
     return pooled_shelf_life(curve, metric, tolerance).unionByName(origin_shelf_life(aged, metric, tolerance))
+
+
+def drift(inputs: AnalysisInputs, aged: DataFrame) -> tuple[pd.DataFrame, list[dict]]:
+    """feature_drift rows (period ids in place of windows) and the ranked drift_signals rows."""
+    source, plan, primary = inputs.source, inputs.study_plan.plan, inputs.primary
+    columns = drift_columns(source, inputs.config.columns.label)
+    histograms = column_histograms(period_histograms(source.rows, columns), columns)
+    rows = pd.DataFrame(list(drift_rows(histograms, plan)))
+    decay_fits = sorted(plan.fits_needed_by(DECAY))
+    drops = (
+        aged.where(
+            (F.col("metric") == primary.name)
+            & F.col("slice_value").isNull()
+            & F.col("usable")
+            & (F.col("model_age") >= 1)
+            & F.col("fit_id").isin(decay_fits)
+        )
+        .select("fit_id", "model_age", "drop", "fresh_value", "greater_is_better")
+        .toPandas()
+    )
+    of_decay_fits = rows[rows["fit_id"].isin(decay_fits) | rows["fit_id"].isna()] if len(rows) else rows
+    signals = score_signals(drift_values(of_decay_fits), drops, inputs.config.tolerance) if len(rows) else []
+    return rows, [{**row, "metric": primary.name} for row in rank_signals(list(signals))]
 
 
 def comparisons(inputs: AnalysisInputs, evaluations: DataFrame) -> tuple[DataFrame, DataFrame]:

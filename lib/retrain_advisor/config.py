@@ -395,6 +395,12 @@ class ExecutionConfig(_Section):
     )
 
 
+class DriftConfig(_Section):
+    enabled: bool = Field(
+        True, description="measure feature and label drift per period and rank which drift predicts a quality drop"
+    )
+
+
 class TrackingConfig(_Section):
     mlflow: bool = Field(True, description="log each run to MLflow (parameters, results, tables, the config)")
     experiment: str | None = Field(
@@ -421,6 +427,7 @@ class StudyConfig(_Section):
     slice: SliceConfig = Field(default_factory=SliceConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     output: OutputConfig
+    drift: DriftConfig = Field(default_factory=DriftConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 

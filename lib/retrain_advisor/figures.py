@@ -269,6 +269,32 @@ def arrival_figure(tables: RunTables) -> Figure | None:
     return figure
 
 
+def drift_figure(tables: RunTables) -> Figure | None:
+    """Period-over-period PSI of every column (a heatmap), the columns whose drift predicts a
+    quality drop best at the top."""
+    drift = tables.overall("feature_drift")
+    if drift.empty:
+        return None
+    drift = drift.assign(start=_starts(drift).dt.date)
+    grid = drift.pivot_table(index="column_name", columns="start", values="population_stability_index")
+    signals = tables.overall("drift_signals")
+    best = signals.dropna(subset=["column_name"]).groupby("column_name")["rank"].min()
+    grid = grid.loc[sorted(grid.index, key=lambda c: (best.get(c, np.inf), c))]
+    with styled():
+        figure, axes = _figure(0.28 * len(grid) + 1.6)
+        ax = axes[0, 0]
+        image = ax.imshow(
+            grid.to_numpy(dtype=float), aspect="auto", cmap="Oranges", vmin=0, vmax=0.5, interpolation="nearest"
+        )
+        ax.set_yticks(range(len(grid)), grid.index)
+        ticks = range(0, grid.shape[1], max(1, grid.shape[1] // 8))
+        ax.set_xticks(list(ticks), [str(grid.columns[i]) for i in ticks])
+        ax.grid(False)
+        figure.colorbar(image, ax=ax, label="PSI against the previous period (capped at 0.5)")
+        ax.set_title("Drift per period (columns ordered by how well their drift predicts a quality drop)")
+    return figure
+
+
 FIGURES: dict[str, tuple[str, Callable[[RunTables], Figure | None]]] = {
     "decay": ("How quickly quality goes down", decay_figure),
     "decay_by_slice": ("Decay per slice", decay_by_slice_figure),
@@ -276,6 +302,7 @@ FIGURES: dict[str, tuple[str, Callable[[RunTables], Figure | None]]] = {
     "learning_curve": ("How much data the model needs", learning_curve_figure),
     "lookbacks": ("Whether to drop old data", lookback_figure),
     "arrival": ("How often new data arrives", arrival_figure),
+    "drift": ("How the data moved, and which drift costs quality", drift_figure),
 }
 
 

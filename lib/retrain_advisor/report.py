@@ -103,6 +103,10 @@ TABLES: dict[str, tuple[str, list[str]]] = {
         "Lookback comparison",
         ["lookback_periods", "half_life_periods", "is_reference", "mean", "mean_diff", "diff_ci_low", "diff_ci_high"],
     ),
+    "drift_signals": (
+        "Drift signals, best predictors of a drop beyond tolerance first",
+        ["rank", "signal", "auc", "spearman", "n_breaches", "alert_threshold", "alert_precision", "alert_recall"],
+    ),
     "data_arrival": (
         "Data arrival",
         ["rows", "labelled_rows", "positive_rate", "target_mean", "label_delay_days_p50", "label_delay_days_p90"],
@@ -149,8 +153,9 @@ def _table_section(tables: RunTables, name: str) -> str:
         frame = frame.assign(period_start=frame["window"].map(lambda w: pd.Timestamp(w["start"]).date()))
         columns = ["period_start", *columns]
     frame = frame[[c for c in columns if c in frame.columns]]
-    if "model_age" in frame.columns:
-        frame = frame.sort_values("model_age")
+    for order in ("model_age", "rank"):
+        if order in frame.columns:
+            frame = frame.sort_values(order)
     return f"<details><summary>{html.escape(title)} ({len(frame)} rows)</summary>{_table(frame)}</details>"
 
 

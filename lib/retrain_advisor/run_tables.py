@@ -24,8 +24,13 @@ ANALYSIS_TABLES = [
     "learning_curve",
     "window_comparison",
     "schedule_backtest",
+    "feature_drift",
+    "drift_signals",
     "recommendations",
 ]
+# feature_drift holds a row per evaluation and column against training windows; the report and
+# MLflow take the period-over-period rows.
+ROWS_OF = {"feature_drift": "drift_type = 'CONSECUTIVE'"}
 
 
 @dataclass(frozen=True)
@@ -84,5 +89,7 @@ def load_run_tables(store: ResultStore, run_id: str) -> RunTables:
     if run["status"] != "succeeded":
         raise OutputError(f"run {run_id!r} is {run['status']}, not succeeded: its analysis tables are not complete")
     config = parse_config(json.loads(run["config_json"]), source=f"runs.config_json of run {run_id}")
-    frames = {table: store.read(table, run_id).toPandas() for table in ANALYSIS_TABLES}
+    frames = {
+        table: store.read(table, run_id).where(ROWS_OF.get(table, "TRUE")).toPandas() for table in ANALYSIS_TABLES
+    }
     return RunTables(run.asDict(recursive=True), config, frames)

@@ -210,6 +210,26 @@ class StudyRun:
         start, end = period_window(self.config.period.unit, period_id, period_id + 1, self.config.period.timezone)
         return {"start": start, "end": end}
 
+    def drift_records(self, drift: pd.DataFrame) -> list[dict]:
+        """feature_drift rows with windows in place of period ids."""
+        unit, zone = self.config.period.unit, self.config.period.timezone
+
+        def span(start: int, stop: int) -> dict[str, dt.datetime]:
+            begin, end = period_window(unit, start, stop, zone)
+            return {"start": begin, "end": end}
+
+        records = [
+            {
+                **row,
+                "window": self.window(int(row["period_id"])),
+                "window_cmp": span(int(row["cmp_start"]), int(row["cmp_stop"])),
+                "model_age": None if pd.isna(row.get("model_age")) else int(row["model_age"]),
+                "fit_id": None if pd.isna(row.get("fit_id")) else row["fit_id"],
+            }
+            for row in drift.to_dict("records")
+        ]
+        return self.run_records(records)
+
     def fit_metadata(self, plan: Plan) -> DataFrame:
         unit, zone = self.config.period.unit, self.config.period.timezone
         records = []
@@ -304,6 +324,12 @@ def analyze(run: StudyRun, study: PreparedStudy, evaluations: DataFrame, timings
         store.replace_run("decay_curve", curve, run_id)
         shelf = analyses.shelf_life(inputs, store.read("decay_curve", run_id), aged)
         store.replace_run("shelf_life", shelf, run_id)
+
+    if run.config.drift.enabled:
+        with stage("drift", timings, "(feature and label drift, and which drift costs quality) ", run.jobs):
+            drift, signals = analyses.drift(inputs, aged)
+            store.replace_run("feature_drift", frame_of(run.spark, "feature_drift", run.drift_records(drift)), run_id)
+            store.replace_run("drift_signals", frame_of(run.spark, "drift_signals", run.run_records(signals)), run_id)
 
     with stage("comparisons", timings, "(learning curve and lookbacks) ", run.jobs):
         learning, windows = analyses.comparisons(inputs, evaluations)

@@ -74,6 +74,19 @@ SCHEMAS: dict[str, str] = {
         f"confidence double, served array<struct<window: {WINDOW}, model_age: int, quality: double, "
         "rows: bigint, retrained: boolean>>"
     ),
+    "feature_drift": (
+        f"run_id string, {SLICE}, granularity string, window {WINDOW}, window_cmp {WINDOW}, drift_type string, "
+        "fit_id string, model_age int, column_name string, column_role string, data_type string, count bigint, "
+        "count_cmp bigint, count_delta double, null_rate double, null_rate_delta double, "
+        "population_stability_index double, ks_test struct<statistic: double, pvalue: double>, "
+        "wasserstein_distance double, js_distance double, chi_squared_test struct<statistic: double, pvalue: double>, "
+        "tv_distance double, l_infinity_distance double"
+    ),
+    "drift_signals": (
+        f"run_id string, {SLICE}, granularity string, metric string, signal string, column_name string, "
+        "statistic string, aggregation string, n_evaluations bigint, n_breaches bigint, spearman double, auc double, "
+        "alert_threshold double, alert_precision double, alert_recall double, rank int"
+    ),
     "recommendations": (
         f"run_id string, {SLICE}, granularity string, metric string, fresh_quality double, "
         "shelf_life_periods int, shelf_life_censored boolean, decay_pattern string, batch_cadence_periods int, "

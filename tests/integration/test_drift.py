@@ -1,0 +1,108 @@
+"""Drift with known truth: a feature the model relies on shifts once, an irrelevant one shifts
+all the time. The drift tables must show both shifts, and rank only the first as costly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from .conftest import START, study_config
+
+pytestmark = pytest.mark.integration
+
+WEEKS = 24
+ROWS_PER_WEEK = 3000
+SHIFT_WEEK = 14  # x_rel moves from N(0, 1) to N(3, 1) here
+IRRELEVANT_SHIFT = 3.0  # x_irr's mean alternates between 0 and this, week by week
+
+
+def covariate_history(seed: int = 5) -> pd.DataFrame:
+    """label ~ Bernoulli(sigmoid(3 sin(x_rel))): a linear model fit on x_rel near 0 learns
+    "higher is riskier", which is wrong once x_rel lives near 3. x_irr never enters the label."""
+    rng = np.random.default_rng(seed)
+    weeks = np.repeat(np.arange(WEEKS), ROWS_PER_WEEK)
+    seconds = rng.uniform(0, 7 * 86400, len(weeks))
+    x_rel = rng.normal(np.where(weeks >= SHIFT_WEEK, 3.0, 0.0), 1.0)
+    x_irr = rng.normal(np.where(weeks % 2 == 1, IRRELEVANT_SHIFT, 0.0), 1.0)
+    noise = rng.normal(0, 1, len(weeks))
+    label = rng.random(len(weeks)) < 1 / (1 + np.exp(-3 * np.sin(x_rel)))
+    start = pd.Timestamp(START)
+    return pd.DataFrame(
+        {
+            "event_time": (start + pd.to_timedelta(weeks * 7 * 86400 + seconds, unit="s")).floor("us"),
+            "x_rel": x_rel,
+            "x_irr": x_irr,
+            "noise": noise,
+            "label": label.astype("int64"),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def drift_study(spark, tmp_path_factory):
+    from retrain_advisor.study import run_study
+
+    source = str(tmp_path_factory.mktemp("covariate") / "history")
+    spark.createDataFrame(covariate_history()).write.format("delta").save(source)
+    config = study_config(
+        source,
+        tmp_path_factory.mktemp("drift-out"),
+        columns={"event_time": "event_time", "label": "label"},
+        tolerance={"absolute": 0.05, "persistence": 1},
+    )
+    result = run_study(spark, config)
+    return result, result.table("feature_drift").toPandas(), result.table("drift_signals").toPandas()
+
+
+def week_of(window) -> int:
+    return (pd.Timestamp(window["start"]).date() - START).days // 7
+
+
+def test_consecutive_drift_shows_both_shifts(drift_study):
+    _, drift, _ = drift_study
+    consecutive = drift[drift["drift_type"] == "CONSECUTIVE"].assign(week=lambda d: d["window"].map(week_of))
+    psi = consecutive.pivot_table(index="week", columns="column_name", values="population_stability_index")
+    assert psi.loc[SHIFT_WEEK, "x_rel"] > 1.0, "the relevant feature's shift week"
+    assert psi["x_rel"].drop(SHIFT_WEEK).max() < 0.1, "x_rel is steady on either side of its shift"
+    assert psi["x_irr"].min() > 1.0, "x_irr moves every week"
+    assert psi["noise"].max() < 0.1
+    counts = consecutive[consecutive["column_name"] == "noise"].set_index("week")["count"]
+    assert (counts == ROWS_PER_WEEK).all(), "every labelled row of each week is counted"
+    ks = consecutive[consecutive["column_name"] == "x_rel"].set_index("week")["ks_test"]
+    assert ks[SHIFT_WEEK]["statistic"] > 0.8 and ks[SHIFT_WEEK]["pvalue"] < 1e-6
+    label = consecutive[consecutive["column_role"] == "label"]
+    assert label["chi_squared_test"].notna().all() and label["ks_test"].isna().all()
+
+
+def test_baseline_drift_compares_each_scored_period_with_the_training_window(drift_study):
+    result, drift, _ = drift_study
+    baseline = drift[drift["drift_type"] == "BASELINE"]
+    evaluations = result.table("evaluations").where(F.col("slice_value").isNull())
+    columns = drift["column_name"].nunique()
+    assert len(baseline) == evaluations.count() * columns
+    fits = result.table("fits").select("fit_id", "train_window").toPandas().set_index("fit_id")["train_window"]
+    for row in baseline.head(50).itertuples():
+        assert row.window_cmp == fits[row.fit_id], "the baseline is the fit's own training window"
+
+
+def test_only_the_feature_the_model_relies_on_ranks_as_costly(drift_study):
+    result, drift, signals = drift_study
+    per_feature = signals[signals["aggregation"].isna() & signals["column_name"].isin(["x_rel", "x_irr", "noise"])]
+    best = per_feature.sort_values("rank").iloc[0]
+    assert best["column_name"] == "x_rel", per_feature.sort_values("rank").head()
+    assert best["auc"] > 0.9 and best["n_breaches"] > 0
+    irrelevant = per_feature[per_feature["column_name"] == "x_irr"]
+    assert irrelevant["auc"].max() < 0.7, irrelevant
+    assert irrelevant["rank"].min() > per_feature[per_feature["column_name"] == "x_rel"]["rank"].min()
+    assert best["alert_precision"] > 0.8 and best["alert_recall"] > 0.8
+    # Large drift of x_irr before the shift came with no quality drop at all: the drift is real, the cost is not.
+    baseline = drift[(drift["drift_type"] == "BASELINE") & (drift["column_name"] == "x_irr")]
+    before_shift = baseline[baseline["window"].map(week_of) < SHIFT_WEEK]
+    assert before_shift["population_stability_index"].max() > 1.0
+    quality = result.table("evaluations").where("slice_value IS NULL AND is_sufficient").toPandas()
+    quality = quality.assign(auc=quality["metrics"].map(lambda m: m["roc_auc"]), week=quality["window"].map(week_of))
+    fresh = quality[quality["model_age"] == 0].set_index("fit_id")["auc"]
+    drops = fresh.reindex(quality["fit_id"]).to_numpy() - quality["auc"].to_numpy()
+    assert drops[(quality["week"] < SHIFT_WEEK).to_numpy()].max() < 0.05, "no quality lost while only x_irr moved"
