@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = "advisor_results"
-STAGES = ["prepare", "fit", "score", "arrival", "decay", "comparisons", "schedule", "recommend", "publish"]
+STAGES = ["prepare", "fit", "score", "arrival", "decay", "drift", "comparisons", "schedule", "recommend", "publish"]
 
 
 @pytest.fixture(scope="module")
