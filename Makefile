@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench
+.PHONY: demo test bench bench-drift
 
 $(BIN)/retrain-advisor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,3 +19,6 @@ test: $(BIN)/retrain-advisor
 
 bench: $(BIN)/retrain-advisor
 	$(BIN)/python bench/engine.py
+
+bench-drift: $(BIN)/retrain-advisor
+	$(BIN)/python bench/drift.py

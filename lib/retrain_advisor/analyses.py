@@ -14,12 +14,18 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from retrain_advisor.arrival import ArrivalSummary, arrival_counts, complete_periods, summarize_arrival
-from retrain_advisor.backtest import replay_settings, replay_slices, schedule_matrix
+from retrain_advisor.backtest import drift_matrix, drift_triggers, replay_settings, replay_slices, schedule_matrix
 from retrain_advisor.comparisons import arm_values, arms_frame, learning_curve, window_comparison
 from retrain_advisor.config import StudyConfig
 from retrain_advisor.decay import aged_metrics, decay_curve, origin_shelf_life, pooled_shelf_life
 from retrain_advisor.designs import DECAY, StudyPlan
-from retrain_advisor.drift import column_histograms, drift_columns, drift_rows, period_histograms
+from retrain_advisor.drift import (
+    column_histograms,
+    drift_columns,
+    drift_rows,
+    period_histograms,
+    prediction_drift_rows,
+)
 from retrain_advisor.drift_signals import drift_values, rank_signals, score_signals
 from retrain_advisor.metrics import Metric
 from retrain_advisor.recommend import Evidence, recommend
@@ -65,12 +71,16 @@ def shelf_life(inputs: AnalysisInputs, curve: DataFrame, aged: DataFrame) -> Dat
     return pooled_shelf_life(curve, metric, tolerance).unionByName(origin_shelf_life(aged, metric, tolerance))
 
 
-def drift(inputs: AnalysisInputs, aged: DataFrame) -> tuple[pd.DataFrame, list[dict]]:
+def drift(inputs: AnalysisInputs, evaluations: DataFrame, aged: DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     """feature_drift rows (period ids in place of windows) and the ranked drift_signals rows."""
     source, plan, primary = inputs.source, inputs.study_plan.plan, inputs.primary
     columns = drift_columns(source, inputs.config.columns.label)
     histograms = column_histograms(period_histograms(source.rows, columns), columns)
-    rows = pd.DataFrame(list(drift_rows(histograms, plan)))
+    scored = (
+        evaluations.where(F.col("slice_value").isNull()).select("fit_id", "model_age", "prediction_counts").toPandas()
+    )
+    scored["period_id"] = scored["fit_id"].map(lambda f: plan.fits[f].train_end) + scored["model_age"]
+    rows = pd.DataFrame([*drift_rows(histograms, plan), *prediction_drift_rows(scored, source.task)])
     decay_fits = sorted(plan.fits_needed_by(DECAY))
     drops = (
         aged.where(
@@ -101,13 +111,16 @@ def comparisons(inputs: AnalysisInputs, evaluations: DataFrame) -> tuple[DataFra
     return curve, windows
 
 
-def schedule(inputs: AnalysisInputs, evaluations: DataFrame) -> dict[str | None, list[PolicyResult]]:
-    """Every replayed policy, for all rows (None) and each slice."""
-    primary = inputs.primary
+def schedule(
+    inputs: AnalysisInputs, evaluations: DataFrame, drift: pd.DataFrame, signals: list[dict]
+) -> dict[str | None, list[PolicyResult]]:
+    """Every replayed policy, for all rows (None) and each slice; drift triggers on the best drift signals."""
+    primary, plan = inputs.primary, inputs.study_plan.plan
     design = inputs.study_plan.replay
-    matrix = schedule_matrix(inputs.spark, evaluations, inputs.study_plan.plan, primary.name, design)
-    settings = replay_settings(inputs.config, design, primary.greater_is_better)
-    return replay_slices(matrix, settings)
+    matrix = schedule_matrix(inputs.spark, evaluations, plan, primary.name, design)
+    triggers = drift_triggers(signals, inputs.config.schedule.drift_triggers)
+    settings = replay_settings(inputs.config, design, primary.greater_is_better, triggers)
+    return replay_slices(matrix, settings, drift_matrix(drift, plan, [signal for signal, _ in triggers]))
 
 
 def recommendations(

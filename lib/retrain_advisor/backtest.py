@@ -18,10 +18,14 @@ from pyspark.sql import functions as F
 from retrain_advisor.config import StudyConfig
 from retrain_advisor.decay import usable
 from retrain_advisor.designs import SCHEDULE, ReplayDesign
+from retrain_advisor.drift_signals import drift_values
 from retrain_advisor.kernels import OK
 from retrain_advisor.plan import Plan
 from retrain_advisor.schedule import PolicyResult, ReplaySettings, replay
 from retrain_advisor.tables import by_slice, plain_value
+
+# A drift signal is replayed as a trigger only when it separates breaches from the rest this well.
+MIN_AUC = 0.7
 
 
 def schedule_matrix(
@@ -52,12 +56,46 @@ def schedule_matrix(
     )
 
 
-def replay_settings(config: StudyConfig, design: ReplayDesign, greater_is_better: bool) -> ReplaySettings:
+def drift_matrix(drift: pd.DataFrame, plan: Plan, signals: list[str]) -> dict[str, dict[tuple[int, int], float]]:
+    """The named drift signals of the schedule's fits: signal -> (train_end, period_id) -> value, from the
+    BASELINE rows of feature_drift (each scored period against the fit's training window)."""
+    if not signals:
+        return {}
+    train_ends = {a.fit_id: a.train_end for a in plan.arms if a.analysis == SCHEDULE}
+    values = drift_values(drift[drift["fit_id"].isin(list(train_ends))])
+    cells = values.assign(train_end=values["fit_id"].map(train_ends))
+    cells["period_id"] = cells["train_end"] + cells["model_age"]
+    return {
+        signal: {
+            (int(t), int(j)): float(v)
+            for t, j, v in zip(cells["train_end"], cells["period_id"], cells[signal], strict=True)
+            if v == v  # NaN: no drift value
+        }
+        for signal in signals
+        if signal in cells.columns
+    }
+
+
+def drift_triggers(signals: list[dict[str, Any]], count: int) -> list[tuple[str, float]]:
+    """(signal, alert threshold) of the `count` best-ranked drift signals that predict a breach well."""
+    usable_signals = [
+        s for s in sorted(signals, key=lambda s: s["rank"]) if s["alert_threshold"] is not None and s["auc"] >= MIN_AUC
+    ]
+    return [(s["signal"], float(s["alert_threshold"])) for s in usable_signals[:count]]
+
+
+def replay_settings(
+    config: StudyConfig,
+    design: ReplayDesign,
+    greater_is_better: bool,
+    triggers_on_drift: list[tuple[str, float]] | None = None,
+) -> ReplaySettings:
     return ReplaySettings(
         start=design.start,
         last=design.last,
         intervals=design.intervals,
         trigger_drops=design.trigger_drops,
+        drift_triggers=tuple(triggers_on_drift or ()),
         max_age=design.max_age,
         gap=config.windows.gap,
         greater_is_better=greater_is_better,
@@ -69,12 +107,15 @@ def replay_settings(config: StudyConfig, design: ReplayDesign, greater_is_better
     )
 
 
-def replay_slices(matrix: pd.DataFrame, settings: ReplaySettings) -> dict[str | None, list[PolicyResult]]:
-    """Every policy replayed for all rows (key None) and for each slice."""
+def replay_slices(
+    matrix: pd.DataFrame, settings: ReplaySettings, drift: dict[str, dict[tuple[int, int], float]] | None = None
+) -> dict[str | None, list[PolicyResult]]:
+    """Every policy replayed for all rows (key None) and for each slice. Every model serves all rows, so a
+    drift trigger watches the drift of all rows in every slice."""
     results: dict[str | None, list[PolicyResult]] = {}
     for key, cells in by_slice(matrix):
         fits = {int(t) for t in cells.loc[cells["fit_ok"], "train_end"]}
-        results[key] = replay(cells.assign(value=cells["value"].astype(float)), fits, settings)
+        results[key] = replay(cells.assign(value=cells["value"].astype(float)), fits, settings, drift)
     return results
 
 
@@ -100,6 +141,8 @@ def backtest_rows(
                     "interval_periods": policy.interval,
                     "offset_periods": policy.offset,
                     "trigger_drop": policy.trigger_drop,
+                    "drift_signal": policy.signal,
+                    "drift_threshold": policy.threshold,
                     "n_periods": result.n_periods,
                     "n_measured": result.n_measured,
                     "n_retrains": result.n_retrains,

@@ -284,6 +284,12 @@ class ScheduleConfig(_Section):
         description="quality triggers: retrain once the serving model's measured drop exceeds this; "
         "default tolerance.absolute and twice it",
     )
+    drift_triggers: int = Field(
+        2,
+        ge=0,
+        description="also replay 'retrain when drift reaches the alert threshold' for this many of the drift signals "
+        "that best predict a drop beyond tolerance (AUC at least 0.7); 0: none",
+    )
     cost_per_retrain: float | None = Field(None, ge=0, description="cost of one retraining, in your currency")
     cost_per_quality_unit: float | None = Field(
         None, ge=0, description="cost of one period served one unit of the primary metric below retraining every period"

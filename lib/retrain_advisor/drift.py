@@ -32,6 +32,7 @@ CONSECUTIVE = "CONSECUTIVE"
 BASELINE = "BASELINE"
 FEATURE = "feature"
 LABEL = "label"
+PREDICTION = "prediction"
 
 
 @dataclass(frozen=True)
@@ -208,3 +209,40 @@ def drift_rows(histograms: list[ColumnHistograms], plan: Plan) -> Iterator[dict[
                 "cmp_stop": stop,
                 **_statistics_row(compare(current, baseline, column.column.numeric)),
             }
+
+
+def prediction_drift_rows(scored: pd.DataFrame, task: str) -> Iterator[dict[str, object]]:
+    """BASELINE rows of the column `prediction`: each evaluation's distribution of predictions
+    (`evaluations.prediction_counts`) against the same fit's at age 0, the first period it served
+    (the training rows themselves are never scored). Binary predictions are numeric, in equal
+    probability bins; multiclass ones categorical, one bin per class."""
+    numeric = task == "binary"
+    if scored.empty or task == "regression":
+        return
+    for fit_id, evaluations in scored.groupby("fit_id", sort=True):
+        fresh = evaluations[evaluations["model_age"] == 0]
+        if fresh.empty or fresh["prediction_counts"].iloc[0] is None:
+            continue
+        baseline = _prediction_histogram(fresh.iloc[0]["prediction_counts"], numeric)
+        for row in evaluations[evaluations["model_age"] > 0].itertuples():
+            if row.prediction_counts is None:
+                continue
+            current = _prediction_histogram(row.prediction_counts, numeric)
+            yield {
+                "column_name": PREDICTION,
+                "column_role": PREDICTION,
+                "data_type": "numeric" if numeric else "categorical",
+                "drift_type": BASELINE,
+                "fit_id": fit_id,
+                "model_age": int(row.model_age),
+                "period_id": int(row.period_id),
+                "cmp_start": int(fresh.iloc[0]["period_id"]),
+                "cmp_stop": int(fresh.iloc[0]["period_id"]) + 1,
+                **_statistics_row(compare(current, baseline, numeric)),
+            }
+
+
+def _prediction_histogram(counts: object, numeric: bool) -> Histogram:
+    values = np.asarray(counts, dtype=float)
+    centers = (np.arange(len(values)) + 0.5) / len(values) if numeric else None
+    return Histogram(counts=values, nulls=0, centers=centers)

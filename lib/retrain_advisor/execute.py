@@ -43,7 +43,8 @@ FIT_RESULT_SCHEMA = (
 )
 SCORE_RESULT_SCHEMA = (
     "fit_id string, period_id int, slice_value string, status string, reason string, eval_rows_used bigint, "
-    "eval_class_counts map<string, bigint>, metrics map<string, double>, score_seconds double"
+    "eval_class_counts map<string, bigint>, metrics map<string, double>, score_seconds double, "
+    "prediction_counts array<bigint>"
 )
 SCORE_COLUMNS = column_names(SCORE_RESULT_SCHEMA)
 SAMPLE_SCALE = float(2**31)
@@ -197,6 +198,7 @@ def _score_period(
                     "eval_class_counts": {},
                     "metrics": {},
                     "score_seconds": 0.0,
+                    "prediction_counts": None,
                 }
             continue
         for outcome in score_slices(rows, model[MODEL], ctx):
@@ -210,6 +212,7 @@ def _score_period(
                 "eval_class_counts": outcome.class_counts,
                 "metrics": outcome.metrics,
                 "score_seconds": outcome.score_seconds,
+                "prediction_counts": outcome.prediction_counts,
             }
 
 

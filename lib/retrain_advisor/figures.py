@@ -295,6 +295,35 @@ def drift_figure(tables: RunTables) -> Figure | None:
     return figure
 
 
+def signal_figure(tables: RunTables) -> Figure | None:
+    """The best drift signal against the quality drop of every evaluation, breaches of the
+    tolerance marked, with the alert threshold."""
+    evidence = tables.frames.get("signal_evidence")
+    if evidence is None or evidence.empty:
+        return None
+    signal = evidence["signal"].iloc[0]
+    row = tables.overall("drift_signals").set_index("signal").loc[signal]
+    breach = evidence["breach"].to_numpy(dtype=bool)
+    with styled():
+        figure, axes = _figure(3.4)
+        ax = axes[0, 0]
+        ax.scatter(evidence["value"][~breach], evidence["drop"][~breach], s=12, color=MUTED, label="within tolerance")
+        ax.scatter(evidence["value"][breach], evidence["drop"][breach], s=14, color=WARN, label="drop beyond tolerance")
+        if pd.notna(row["alert_threshold"]):
+            ax.axvline(
+                row["alert_threshold"],
+                color=INK,
+                linestyle="--",
+                linewidth=1.0,
+                label=f"alert threshold (precision {row['alert_precision']:.2f}, recall {row['alert_recall']:.2f})",
+            )
+        ax.set_xlabel(f"{signal}: scored period against the training window")
+        ax.set_ylabel(f"drop of {tables.metric} since age 0")
+        ax.set_title(f"The drift signal that best predicts a quality drop (AUC {row['auc']:.2f})")
+        ax.legend(loc="upper left")
+    return figure
+
+
 FIGURES: dict[str, tuple[str, Callable[[RunTables], Figure | None]]] = {
     "decay": ("How quickly quality goes down", decay_figure),
     "decay_by_slice": ("Decay per slice", decay_by_slice_figure),
@@ -303,6 +332,7 @@ FIGURES: dict[str, tuple[str, Callable[[RunTables], Figure | None]]] = {
     "lookbacks": ("Whether to drop old data", lookback_figure),
     "arrival": ("How often new data arrives", arrival_figure),
     "drift": ("How the data moved, and which drift costs quality", drift_figure),
+    "drift_signal": ("Drift against quality drop, for the best signal", signal_figure),
 }
 
 

@@ -80,6 +80,23 @@ class ScoreOutcome:
     class_counts: dict[str, int]
     metrics: dict[str, float | None]
     score_seconds: float
+    prediction_counts: list[int] | None = None
+
+
+# Binary predictions are counted in equal probability bins, so every evaluation's counts share bins.
+PROBABILITY_BINS = 10
+
+
+def prediction_counts(prediction: np.ndarray, classes: np.ndarray, ctx: KernelContext) -> list[int] | None:
+    """How the predictions are distributed, for prediction drift: binary, the positive-class probability
+    in PROBABILITY_BINS equal bins of [0, 1]; multiclass, the predicted class, in `ctx.classes` order;
+    regression, None (its predictions have no shared bins)."""
+    if ctx.task == "binary":
+        return np.histogram(prediction, bins=PROBABILITY_BINS, range=(0.0, 1.0))[0].astype(int).tolist()
+    if ctx.task == "multiclass":
+        predicted = classes[np.argmax(prediction, axis=1)].astype(str) if len(prediction) else np.array([])
+        return [int((predicted == c).sum()) for c in ctx.classes]
+    return None
 
 
 def derive_seed(seed: int, key: str) -> int:
@@ -259,4 +276,6 @@ def _measure(
         except ValueError:
             values[metric.name] = None
     reason = insufficiency(counts, len(y_true), ctx)
-    return ScoreOutcome(slice_value, INSUFFICIENT if reason else OK, reason, len(y_true), counts, values, 0.0)
+    status = INSUFFICIENT if reason else OK
+    spread = prediction_counts(prediction, classes, ctx)
+    return ScoreOutcome(slice_value, status, reason, len(y_true), counts, values, 0.0, spread)

@@ -7,8 +7,8 @@ Pure Python over small tables. The rules, in order:
 - interval: the longest one such that it and every shorter one stay within tolerance of
   retraining every period and no longer than a measured shelf life (the cheapest with costs),
   never below the feasible minimum;
-- policy: a quality trigger instead, when one stays within tolerance with fewer retrains (or
-  costs less);
+- policy: a quality or drift trigger instead, when one stays within tolerance with fewer retrains
+  (or costs less);
 - lookback: drop old data when a shorter lookback is reliably better than all history, or
   reliably no worse than the tolerance; down-weight when a half-life arm beats both.
 """
@@ -25,7 +25,7 @@ import pandas as pd
 from retrain_advisor.arrival import ArrivalSummary
 from retrain_advisor.config import PeriodUnit, StudyConfig
 from retrain_advisor.designs import ROWS
-from retrain_advisor.schedule import PERIODIC, TRIGGER, PolicyResult, summarize_intervals, weighted_interval
+from retrain_advisor.schedule import DRIFT, PERIODIC, TRIGGER, PolicyResult, summarize_intervals, weighted_interval
 from retrain_advisor.shelf_life import acceptable_drop
 
 KEEP_ALL = "keep_all"
@@ -57,6 +57,8 @@ class Choice:
     cost: float | None
     raised_to_feasible: bool
     below_feasible: bool = False  # even the longest replayed interval is shorter than the feasible minimum
+    drift_signal: str | None = None
+    drift_threshold: float | None = None
 
 
 def _plural(n: float, unit: PeriodUnit) -> str:
@@ -134,14 +136,24 @@ def choose_schedule(
     cost = None if not with_costs else float(row["total_cost"])
     quality = float(row["mean_quality"])
     choice = Choice(PERIODIC, chosen, None, quality, quality_interval(periodic), cost, raised, below)
-    triggers = [r for r in results if r.policy.kind == TRIGGER and r.mean_diff >= -limit]
+    triggers = [r for r in results if r.policy.kind in (TRIGGER, DRIFT) and r.mean_diff >= -limit]
     if triggers:
-        key = (lambda r: r.total_cost) if with_costs else (lambda r: r.n_retrains)
+        key = (lambda r: r.total_cost) if with_costs else (lambda r: (r.n_retrains, -r.mean_quality))
         best = min(triggers, key=key)
         beats = (best.total_cost or 0) < (choice.cost or 0) if with_costs else best.n_retrains < row["n_retrains"]
         if beats and not raised:
-            drop = best.policy.trigger_drop
-            choice = Choice(TRIGGER, chosen, drop, best.mean_quality, quality_interval([best]), best.total_cost, False)
+            policy = best.policy
+            choice = Choice(
+                policy.kind,
+                chosen,
+                policy.trigger_drop,
+                best.mean_quality,
+                quality_interval([best]),
+                best.total_cost,
+                False,
+                drift_signal=policy.signal,
+                drift_threshold=policy.threshold,
+            )
     return choice, summary
 
 
@@ -212,6 +224,8 @@ def recommend(evidence: Evidence, config: StudyConfig) -> dict[str, Any]:
         "recommended_interval_periods": choice.interval,
         "recommended_policy": choice.policy,
         "recommended_trigger_drop": choice.trigger_drop,
+        "recommended_drift_signal": choice.drift_signal,
+        "recommended_drift_threshold": choice.drift_threshold,
         "lookback_verdict": lookback.verdict,
         "recommended_lookback_periods": lookback.lookback,
         "recommended_half_life_periods": lookback.half_life,
@@ -242,6 +256,13 @@ def rationale(
             f"Retrain when the measured {metric} of the serving model drops by more than "
             f"{choice.trigger_drop:g} from its fresh value, and at the latest every "
             f"{_plural(int(summary['interval'].max()), unit)} (on a calendar: every {_plural(interval, unit)})."
+        )
+    elif choice.policy == DRIFT:
+        parts.append(
+            f"Retrain when the drift signal {choice.drift_signal} of the last complete {unit} against the serving "
+            f"model's training window reaches {choice.drift_threshold:.3g}, and at the latest every "
+            f"{_plural(int(summary['interval'].max()), unit)} (on a calendar: every {_plural(interval, unit)}). "
+            "Drift needs no labels, so it acts before the quality can be measured."
         )
     else:
         parts.append(f"Retrain every {_plural(interval, unit)}.")

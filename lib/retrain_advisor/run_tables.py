@@ -8,11 +8,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import functions as F
 
 from retrain_advisor.config import StudyConfig, parse_config
 from retrain_advisor.errors import OutputError
+from retrain_advisor.shelf_life import acceptable_drop
 from retrain_advisor.store import ResultStore
 
 # The analysis tables; `fits` and `evaluations` are large (models, one row per evaluation) and
@@ -30,6 +32,7 @@ ANALYSIS_TABLES = [
 ]
 # feature_drift holds a row per evaluation and column against training windows; the report and
 # MLflow take the period-over-period rows.
+SIGNAL_EVIDENCE = "signal_evidence"
 ROWS_OF = {"feature_drift": "drift_type = 'CONSECUTIVE'"}
 
 
@@ -92,4 +95,43 @@ def load_run_tables(store: ResultStore, run_id: str) -> RunTables:
     frames = {
         table: store.read(table, run_id).where(ROWS_OF.get(table, "TRUE")).toPandas() for table in ANALYSIS_TABLES
     }
+    metric = str(run["primary_metric"])
+    curve = frames["decay_curve"]
+    directions = curve.loc[curve["metric"] == metric, "greater_is_better"]
+    better = bool(directions.iloc[0]) if len(directions) else True
+    evidence = signal_evidence(store, run_id, metric, frames["drift_signals"])
+    allowed = [acceptable_drop(config.tolerance, fresh, better) for fresh in evidence["fresh"]]
+    evidence["drop"] *= 1 if better else -1
+    frames[SIGNAL_EVIDENCE] = evidence.assign(breach=evidence["drop"].to_numpy(dtype=float) > np.array(allowed))
     return RunTables(run.asDict(recursive=True), config, frames)
+
+
+def signal_evidence(store: ResultStore, run_id: str, metric: str, signals: pd.DataFrame) -> pd.DataFrame:
+    """For the best-ranked drift signal of one column: its value and the change of the metric
+    (fresh - value) of every evaluation of a decay fit at age 1 or older, the evaluations the
+    signal was ranked on: fit_id, model_age, signal, value, fresh, drop."""
+    ranked = signals[signals["slice_value"].isna() & signals["column_name"].notna() & signals["auc"].notna()]
+    if ranked.empty:
+        return pd.DataFrame(columns=["fit_id", "model_age", "signal", "value", "fresh", "drop"])
+    best = ranked.sort_values("rank").iloc[0]
+    statistic = F.col("ks_test.statistic") if best["statistic"] == "ks_statistic" else F.col(best["statistic"])
+    if best["statistic"] == "null_rate_delta":
+        statistic = F.abs(statistic)
+    drift = (
+        store.read("feature_drift", run_id)
+        .where((F.col("drift_type") == "BASELINE") & (F.col("column_name") == best["column_name"]))
+        .select("fit_id", "model_age", statistic.alias("value"))
+    )
+    decay_fits = store.read("fits", run_id).where(F.array_contains("analyses", "decay")).select("fit_id")
+    quality = (
+        store.read("evaluations", run_id)
+        .where(F.col("slice_value").isNull() & F.col("is_sufficient"))
+        .join(decay_fits, "fit_id")
+        .select("fit_id", "model_age", F.col("metrics")[metric].alias("quality"))
+    )
+    joined = drift.join(quality, ["fit_id", "model_age"]).toPandas()
+    fresh = joined[joined["model_age"] == 0].set_index("fit_id")["quality"]
+    joined["fresh"] = joined["fit_id"].map(fresh)
+    joined["drop"] = joined["fresh"] - joined["quality"]
+    evidence = joined[joined["model_age"] > 0].dropna(subset=["fresh", "value", "drop"])
+    return evidence.assign(signal=best["signal"])[["fit_id", "model_age", "signal", "value", "fresh", "drop"]]

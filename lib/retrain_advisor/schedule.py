@@ -1,4 +1,5 @@
-"""Replay retraining policies over the performance matrix: periodic, threshold-triggered, best in hindsight.
+"""Replay retraining policies over the performance matrix: periodic, quality- and drift-triggered, best in
+hindsight.
 
 The matrix holds the measured quality of the fit with training end t on each period j >= t. A policy only
 decides which fit serves each period; every policy is compared, period by period, with retraining every period.
@@ -7,7 +8,7 @@ No Spark here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ from retrain_advisor.shelf_life import group_seed
 
 PERIODIC = "periodic"
 TRIGGER = "trigger"
+DRIFT = "drift"
 HINDSIGHT = "hindsight"
 
 MATRIX_COLUMNS = ("train_end", "period_id", "value", "rows")
@@ -31,6 +33,7 @@ class ReplaySettings:
     last: int
     intervals: Sequence[int] = (1, 2, 4, 8)
     trigger_drops: Sequence[float] = ()
+    drift_triggers: Sequence[tuple[str, float]] = ()  # (signal, threshold)
     max_age: int = 8
     gap: int = 0
     greater_is_better: bool = True
@@ -66,12 +69,16 @@ class ReplaySettings:
 @dataclass(frozen=True)
 class Policy:
     """periodic(interval, offset) retrains when (t - start) % interval == offset; trigger(trigger_drop) when the
-    known drop exceeds it; hindsight(interval) is the best schedule with the retrain budget of periodic(interval, 0)."""
+    known drop exceeds it; drift(signal, threshold) when the drift signal of the last complete period against the
+    serving model's training window reaches the threshold; hindsight(interval) is the best schedule with the
+    retrain budget of periodic(interval, 0)."""
 
     kind: str
     interval: int | None = None
     offset: int | None = None
     trigger_drop: float | None = None
+    signal: str | None = None
+    threshold: float | None = None
 
     @property
     def name(self) -> str:
@@ -79,6 +86,8 @@ class Policy:
             return f"periodic({self.interval}, {self.offset})"
         if self.kind == TRIGGER:
             return f"trigger({self.trigger_drop})"
+        if self.kind == DRIFT:
+            return f"drift({self.signal} >= {self.threshold:g})"
         return f"hindsight({self.interval})"
 
 
@@ -123,6 +132,7 @@ class _History:
     rows: dict[int, int]
     fits: frozenset[int]
     settings: ReplaySettings
+    drift: Mapping[str, Mapping[tuple[int, int], float]]  # signal -> (train_end, period_id) -> drift
 
     def value(self, train_end: int | None, period: int) -> float:
         return float("nan") if train_end is None else self.cells.get((train_end, period), float("nan"))
@@ -145,11 +155,21 @@ def policies(settings: ReplaySettings) -> list[Policy]:
     intervals = sorted(set(settings.intervals))
     periodic = [Policy(PERIODIC, r, o) for r in intervals for o in range(r)]
     triggers = [Policy(TRIGGER, trigger_drop=float(x)) for x in settings.trigger_drops]
-    return periodic + triggers + [Policy(HINDSIGHT, r) for r in intervals]
+    drifts = [Policy(DRIFT, signal=signal, threshold=float(x)) for signal, x in settings.drift_triggers]
+    return periodic + triggers + drifts + [Policy(HINDSIGHT, r) for r in intervals]
 
 
-def replay(matrix: pd.DataFrame, fits: set[int], settings: ReplaySettings) -> list[PolicyResult]:
-    """Replay every policy of `settings` on the matrix; `fits` are the training ends with a usable model."""
+def replay(
+    matrix: pd.DataFrame,
+    fits: set[int],
+    settings: ReplaySettings,
+    drift: Mapping[str, Mapping[tuple[int, int], float]] | None = None,
+) -> list[PolicyResult]:
+    """Replay every policy of `settings` on the matrix; `fits` are the training ends with a usable model and
+    `drift` the drift signals of the drift triggers, by (train_end, period_id)."""
+    missing_signals = {signal for signal, _ in settings.drift_triggers} - set(drift or {})
+    if missing_signals:
+        raise ValueError(f"drift triggers on {sorted(missing_signals)} need their drift values: pass them in `drift`")
     missing = [c for c in MATRIX_COLUMNS if c not in matrix.columns]
     if missing:
         raise ValueError(f"the performance matrix lacks columns {missing}: it needs {list(MATRIX_COLUMNS)}")
@@ -159,7 +179,7 @@ def replay(matrix: pd.DataFrame, fits: set[int], settings: ReplaySettings) -> li
         for t, j, v in zip(measured["train_end"], measured["period_id"], measured["value"], strict=True)
     }
     rows = {int(j): int(n) for j, n in matrix.groupby("period_id")["rows"].max().items()}
-    history = _History(cells, rows, frozenset(int(t) for t in fits), settings)
+    history = _History(cells, rows, frozenset(int(t) for t in fits), settings, drift or {})
     reference = _served_periods(history, _run(history, REFERENCE))
     return [_result(history, policy, _run(history, policy), reference) for policy in policies(settings)]
 
@@ -170,7 +190,10 @@ def _run(history: _History, policy: Policy) -> _Run:
         interval, offset = policy.interval, policy.offset
         return _serve(history, lambda t: (t - s.start - offset) % interval == 0)
     if policy.kind == TRIGGER:
-        return _trigger(history, policy.trigger_drop)
+        drop = policy.trigger_drop
+        return _watch(history, lambda model, period: _dropped(history, model, period, drop))
+    if policy.kind == DRIFT:
+        return _watch(history, lambda model, period: _drifted(history, policy, model, period))
     chosen = _hindsight_times(history, (s.last - s.start) // policy.interval + 1)
     return _serve(history, lambda t: t < s.start or t in chosen)
 
@@ -193,8 +216,8 @@ def _fallback(history: _History) -> int | None:
     return next((t for t in range(s.start - 1, s.start - s.max_age, -1) if t in history.fits), None)
 
 
-def _trigger(history: _History, drop: float) -> _Run:
-    """Retrain when the serving model's known drop since its fresh quality exceeds `drop`, or at the age cap.
+def _watch(history: _History, alarm: Callable[[int, int], bool]) -> _Run:
+    """Retrain when `alarm(serving model, period)` says so, or at the age cap.
 
     Until a retrain succeeds (the first at start) the policy retries every period, like retraining every period.
     """
@@ -202,7 +225,7 @@ def _trigger(history: _History, drop: float) -> _Run:
     model, own = _fallback(history), False
     served, retrained, n_failed = [], [], 0
     for j in history.periods:
-        due = not own or j - model >= s.max_age or _dropped(history, model, j, drop)
+        due = not own or j - model >= s.max_age or alarm(model, j)
         success = due and j in history.fits
         if success:
             model, own = j, True
@@ -221,6 +244,16 @@ def _dropped(history: _History, model: int, period: int, drop: float) -> bool:
     latest = next((v for k in range(known, model - 1, -1) if np.isfinite(v := history.value(model, k))), fresh)
     loss = fresh - latest if history.settings.greater_is_better else latest - fresh
     return loss > drop
+
+
+def _drifted(history: _History, policy: Policy, model: int, period: int) -> bool:
+    """Whether the drift known at the start of `period` reaches the threshold. Features need no labels, so the
+    last complete period (period - 1) is known whatever the label delay."""
+    known = period - 1
+    if known < model:
+        return False
+    value = history.drift[policy.signal].get((model, known), float("nan"))
+    return bool(np.isfinite(value) and value >= policy.threshold)
 
 
 def _hindsight_times(history: _History, budget: int) -> set[int]:

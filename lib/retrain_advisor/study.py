@@ -325,9 +325,10 @@ def analyze(run: StudyRun, study: PreparedStudy, evaluations: DataFrame, timings
         shelf = analyses.shelf_life(inputs, store.read("decay_curve", run_id), aged)
         store.replace_run("shelf_life", shelf, run_id)
 
+    drift, signals = pd.DataFrame(), []
     if run.config.drift.enabled:
         with stage("drift", timings, "(feature and label drift, and which drift costs quality) ", run.jobs):
-            drift, signals = analyses.drift(inputs, aged)
+            drift, signals = analyses.drift(inputs, evaluations, aged)
             store.replace_run("feature_drift", frame_of(run.spark, "feature_drift", run.drift_records(drift)), run_id)
             store.replace_run("drift_signals", frame_of(run.spark, "drift_signals", run.run_records(signals)), run_id)
 
@@ -337,7 +338,7 @@ def analyze(run: StudyRun, study: PreparedStudy, evaluations: DataFrame, timings
         store.replace_run("window_comparison", windows, run_id)
 
     with stage("schedule", timings, "(replay retraining policies) ", run.jobs):
-        replayed = analyses.schedule(inputs, evaluations)
+        replayed = analyses.schedule(inputs, evaluations, drift, signals)
         rows = backtest_rows(replayed, study.primary_metric, run.config.tolerance.confidence, run.window)
         store.replace_run("schedule_backtest", frame_of(run.spark, "schedule_backtest", run.run_records(rows)), run_id)
 

@@ -33,7 +33,9 @@ def recommendation_lines(result: StudyResult, config: StudyConfig) -> list[str]:
             lines.append("recommendation:")
             lines += textwrap.wrap(row["rationale"], width=100, initial_indent="  ", subsequent_indent="  ")
         else:
-            policy = "on a quality trigger" if row["recommended_policy"] == "trigger" else "periodically"
+            policy = {"trigger": "on a quality trigger", "drift": "on a drift trigger"}.get(
+                row["recommended_policy"], "periodically"
+            )
             lines.append(
                 f"  {row['slice_key']} = {row['slice_value']}: retrain {policy} every "
                 f"{row['recommended_interval_periods']} {unit}(s), shelf life {row['shelf_life_periods']}, "

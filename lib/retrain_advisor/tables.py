@@ -33,7 +33,7 @@ SCHEMAS: dict[str, str] = {
         f"origin {WINDOW}, window {WINDOW}, model_age int, lookback_periods int, gap_periods int, "
         "train_rows_used bigint, fit_status string, fit_seconds double, eval_rows_available bigint, "
         "eval_rows_used bigint, eval_class_counts map<string, bigint>, metrics map<string, double>, "
-        "status string, reason string, is_sufficient boolean, score_seconds double"
+        "status string, reason string, is_sufficient boolean, score_seconds double, prediction_counts array<bigint>"
     ),
     "decay_curve": (
         f"run_id string, {SLICE}, granularity string, metric string, greater_is_better boolean, "
@@ -68,7 +68,8 @@ SCHEMAS: dict[str, str] = {
     ),
     "schedule_backtest": (
         f"run_id string, {SLICE}, granularity string, metric string, policy string, interval_periods int, "
-        "offset_periods int, trigger_drop double, n_periods int, n_measured int, n_retrains int, "
+        "offset_periods int, trigger_drop double, drift_signal string, drift_threshold double, n_periods int, "
+        "n_measured int, n_retrains int, "
         f"n_failed_retrains int, mean_quality double, worst_quality double, worst_window {WINDOW}, "
         "mean_diff double, diff_ci_low double, diff_ci_high double, quality_lost double, total_cost double, "
         f"confidence double, served array<struct<window: {WINDOW}, model_age: int, quality: double, "
@@ -93,6 +94,7 @@ SCHEMAS: dict[str, str] = {
         "label_delay_periods int, min_train_rows bigint, min_train_periods int, more_data_would_help boolean, "
         "min_feasible_interval_periods int, feasible_interval_limited_by string, decays_before_new_data boolean, "
         "recommended_interval_periods int, recommended_policy string, recommended_trigger_drop double, "
+        "recommended_drift_signal string, recommended_drift_threshold double, "
         "lookback_verdict string, recommended_lookback_periods int, recommended_half_life_periods double, "
         "expected_quality double, expected_quality_ci_low double, expected_quality_ci_high double, "
         "quality_every_period double, expected_cost double, confidence double, rationale string"

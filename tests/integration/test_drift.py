@@ -51,6 +51,7 @@ def drift_study(spark, tmp_path_factory):
         tmp_path_factory.mktemp("drift-out"),
         columns={"event_time": "event_time", "label": "label"},
         tolerance={"absolute": 0.05, "persistence": 1},
+        schedule={"intervals": [1, 2, 4], "replay_periods": 12},  # weeks 12..23: the shift is replayed
     )
     result = run_study(spark, config)
     return result, result.table("feature_drift").toPandas(), result.table("drift_signals").toPandas()
@@ -78,13 +79,25 @@ def test_consecutive_drift_shows_both_shifts(drift_study):
 
 def test_baseline_drift_compares_each_scored_period_with_the_training_window(drift_study):
     result, drift, _ = drift_study
-    baseline = drift[drift["drift_type"] == "BASELINE"]
+    baseline = drift[(drift["drift_type"] == "BASELINE") & (drift["column_role"] != "prediction")]
     evaluations = result.table("evaluations").where(F.col("slice_value").isNull())
-    columns = drift["column_name"].nunique()
+    columns = baseline["column_name"].nunique()
+    assert columns == 4, "x_rel, x_irr, noise and the label"
     assert len(baseline) == evaluations.count() * columns
     fits = result.table("fits").select("fit_id", "train_window").toPandas().set_index("fit_id")["train_window"]
     for row in baseline.head(50).itertuples():
         assert row.window_cmp == fits[row.fit_id], "the baseline is the fit's own training window"
+
+
+def test_prediction_drift_follows_the_shift(drift_study):
+    """Fits trained before the shift see their predictions move once x_rel moves, and not before."""
+    _, drift, _ = drift_study
+    predictions = drift[drift["column_role"] == "prediction"].assign(
+        week=lambda d: d["window"].map(week_of), trained=lambda d: d["window_cmp"].map(week_of)
+    )
+    before = predictions[predictions["trained"] < SHIFT_WEEK]
+    assert before.loc[before["week"] < SHIFT_WEEK, "js_distance"].max() < 0.1
+    assert before.loc[before["week"] >= SHIFT_WEEK, "js_distance"].min() > 0.3
 
 
 def test_only_the_feature_the_model_relies_on_ranks_as_costly(drift_study):
@@ -106,3 +119,20 @@ def test_only_the_feature_the_model_relies_on_ranks_as_costly(drift_study):
     fresh = quality[quality["model_age"] == 0].set_index("fit_id")["auc"]
     drops = fresh.reindex(quality["fit_id"]).to_numpy() - quality["auc"].to_numpy()
     assert drops[(quality["week"] < SHIFT_WEEK).to_numpy()].max() < 0.05, "no quality lost while only x_irr moved"
+
+
+def test_a_drift_trigger_on_the_costly_feature_retrains_right_after_the_shift(drift_study):
+    result, _, signals = drift_study
+    backtest = result.table("schedule_backtest").where("slice_value IS NULL").toPandas()
+    drift = backtest[backtest["policy"] == "drift"]
+    # the triggers watch what the shift moved: x_rel, or the predictions it drives; never x_irr
+    assert len(drift) >= 1 and drift["drift_signal"].str.contains(r":(?:x_rel|prediction)$").all(), drift
+    best = next(name for name in signals.sort_values("rank")["signal"] if name in set(drift["drift_signal"]))
+    watched = drift[drift["drift_signal"] == best].iloc[0]
+    assert watched["drift_threshold"] == signals.set_index("signal").loc[watched["drift_signal"], "alert_threshold"]
+    retrained = [week_of(p["window"]) for p in watched["served"] if p["retrained"]]
+    assert SHIFT_WEEK + 1 in retrained, retrained
+    assert SHIFT_WEEK not in retrained, "week 14's drift is known only once week 14 is over"
+    every_fourth = backtest[(backtest["policy"] == "periodic") & (backtest["interval_periods"] == 4)]
+    assert watched["mean_quality"] > every_fourth["mean_quality"].mean()
+    assert watched["n_retrains"] < backtest.loc[backtest["interval_periods"].eq(1), "n_retrains"].max()

@@ -6,7 +6,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from retrain_advisor.run_tables import ANALYSIS_TABLES
+from retrain_advisor.run_tables import ANALYSIS_TABLES, SIGNAL_EVIDENCE
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ def test_run_is_logged_with_config_results_and_tables(stable_study, mlflow_store
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"study.yml", "tables", "figures", "report.html"} <= artifacts
     logged_tables = {a.path for a in client.list_artifacts(run.info.run_id, "tables")}
-    assert logged_tables == {f"tables/{name}.json" for name in ANALYSIS_TABLES}
+    assert logged_tables == {f"tables/{name}.json" for name in [*ANALYSIS_TABLES, SIGNAL_EVIDENCE]}
     figures = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
     assert {"figures/decay.png", "figures/schedule.png", "figures/learning_curve.png"} <= figures
     assert run.data.tags["mlflow.note.content"] == recommendation["rationale"]

@@ -77,6 +77,8 @@ def test_scores_equal_scikit_learn_on_the_same_rows():
     assert outcome.status == OK
     assert outcome.metrics["roc_auc"] == pytest.approx(skm.roc_auc_score(test[TARGET], proba))
     assert outcome.metrics["log_loss"] == pytest.approx(skm.log_loss(test[TARGET], proba))
+    expected = np.histogram(proba, bins=10, range=(0, 1))[0].tolist()
+    assert outcome.prediction_counts == expected and sum(expected) == len(test)
 
 
 def test_fit_is_deterministic_whatever_the_row_order():

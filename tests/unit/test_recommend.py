@@ -172,3 +172,24 @@ def test_models_never_serve_past_a_measured_shelf_life():
     assert "serve past their 3-week shelf life" in row["rationale"]
     censored = {**shelf, "is_censored": True}
     assert recommend(evidence(0.004, shelf=censored), config())["recommended_interval_periods"] == 6
+
+
+def test_a_drift_trigger_is_recommended_when_it_beats_the_calendar():
+    """A concept change at one period: drift shows at once, labels take 2 periods. Watching drift
+    loses one period and retrains least; the calendar needs short intervals to lose as little."""
+    change = START + 7
+    cells = [
+        (t, j, 0.7 if t < change <= j else 0.9, 1000)
+        for t in range(START - 5, LAST + 1)
+        for j in range(max(t, START), min(t + 6, LAST + 1))
+    ]
+    matrix = pd.DataFrame(cells, columns=["train_end", "period_id", "value", "rows"])
+    drift = {(t, j): 1.0 if t < change <= j else 0.0 for t, j, _, _ in cells}
+    settings = ReplaySettings(
+        START, LAST, (1, 2, 3, 4, 6), (0.02,), drift_triggers=[("js_distance:x", 0.5)], max_age=6, gap=2, samples=200
+    )
+    schedule = replay(matrix, set(matrix["train_end"]), settings, {"js_distance:x": drift})
+    row = recommend(evidence(0.0, schedule=schedule), config())
+    assert row["recommended_policy"] == "drift"
+    assert row["recommended_drift_signal"] == "js_distance:x" and row["recommended_drift_threshold"] == 0.5
+    assert "js_distance:x" in row["rationale"] and "needs no labels" in row["rationale"]

@@ -355,3 +355,35 @@ def test_invalid_settings_name_the_setting(overrides, setting):
 def test_the_matrix_needs_its_columns():
     with pytest.raises(ValueError, match="rows"):
         replay(pd.DataFrame({"train_end": [10], "period_id": [10], "value": [0.9]}), {10}, settings())
+
+
+def drift_after(change):
+    """A drift signal that is 1 for every period from `change` on, against a model trained before it."""
+    return {(t, j): 1.0 if t < change <= j else 0.0 for t in range(-10, 40) for j in range(t, 40)}
+
+
+def test_a_drift_trigger_retrains_the_period_after_the_drift_shows():
+    matrix = make_matrix(10, 25, 4, shift(15))
+    config = settings(drift_triggers=[("psi:x", 0.5)])
+    result = by_name(replay(matrix, all_fits(matrix), config, {"psi:x": drift_after(15)}))["drift(psi:x >= 0.5)"]
+    served = {p.period_id: p for p in result.periods}
+    assert not served[15].retrained, "the drift of period 15 is known only once period 15 is complete"
+    assert served[16].retrained and served[16].value == pytest.approx(0.9)
+    assert served[15].value == pytest.approx(0.7)
+    quality_only = run(matrix, settings(trigger_drops=[0.1], gap=3))["trigger(0.1)"]
+    assert result.mean_quality > quality_only.mean_quality, "drift needs no labels, so it reacts before the labels"
+
+
+def test_a_drift_trigger_never_reads_the_current_period():
+    matrix = make_matrix(10, 25, 8, decay(0.0))
+    only_current = {(t, j): 5.0 if j == 20 else 0.0 for t in range(0, 26) for j in range(t, 26)}
+    config = settings(intervals=(1, 2), max_age=8, drift_triggers=[("psi:x", 1.0)])
+    result = by_name(replay(matrix, all_fits(matrix), config, {"psi:x": only_current}))["drift(psi:x >= 1)"]
+    retrained = [p.period_id for p in result.periods if p.retrained]
+    assert 20 not in retrained and 21 in retrained
+
+
+def test_a_drift_trigger_needs_its_signal():
+    matrix = make_matrix(10, 25, 4, decay(0.01))
+    with pytest.raises(ValueError, match="psi:x"):
+        replay(matrix, all_fits(matrix), settings(drift_triggers=[("psi:x", 0.5)]))

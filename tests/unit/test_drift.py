@@ -1,0 +1,40 @@
+"""Prediction drift from the prediction counts of the evaluations (no Spark)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.spatial.distance import jensenshannon
+
+from retrain_advisor.drift import BASELINE, PREDICTION, prediction_drift_rows
+
+
+def scored(counts_by_age: dict[int, list[int] | None], fit_id: str = "f", origin: int = 10) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"fit_id": fit_id, "model_age": age, "period_id": origin + age, "prediction_counts": counts}
+            for age, counts in counts_by_age.items()
+        ]
+    )
+
+
+def test_each_age_is_compared_with_the_first_served_period():
+    fresh, later = [10, 20, 40, 20, 10], [40, 30, 20, 10, 0]
+    rows = list(prediction_drift_rows(scored({0: fresh, 1: fresh, 3: later}), "binary"))
+    assert [(r["model_age"], r["drift_type"], r["column_role"]) for r in rows] == [
+        (1, BASELINE, PREDICTION),
+        (3, BASELINE, PREDICTION),
+    ]
+    same, moved = rows
+    assert same["js_distance"] == 0 and same["population_stability_index"] == 0
+    p, q = np.array(later) / 100, np.array(fresh) / 100
+    assert abs(moved["js_distance"] - jensenshannon(p, q, base=2)) < 1e-12
+    assert moved["ks_test"]["statistic"] > 0 and moved["cmp_start"] == 10 and moved["cmp_stop"] == 11
+
+
+def test_no_baseline_no_rows_and_regression_has_none():
+    assert list(prediction_drift_rows(scored({0: None, 2: [1, 2]}), "multiclass")) == []
+    assert list(prediction_drift_rows(scored({1: [1, 2], 2: [2, 1]}), "multiclass")) == []
+    assert list(prediction_drift_rows(scored({0: [1, 2], 2: [2, 1]}), "regression")) == []
+    multiclass = list(prediction_drift_rows(scored({0: [5, 5, 0], 2: [0, 5, 5]}), "multiclass"))
+    assert multiclass[0]["data_type"] == "categorical" and multiclass[0]["tv_distance"] == 0.5
