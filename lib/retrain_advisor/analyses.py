@@ -94,7 +94,8 @@ def drift(inputs: AnalysisInputs, evaluations: DataFrame, aged: DataFrame) -> tu
         .toPandas()
     )
     of_decay_fits = rows[rows["fit_id"].isin(decay_fits) | rows["fit_id"].isna()] if len(rows) else rows
-    signals = score_signals(drift_values(of_decay_fits), drops, inputs.config.tolerance) if len(rows) else []
+    roles = dict(zip(rows["column_name"], rows["column_role"], strict=True)) if len(rows) else {}
+    signals = score_signals(drift_values(of_decay_fits), drops, inputs.config.tolerance, roles) if len(rows) else []
     return rows, [{**row, "metric": primary.name} for row in rank_signals(list(signals))]
 
 

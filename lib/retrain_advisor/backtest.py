@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from retrain_advisor.config import StudyConfig
 from retrain_advisor.decay import usable
 from retrain_advisor.designs import SCHEDULE, ReplayDesign
+from retrain_advisor.drift import LABEL
 from retrain_advisor.drift_signals import drift_values
 from retrain_advisor.kernels import OK
 from retrain_advisor.plan import Plan
@@ -77,9 +78,13 @@ def drift_matrix(drift: pd.DataFrame, plan: Plan, signals: list[str]) -> dict[st
 
 
 def drift_triggers(signals: list[dict[str, Any]], count: int) -> list[tuple[str, float]]:
-    """(signal, alert threshold) of the `count` best-ranked drift signals that predict a breach well."""
+    """(signal, alert threshold) of the `count` best-ranked drift signals that predict a breach well.
+    Label drift is left out: it is known only once the labels are in, and a quality trigger
+    already watches what the labels say."""
     usable_signals = [
-        s for s in sorted(signals, key=lambda s: s["rank"]) if s["alert_threshold"] is not None and s["auc"] >= MIN_AUC
+        s
+        for s in sorted(signals, key=lambda s: s["rank"])
+        if s["alert_threshold"] is not None and s["auc"] >= MIN_AUC and s["column_role"] != LABEL
     ]
     return [(s["signal"], float(s["alert_threshold"])) for s in usable_signals[:count]]
 

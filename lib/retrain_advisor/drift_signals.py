@@ -76,10 +76,13 @@ def best_alert(values: np.ndarray, breach: np.ndarray) -> Alert | None:
     return Alert(float(ranked[best]), float(precision[best]), float(recall[best]))
 
 
-def score_signals(values: pd.DataFrame, drops: pd.DataFrame, tolerance: ToleranceConfig) -> Iterator[dict]:
+def score_signals(
+    values: pd.DataFrame, drops: pd.DataFrame, tolerance: ToleranceConfig, roles: dict[str, str]
+) -> Iterator[dict]:
     """drift_signals rows of one metric: every signal scored against "drop beyond tolerance".
 
-    `drops` holds (fit_id, model_age, drop, fresh_value, greater_is_better) of usable evaluations.
+    `drops` holds (fit_id, model_age, drop, fresh_value, greater_is_better) of usable evaluations;
+    `roles` the role of each column (feature, label, prediction).
     """
     joined = values.merge(drops, on=["fit_id", "model_age"])
     allowed = [
@@ -98,6 +101,7 @@ def score_signals(values: pd.DataFrame, drops: pd.DataFrame, tolerance: Toleranc
         yield {
             "signal": signal,
             "column_name": None if column.endswith(ALL_FEATURES) else column,
+            "column_role": FEATURE if column.endswith(ALL_FEATURES) else roles.get(column),
             "statistic": statistic,
             "aggregation": column[: -len(ALL_FEATURES)] if column.endswith(ALL_FEATURES) else None,
             "n_evaluations": int(known.sum()),

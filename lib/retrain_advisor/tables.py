@@ -85,6 +85,7 @@ SCHEMAS: dict[str, str] = {
     ),
     "drift_signals": (
         f"run_id string, {SLICE}, granularity string, metric string, signal string, column_name string, "
+        "column_role string, "
         "statistic string, aggregation string, n_evaluations bigint, n_breaches bigint, spearman double, auc double, "
         "alert_threshold double, alert_precision double, alert_recall double, rank int"
     ),

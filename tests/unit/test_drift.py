@@ -38,3 +38,21 @@ def test_no_baseline_no_rows_and_regression_has_none():
     assert list(prediction_drift_rows(scored({0: [1, 2], 2: [2, 1]}), "regression")) == []
     multiclass = list(prediction_drift_rows(scored({0: [5, 5, 0], 2: [0, 5, 5]}), "multiclass"))
     assert multiclass[0]["data_type"] == "categorical" and multiclass[0]["tv_distance"] == 0.5
+
+
+def test_drift_triggers_take_the_best_label_free_signals():
+    from retrain_advisor.backtest import drift_triggers
+
+    def signal(name, role, rank, auc, threshold=0.3):
+        return {"signal": name, "column_role": role, "rank": rank, "auc": auc, "alert_threshold": threshold}
+
+    signals = [
+        signal("psi:label", "label", 1, 0.99),
+        signal("psi:x", "feature", 3, 0.90),
+        signal("js:prediction", "prediction", 2, 0.95),
+        signal("psi:y", "feature", 4, 0.65),
+        signal("psi:z", "feature", 5, 0.80, threshold=None),
+    ]
+    assert drift_triggers(signals, 5) == [("js:prediction", 0.3), ("psi:x", 0.3)]
+    assert drift_triggers(signals, 1) == [("js:prediction", 0.3)]
+    assert drift_triggers(signals, 0) == []
