@@ -1,4 +1,5 @@
-"""Drift of every feature and of the label, per period, from one Spark aggregation.
+"""Drift of every feature and of the label, per period, from one Spark aggregation; and of the
+model's predictions, from the counts the scoring kept.
 
 Spark counts each column's values per period in shared bins (numeric columns: deciles of all
 history; categorical columns and classification labels: one bin per value), with nulls apart.
@@ -33,6 +34,7 @@ BASELINE = "BASELINE"
 FEATURE = "feature"
 LABEL = "label"
 PREDICTION = "prediction"
+PREDICTION_COLUMN = "(prediction)"  # in parentheses: no feature can be named so
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,7 @@ def prediction_drift_rows(scored: pd.DataFrame, task: str) -> Iterator[dict[str,
                 continue
             current = _prediction_histogram(row.prediction_counts, numeric)
             yield {
-                "column_name": PREDICTION,
+                "column_name": PREDICTION_COLUMN,
                 "column_role": PREDICTION,
                 "data_type": "numeric" if numeric else "categorical",
                 "drift_type": BASELINE,
