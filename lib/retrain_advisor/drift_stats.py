@@ -13,10 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 # Floor of a bin's share inside PSI's logarithm: an empty bin on one side would make PSI infinite.
 EPSILON = 1e-4
+
+# Effective sample size above which the KS p-value uses the limiting distribution (see ks_test).
+EXACT_KS_ROWS = 20_000
 
 # DriftStatistics fields by the kind of column they apply to
 _SHARED = ("population_stability_index", "js_distance")
@@ -142,10 +145,16 @@ def ks_test(current: np.ndarray, baseline: np.ndarray) -> tuple[float, float]:
     scipy.stats.ks_2samp(method="asymp") computes it. On binned (tied) data it is only an approximation,
     and with the large samples drift is measured on it is tiny for any visible shift: it measures how
     sure the shift is, not how big, which is why PSI and JS distance are the better drift signals.
+
+    Above EXACT_KS_ROWS effective rows the limiting distribution (Kolmogorov's, at sqrt(n) D) is used:
+    scipy's finite-n distribution costs a tenth of a second per call at 100,000 rows, and the two
+    differ by under 2% (relative) from 20,000 rows on, most in the far tail.
     """
     d = float(np.max(np.abs(_cdf(current) - _cdf(baseline))))
     n, m = current.sum(), baseline.sum()
     effective = max(1.0, float(np.round(n * m / (n + m))))
+    if effective > EXACT_KS_ROWS:
+        return d, float(special.kolmogorov(np.sqrt(effective) * d))
     return d, float(stats.kstwo.sf(d, effective))
 
 

@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from retrain_advisor.drift_stats import EPSILON, Histogram, add, compare
+from retrain_advisor.drift_stats import EPSILON, EXACT_KS_ROWS, Histogram, add, compare, ks_test
 
 SEEDS = range(8)
 NUMERIC = ("ks_statistic", "ks_pvalue", "wasserstein_distance")
@@ -229,3 +229,12 @@ def test_shifting_the_mean_increases_every_distance():
     # a tenth of a standard deviation: a negligible PSI, yet a KS p-value that calls it certain
     assert results[1].population_stability_index < 0.05
     assert results[1].ks_pvalue < 1e-6
+
+
+def test_large_samples_use_the_limiting_ks_distribution_within_two_percent():
+    baseline = np.array([30_000.0, 40_000.0, 30_000.0])
+    current = np.array([29_000.0, 40_000.0, 31_000.0])
+    d, pvalue = ks_test(current, baseline)
+    effective = round(1e5 * 1e5 / 2e5)
+    assert effective > EXACT_KS_ROWS and d == pytest.approx(0.01)
+    assert pvalue == pytest.approx(stats.kstwo.sf(d, effective), rel=0.02)
