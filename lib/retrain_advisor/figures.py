@@ -178,7 +178,7 @@ def learning_curve_figure(tables: RunTables) -> Figure | None:
         figure, axes = _figure(3.0, 1, len(panels), sharey=True)
         for ax, (axis, column, label) in zip(axes[0], panels, strict=True):
             arm = curve[curve["axis"] == axis].sort_values(column)
-            errors = [arm["mean"] - arm["ci_low"], arm["ci_high"] - arm["mean"]]
+            errors = _spread(arm["mean"], arm["ci_low"], arm["ci_high"])
             ax.errorbar(arm[column], arm["mean"], yerr=errors, marker="o", markersize=4, capsize=3, color=ACCENT)
             minimum = arm[arm["is_minimum"]]
             ax.plot(
@@ -220,7 +220,7 @@ def lookback_figure(tables: RunTables) -> Figure | None:
             arms["half_life_periods"] == recommendation.get("recommended_half_life_periods")
         )
         colours = [GOOD if c else ACCENT for c in chosen]
-        errors = [arms["mean_diff"] - arms["diff_ci_low"], arms["diff_ci_high"] - arms["mean_diff"]]
+        errors = _spread(arms["mean_diff"], arms["diff_ci_low"], arms["diff_ci_high"])
         ax.errorbar(arms["mean_diff"], positions, xerr=errors, linestyle="none", capsize=3, color=MUTED, zorder=1)
         ax.scatter(arms["mean_diff"], positions, color=colours, zorder=2)
         ax.axvline(0, color=INK, linewidth=0.8)
@@ -229,6 +229,12 @@ def lookback_figure(tables: RunTables) -> Figure | None:
         verdict = recommendation.get("lookback_verdict", "")
         ax.set_title(f"Old data: each window against all history (verdict: {verdict})")
     return figure
+
+
+def _spread(center: pd.Series, low: pd.Series, high: pd.Series) -> np.ndarray:
+    """Error bar lengths below and above each point (a 2 x n array, never negative)."""
+    below, above = (center - low).to_numpy(dtype=float), (high - center).to_numpy(dtype=float)
+    return np.clip(np.vstack([below, above]), 0, None)
 
 
 def _arm_label(arm: pd.Series, unit: str) -> str:
@@ -280,17 +286,18 @@ def drift_figure(tables: RunTables) -> Figure | None:
     signals = tables.overall("drift_signals")
     best = signals.dropna(subset=["column_name"]).groupby("column_name")["rank"].min()
     grid = grid.loc[sorted(grid.index, key=lambda c: (best.get(c, np.inf), c))]
+    values = grid.to_numpy(dtype=float)
+    # scaled to this run's drift, so that mild drift still shows its pattern
+    top = max(0.05, float(np.nanquantile(values, 0.98))) if np.isfinite(values).any() else 0.25
     with styled():
-        figure, axes = _figure(0.28 * len(grid) + 1.6)
+        figure, axes = _figure(0.28 * len(grid) + 1.8)
         ax = axes[0, 0]
-        image = ax.imshow(
-            grid.to_numpy(dtype=float), aspect="auto", cmap="Oranges", vmin=0, vmax=0.5, interpolation="nearest"
-        )
+        image = ax.imshow(values, aspect="auto", cmap="Oranges", vmin=0, vmax=top, interpolation="nearest")
         ax.set_yticks(range(len(grid)), grid.index)
-        ticks = range(0, grid.shape[1], max(1, grid.shape[1] // 8))
+        ticks = range(0, grid.shape[1], max(1, grid.shape[1] // 6))
         ax.set_xticks(list(ticks), [str(grid.columns[i]) for i in ticks])
         ax.grid(False)
-        figure.colorbar(image, ax=ax, label="PSI against the previous period (capped at 0.5)")
+        figure.colorbar(image, ax=ax, label=f"PSI against the previous {tables.unit} (capped at {top:.2g})")
         ax.set_title("Drift per period (columns ordered by how well their drift predicts a quality drop)")
     return figure
 
