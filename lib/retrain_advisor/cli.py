@@ -122,7 +122,7 @@ def report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from retrain_advisor.config import OutputConfig
-    from retrain_advisor.report import report_folder, write_report
+    from retrain_advisor.report import render_report, report_folder, write_report
     from retrain_advisor.run_tables import latest_run_id, load_run_tables
     from retrain_advisor.session import get_spark
     from retrain_advisor.store import ResultStore
@@ -138,7 +138,8 @@ def report(args: argparse.Namespace) -> int:
     store = ResultStore(get_spark(), output)
     run_id = args.run_id or latest_run_id(store, study)
     folder = report_folder(output) or Path.cwd()
-    path = write_report(load_run_tables(store, run_id), Path(args.out) if args.out else folder / f"{run_id}.html")
+    report = render_report(load_run_tables(store, run_id))
+    path = write_report(report, Path(args.out) if args.out else folder / f"{run_id}.html")
     print(f"report of run {run_id}: {path}")
     return 0
 

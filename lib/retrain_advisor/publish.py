@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from retrain_advisor.config import StudyConfig
 from retrain_advisor.figures import draw_figures
-from retrain_advisor.report import render_report, report_folder
+from retrain_advisor.report import render_report, report_folder, write_report
 from retrain_advisor.run_tables import load_run_tables
 from retrain_advisor.tracking import log_study
 
@@ -27,9 +27,7 @@ def publish(result: StudyResult, config: StudyConfig) -> StudyResult:
         report = render_report(tables, figures)
         folder = report_folder(config.output)
         if folder is not None:
-            path = folder / f"{result.run_id}.html"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(report, encoding="utf-8")
+            path = write_report(report, folder / f"{result.run_id}.html")
             result = dataclasses.replace(result, report_path=path)
     except Exception as error:
         _keep_going("write the report of", result.run_id, error)

@@ -213,9 +213,9 @@ def report_folder(output: OutputConfig) -> Path | None:
     return None
 
 
-def write_report(tables: RunTables, path: Path, figures: dict[str, Figure] | None = None) -> Path:
-    """Write the report to `path` (its folder is created); returns the path."""
+def write_report(report: str, path: Path) -> Path:
+    """Write a rendered report to `path` (its folder is created); returns the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(tables, figures), encoding="utf-8")
+    path.write_text(report, encoding="utf-8")
     log.info("report: %s", path)
     return path
