@@ -13,6 +13,8 @@ import pandas as pd
 from pyspark.sql import functions as F
 
 from retrain_advisor.config import StudyConfig, parse_config
+from retrain_advisor.drift import BASELINE
+from retrain_advisor.drift_signals import drift_values
 from retrain_advisor.errors import OutputError
 from retrain_advisor.shelf_life import acceptable_drop
 from retrain_advisor.store import ResultStore
@@ -114,24 +116,21 @@ def signal_evidence(store: ResultStore, run_id: str, metric: str, signals: pd.Da
     if ranked.empty:
         return pd.DataFrame(columns=["fit_id", "model_age", "signal", "value", "fresh", "drop"])
     best = ranked.sort_values("rank").iloc[0]
-    statistic = F.col("ks_test.statistic") if best["statistic"] == "ks_statistic" else F.col(best["statistic"])
-    if best["statistic"] == "null_rate_delta":
-        statistic = F.abs(statistic)
-    drift = (
-        store.read("feature_drift", run_id)
-        .where((F.col("drift_type") == "BASELINE") & (F.col("column_name") == best["column_name"]))
-        .select("fit_id", "model_age", statistic.alias("value"))
-    )
+    baseline = (F.col("drift_type") == BASELINE) & (F.col("column_name") == best["column_name"])
+    values = drift_values(store.read("feature_drift", run_id).where(baseline).toPandas())
+    values = values[["fit_id", "model_age", best["signal"]]].rename(columns={best["signal"]: "value"})
     decay_fits = store.read("fits", run_id).where(F.array_contains("analyses", "decay")).select("fit_id")
     quality = (
         store.read("evaluations", run_id)
         .where(F.col("slice_value").isNull() & F.col("is_sufficient"))
         .join(decay_fits, "fit_id")
         .select("fit_id", "model_age", F.col("metrics")[metric].alias("quality"))
+        .toPandas()
     )
-    joined = drift.join(quality, ["fit_id", "model_age"]).toPandas()
-    fresh = joined[joined["model_age"] == 0].set_index("fit_id")["quality"]
-    joined["fresh"] = joined["fit_id"].map(fresh)
-    joined["drop"] = joined["fresh"] - joined["quality"]
-    evidence = joined[joined["model_age"] > 0].dropna(subset=["fresh", "value", "drop"])
+    # fresh quality from the age-0 evaluation itself: prediction drift has no age-0 row
+    fresh = quality[quality["model_age"] == 0].set_index("fit_id")["quality"]
+    quality["fresh"] = quality["fit_id"].map(fresh)
+    quality["drop"] = quality["fresh"] - quality["quality"]
+    evidence = values.merge(quality[quality["model_age"] > 0], on=["fit_id", "model_age"])
+    evidence = evidence.dropna(subset=["fresh", "value", "drop"])
     return evidence.assign(signal=best["signal"])[["fit_id", "model_age", "signal", "value", "fresh", "drop"]]
