@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/retrain-advisor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[spark,test]"
+	$(BIN)/pip install --quiet -e ".[spark,test,bench]"
 	touch $@
 
 demo: $(BIN)/retrain-advisor
@@ -18,7 +18,7 @@ test: $(BIN)/retrain-advisor
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/retrain-advisor
-	$(BIN)/python bench/engine.py
+	$(BIN)/python -m bench
 
 bench-drift: $(BIN)/retrain-advisor
 	$(BIN)/python bench/drift.py

@@ -1,0 +1,177 @@
+"""The benchmark harness: every workload, the baselines, the scaling series and the cluster, in one run.
+
+    .venv/bin/python -m bench [--workloads demo,rows-x1,...] [--cores N]   (or: make bench)
+
+Each measurement runs in a process of its own (`bench.measure`), one after the other, so that
+no two compete for the cores and each peak memory is its own. Prints one table per group of
+workloads, then the targets of docs/benchmarks.md with the measured figure beside each, and
+keeps every raw figure in retrain_advisor_demo/bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.memory import DRIVER_JVM, DRIVER_PYTHON, EXECUTOR_JVMS, PYTHON_WORKERS
+from bench.workloads import DATA, GROUPS, WORKLOADS
+
+RESULTS = Path(DATA) / "results.json"
+
+
+def measure(part: str, workload: str, cores: int, master: str | None = None) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "measured.json"
+        command = [sys.executable, "-m", "bench.measure", part, "--workload", workload, "--out", str(out)]
+        command += ["--cores", str(cores)] + (["--master", master] if master else [])
+        subprocess.run(command, check=True)
+        return json.loads(out.read_text())
+
+
+def measure_on_cluster(workload: str, cores: int) -> dict:
+    from tests.integration.spark_jobs import StandaloneCluster
+
+    with tempfile.TemporaryDirectory() as folder:
+        cluster = StandaloneCluster(Path(folder), workers=2).start()
+        try:
+            return measure("engine", workload, cores, cluster.url)
+        finally:
+            cluster.stop()
+
+
+def derived(engine: dict, base: dict, cores: int) -> dict:
+    """The ratios: parallel efficiency, speed-ups and work reuse."""
+    stages = engine["stage_seconds"]
+    fit_score = stages["fit"] + stages["score"]
+    separate = sum(engine["separate_fits"].values())
+    kernel = base["kernel_cpu_seconds"]
+    return {
+        "efficiency_run": kernel / (engine["seconds"] * cores),
+        "efficiency_fit_score": kernel / (fit_score * cores),
+        "vs_loop_run": base["loop_seconds"] / engine["seconds"],
+        "vs_loop_fit_score": base["loop_seconds"] / fit_score,
+        "vs_joblib_run": base["joblib_seconds"] / engine["seconds"],
+        "vs_joblib_fit_score": base["joblib_seconds"] / fit_score,
+        "fit_reuse": engine["fits"] / separate,
+        "separate_fits": separate,
+    }
+
+
+def rows_of(results: dict[str, dict]) -> list[tuple[str, list[str]]]:
+    def each(get, fmt="{:,.1f}") -> list[str]:
+        values = []
+        for measured in results.values():
+            try:
+                values.append(fmt.format(get(measured)))
+            except (KeyError, TypeError):
+                values.append("-")
+        return values
+
+    e, b, d = "engine", "baselines", "derived"
+    stage_names = next(iter(results.values()))[e]["stage_seconds"]
+    return [
+        ("source rows", each(lambda m: m[e]["source_rows"]["rows_read"], "{:,}")),
+        ("fits (separate analyses would fit)", each(lambda m: f"{m[e]['fits']} ({m[d]['separate_fits']})", "{}")),
+        ("evaluations", each(lambda m: m[e]["evaluations"], "{:,}")),
+        ("run wall time, s", each(lambda m: m[e]["seconds"])),
+        *[(f"  {name}, s", each(lambda m, n=name: m[e]["stage_seconds"][n])) for name in stage_names],
+        ("kernel CPU time (sequential loop), s", each(lambda m: m[b]["kernel_cpu_seconds"])),
+        ("kernel time inside Spark tasks, s", each(lambda m: m[e]["fit_task_seconds"] + m[e]["score_task_seconds"])),
+        ("parallel efficiency, whole run", each(lambda m: m[d]["efficiency_run"], "{:.2f}")),
+        ("parallel efficiency, fit + score stages", each(lambda m: m[d]["efficiency_fit_score"], "{:.2f}")),
+        ("sequential loop, s", each(lambda m: m[b]["loop_seconds"])),
+        ("joblib on the same cores, s", each(lambda m: m[b]["joblib_seconds"])),
+        ("speed-up vs loop, whole run", each(lambda m: m[d]["vs_loop_run"], "{:.2f}x")),
+        ("speed-up vs loop, fit + score stages", each(lambda m: m[d]["vs_loop_fit_score"], "{:.2f}x")),
+        ("speed-up vs joblib, whole run", each(lambda m: m[d]["vs_joblib_run"], "{:.2f}x")),
+        ("speed-up vs joblib, fit + score stages", each(lambda m: m[d]["vs_joblib_fit_score"], "{:.2f}x")),
+        ("fits / separate analyses' fits", each(lambda m: m[d]["fit_reuse"], "{:.2f}")),
+        *[
+            (f"peak RSS {part}, MiB", each(lambda m, p=part: m[e]["peak_mib"][p], "{:,}"))
+            for part in (DRIVER_PYTHON, DRIVER_JVM, EXECUTOR_JVMS, PYTHON_WORKERS)
+        ],
+        (
+            "evaluations differing from the engine",
+            each(lambda m: m[b]["loop_disagreements"] + m[b]["joblib_disagreements"], "{}"),
+        ),
+    ]
+
+
+def print_group(title: str, results: dict[str, dict]) -> None:
+    rows = rows_of(results)
+    names = list(results)
+    label = max(len(name) for name, _ in rows)
+    widths = [max(len(n), *(len(values[i]) for _, values in rows)) for i, n in enumerate(names)]
+    print(f"\n## {title}\n")
+    print(" " * label + "  " + "  ".join(n.rjust(w) for n, w in zip(names, widths, strict=True)))
+    for name, values in rows:
+        print(name.ljust(label) + "  " + "  ".join(v.rjust(w) for v, w in zip(values, widths, strict=True)))
+
+
+def targets(results: dict[str, dict]) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) for every target that the measured workloads can answer."""
+    checks = []
+    if "demo" in results:
+        d = results["demo"]["derived"]
+        checks += [
+            (
+                "parallel efficiency >= 0.85 on the demo study (whole run)",
+                f"{d['efficiency_run']:.2f}",
+                d["efficiency_run"] >= 0.85,
+            ),
+            (
+                "at least 1.7x faster than the sequential loop (whole run)",
+                f"{d['vs_loop_run']:.2f}x",
+                d["vs_loop_run"] >= 1.7,
+            ),
+            (
+                "no slower than joblib on the same cores (whole run)",
+                f"{d['vs_joblib_run']:.2f}x",
+                d["vs_joblib_run"] >= 1.0,
+            ),
+            ("fits at most half of separate analyses'", f"{d['fit_reuse']:.2f}", d["fit_reuse"] <= 0.5),
+        ]
+    if "rows-x1" in results and "rows-x16" in results:
+        small, large = results["rows-x1"]["engine"], results["rows-x16"]["engine"]
+        growth = large["peak_mib"][DRIVER_PYTHON] / small["peak_mib"][DRIVER_PYTHON]
+        checks.append(("driver Python peak flat with 16x rows", f"{growth:.2f}x", growth <= 1.1))
+        wall = large["seconds"] / small["seconds"]
+        checks.append(("wall time at most linear in rows (16x rows)", f"{wall:.2f}x", wall <= 16))
+    return checks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated (default: all)")
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="cores Spark and joblib may use")
+    args = parser.parse_args()
+    chosen = [name for name in WORKLOADS if name in args.workloads.split(",")]
+    results: dict[str, dict] = {}
+    for name in chosen:
+        print(f"measuring {name} ...", flush=True)
+        if WORKLOADS[name].cluster:
+            engine = measure_on_cluster(name, args.cores)
+            base = results["demo"]["baselines"] if "demo" in results else measure("baselines", "demo", args.cores)
+        else:
+            engine = measure("engine", name, args.cores)
+            base = measure("baselines", name, args.cores)
+        results[name] = {"engine": engine, "baselines": base, "derived": derived(engine, base, args.cores)}
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=2))
+    print(f"\n# retrain-advisor benchmark, {args.cores} cores")
+    for group, members in GROUPS.items():
+        present = {name: results[name] for name in members if name in results}
+        if present:
+            print_group(group, present)
+    print("\n## targets\n")
+    for target, value, met in targets(results):
+        print(f"{'met   ' if met else 'MISSED'}  {target}: {value}")
+
+
+if __name__ == "__main__":
+    main()

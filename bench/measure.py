@@ -1,0 +1,146 @@
+"""One measurement of one workload, in a process of its own so that its peak memory is its own.
+
+    python -m bench.measure engine --workload demo --out engine.json [--master spark://...]
+    python -m bench.measure baselines --workload demo --out baselines.json
+
+`engine` writes the workload's history if it is missing, runs a warm-up study and then the
+measured study, sampling the memory of every Spark process. `baselines` runs the measured
+study's plan as a sequential loop and with joblib, on the rows the engine sampled, and checks
+that both score what the engine scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import sys
+from pathlib import Path
+
+from delta import configure_spark_with_delta_pip
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from bench.baselines import Scores, joblib_run, sequential_loop
+from bench.memory import PeakMemory
+from bench.workloads import WARM_UP, WORKLOADS, Workload
+from retrain_advisor.demo import write_demo_history
+from retrain_advisor.demo_data import DemoSpec
+from retrain_advisor.execute import scoring_rows, training_rows
+from retrain_advisor.session import LOCAL_CONF
+from retrain_advisor.store import ResultStore
+from retrain_advisor.study import prepare_study, run_study
+
+# Scores of the engine and the baselines must agree to this (same kernels, same rows, same order).
+SCORE_TOLERANCE = 1e-9
+
+
+def session(master: str) -> SparkSession:
+    """The embedded session of `make demo`, on `master` (local[n] or a standalone cluster)."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.master(master).appName("retrain-advisor-bench")
+    for key, value in LOCAL_CONF.items():
+        builder = builder.config(key, value)
+    builder = builder.config("spark.sql.warehouse.dir", str(Path("spark-warehouse").resolve()))
+    return configure_spark_with_delta_pip(builder).getOrCreate()
+
+
+def ensure_history(spark: SparkSession, workload: Workload) -> None:
+    path = workload.source_path
+    try:
+        spark.read.format("delta").load(path).limit(1).count()
+    except Exception:  # not written yet
+        write_demo_history(spark, path, DemoSpec(rows=workload.rows, days=workload.days))
+
+
+def engine(workload: Workload, master: str) -> dict:
+    spark = session(master)
+    ensure_history(spark, workload)
+    config = workload.config()
+    study = prepare_study(spark, config)
+    separate = study.study_plan.separate_fit_counts()
+    run_study(spark, workload.config({**WARM_UP, "output.run_id": f"{workload.name}-warm-up"}))
+    memory = PeakMemory().start()
+    result = run_study(spark, config)
+    peaks = memory.stop()
+    fits, evaluations = result.table("fits"), result.table("evaluations")
+    return {
+        "fits": result.n_fits,
+        "evaluations": result.n_evaluations,
+        "separate_fits": separate,
+        "source_rows": study.source.report.as_dict(),
+        "seconds": result.seconds,
+        "stage_seconds": result.stage_seconds,
+        "fit_task_seconds": fits.agg(F.sum("fit_seconds")).first()[0],
+        "score_task_seconds": evaluations.agg(F.sum("score_seconds")).first()[0],
+        "peak_mib": peaks,
+    }
+
+
+def engine_scores(spark: SparkSession, workload: Workload, metric: str) -> Scores:
+    evaluations = ResultStore(spark, workload.config().output).read("evaluations", workload.name)
+    rows = (
+        evaluations.where(F.col("slice_value").isNull() & (F.col("fit_status") == "ok"))
+        .select("fit_id", "model_age", F.col("metrics")[metric].alias("value"))
+        .collect()
+    )
+    return {(r["fit_id"], r["model_age"]): r["value"] for r in rows}
+
+
+def disagreements(engine_side: Scores, baseline: Scores) -> int:
+    """Evaluations whose metric differs (or that only one side has)."""
+
+    def same(a: float | None, b: float | None) -> bool:
+        if a is None or b is None or math.isnan(a) or math.isnan(b):
+            return (a is None or math.isnan(a)) and (b is None or math.isnan(b))
+        return abs(a - b) <= SCORE_TOLERANCE
+
+    keys = engine_side.keys() | baseline.keys()
+    return sum(1 for k in keys if k not in engine_side or k not in baseline or not same(engine_side[k], baseline[k]))
+
+
+def baselines(workload: Workload, cores: int) -> dict:
+    spark = session(f"local[{cores}]")
+    config = workload.config()
+    study = prepare_study(spark, config)
+    unit, zone = config.period.unit, config.period.timezone
+    train = training_rows(spark, study.plan, study.source, unit, zone)[0].toPandas()
+    test = scoring_rows(spark, study.plan, study.source, config.limits.max_eval_rows, config.execution.seed).toPandas()
+    expected = engine_scores(spark, workload, study.primary_metric)
+    spark.stop()  # the JVM stays up but idle: the baselines have the cores to themselves
+    args = (study.plan, train, test, study.context, study.primary_metric)
+    loop = sequential_loop(*args)
+    spread = joblib_run(*args, cores)
+    return {
+        "training_rows": len(train),
+        "scoring_rows": len(test),
+        "loop_seconds": loop.seconds,
+        "kernel_cpu_seconds": loop.kernel_cpu_seconds,
+        "joblib_seconds": spread.seconds,
+        "loop_disagreements": disagreements(expected, loop.scores),
+        "joblib_disagreements": disagreements(expected, spread.scores),
+        "evaluations_compared": len(expected),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("part", choices=["engine", "baselines"])
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--master", help="Spark master for the engine (default local[cores])")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    workload = WORKLOADS[args.workload]
+    if args.part == "engine":
+        measured = engine(workload, args.master or f"local[{args.cores}]")
+    else:
+        measured = baselines(workload, args.cores)
+    args.out.write_text(json.dumps(measured, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
