@@ -396,6 +396,12 @@ class ExecutionConfig(_Section):
     seed: int = Field(0, description="seed for row sampling, model seeds and the bootstrap")
     bootstrap_samples: int = Field(1000, ge=100, description="resamples of origins for each confidence interval")
     threads_per_task: int = Field(1, ge=1, description="BLAS/OpenMP threads inside one fit or score task")
+    fits_per_task: int = Field(
+        4,
+        ge=1,
+        description="alike fits (same lookback and cap, consecutive training ends) per Spark task; a task receives "
+        "each training row once for all its fits",
+    )
     periods_per_score_task: int = Field(
         4, ge=1, description="consecutive scored periods per Spark task; fewer spread wider, more cost less overhead"
     )

@@ -1,11 +1,12 @@
-"""Run a plan on Spark: each fit in a task of its own, then blocks of scored periods, one per task.
+"""Run a plan on Spark: groups of alike fits, one group per task, then blocks of scored periods.
 
-Raw rows reach the Python workers at most twice: once per fit whose window holds them (capped
-by a seeded sample), and once for the period they are scored in, however many fits score that
-period. Models travel as pickled bytes.
+Raw rows reach the Python workers at most twice: once per fit group whose windows hold them
+(capped by a seeded sample that every fit shares, so a row that several fits of a group train on
+travels once), and once for the period they are scored in, however many fits score that period.
+Models travel as pickled bytes.
 
 Tasks are made with `repartition(n, key)` on keys that Spark's hash partitioner sends to
-partitions 0..n-1, one unit of work (a fit, or a block of periods) each (`task_keys`), and each
+partitions 0..n-1, one unit of work (a fit group, or a block of periods) each (`task_keys`), and each
 task streams its rows through `mapInPandas`. On the demo this moved rows in half the time of
 `groupBy().applyInPandas`, which sorts every partition and converts every group separately
 (docs/benchmarks.md).
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
@@ -52,10 +54,12 @@ KEY_PROBES_PER_TASK = 64
 
 # Internal columns added on the way to the kernels (source columns may not start with "__").
 FIT = "__fit_id"
+FIT_GROUP = "__fit_group"
 TASK = "__task"
 BLOCK = "__block"
 FRACTION = "__fraction"
-SALT = "__salt"
+SAMPLE = "__sample"
+LABEL_MICROS = "__label_micros"
 TRAINED_AT = "__trained_at"
 STATUS = "__status"
 REASON = "__reason"
@@ -64,7 +68,7 @@ MODEL = "__model"
 
 def _sample_key(salt: str) -> F.Column:
     """A uniform number in [0, 1) per row and salt, reproducible from the row's content."""
-    return (F.xxhash64(F.col(ROW_HASH), F.col(salt)).bitwiseAND(F.lit(0x7FFFFFFF))) / SAMPLE_SCALE
+    return (F.xxhash64(F.col(ROW_HASH), F.lit(salt)).bitwiseAND(F.lit(0x7FFFFFFF))) / SAMPLE_SCALE
 
 
 def sampling_fraction(available: int, cap: int) -> float:
@@ -85,35 +89,80 @@ def task_keys(spark: SparkSession, n: int) -> list[int]:
     return [found.get(i, i) for i in range(n)]
 
 
-def fit_windows(plan: Plan, source: PreparedSource, unit: PeriodUnit, zone: str) -> pd.DataFrame:
-    """One row per (fit, training period): the rows to sample from, the fraction to keep, and
-    the moment of training (labels that arrive later are not used)."""
-    records = []
+@dataclass(frozen=True)
+class FitSample:
+    """The rows a fit trains on: its window's periods, the rows whose sample key is below
+    `fraction`, and only labels that had arrived at `trained_at` (epoch microseconds)."""
+
+    fit: FitSpec
+    available: int
+    fraction: float
+    trained_at: int
+
+    def periods(self, source: PreparedSource) -> list[int]:
+        return [p for p in source.period_ids if self.fit.trains_on(p)]
+
+    def mask(self, rows: pd.DataFrame) -> pd.Series:
+        keep = rows[PERIOD].between(self.fit.train_start, self.fit.train_stop - 1) & (rows[SAMPLE] < self.fraction)
+        if LABEL_MICROS in rows:
+            keep &= rows[LABEL_MICROS].isna() | (rows[LABEL_MICROS] <= self.trained_at)
+        return keep
+
+
+def fit_samples(plan: Plan, source: PreparedSource, unit: PeriodUnit, zone: str) -> list[FitSample]:
+    samples = []
     for fit in plan.sorted_fits():
-        periods = [p for p in source.period_ids if fit.trains_on(p)]
-        available = sum(source.labelled_rows(p) for p in periods)
-        fraction = sampling_fraction(available, fit.max_rows)
+        available = sum(source.labelled_rows(p) for p in source.period_ids if fit.trains_on(p))
         trained_at = period_window(unit, fit.train_end, fit.train_end + 1, zone)[0]
-        records += [(fit.fit_id, p, available, fraction, trained_at) for p in periods]
-    return pd.DataFrame.from_records(records, columns=[FIT, PERIOD, "train_rows_available", FRACTION, TRAINED_AT])
+        micros = int(trained_at.timestamp()) * 1_000_000
+        samples.append(FitSample(fit, available, sampling_fraction(available, fit.max_rows), micros))
+    return samples
 
 
-def training_rows(
-    spark: SparkSession, plan: Plan, source: PreparedSource, unit: PeriodUnit, zone: str
-) -> tuple[DataFrame, pd.DataFrame]:
-    """Each fit's sampled training rows, tagged with the fit, and the window table they came from.
-
-    With a label-time column, a fit only sees the labels that had arrived when it was trained.
-    """
-    windows = fit_windows(plan, source, unit, zone)
-    window_df = spark.createDataFrame(
-        windows.drop(columns="train_rows_available"),
-        f"{FIT} string, {PERIOD} int, {FRACTION} double, {TRAINED_AT} timestamp",
+def fit_groups(samples: list[FitSample], fits_per_task: int) -> list[list[FitSample]]:
+    """Fits with alike windows (same lookback, cap and weighting; consecutive training ends)
+    share a task, which receives each row they need once, however many of them train on it."""
+    ordered = sorted(
+        samples,
+        key=lambda s: (
+            (s.fit.lookback is None, s.fit.lookback or 0, s.fit.half_life or 0.0, s.fit.max_rows) + s.fit.sort_key
+        ),
     )
-    rows = source.rows.join(F.broadcast(window_df), PERIOD).where(_sample_key(FIT) < F.col(FRACTION))
-    if LABEL_TIME in source.rows.columns:
-        rows = rows.where(F.col(LABEL_TIME).isNull() | (F.col(LABEL_TIME) <= F.col(TRAINED_AT)))
-    return rows.drop(FRACTION, TRAINED_AT), windows
+    return [ordered[i : i + fits_per_task] for i in range(0, len(ordered), fits_per_task)]
+
+
+def _sample_columns(source: PreparedSource, seed: int) -> DataFrame:
+    """The source rows with the training sample key, and the label's arrival as epoch microseconds.
+
+    The key is the same for every fit: fits whose windows overlap keep the same rows (a smaller
+    cap keeps a subset of a larger one's), so one copy of a row serves every fit of a task.
+    """
+    rows = source.rows.withColumn(SAMPLE, _sample_key(f"train:{seed}"))
+    if LABEL_TIME in rows.columns:
+        rows = rows.withColumn(LABEL_MICROS, F.unix_micros(F.col(LABEL_TIME))).drop(LABEL_TIME)
+    return rows
+
+
+def _sampled(rows: DataFrame) -> DataFrame:
+    """Rows below their window's fraction, whose label had arrived at its training moment."""
+    kept = rows.where(F.col(SAMPLE) < F.col(FRACTION))
+    if LABEL_MICROS in rows.columns:
+        kept = kept.where(F.col(LABEL_MICROS).isNull() | (F.col(LABEL_MICROS) <= F.col(TRAINED_AT)))
+    return kept.drop(FRACTION, TRAINED_AT)
+
+
+def training_rows(spark: SparkSession, plan: Plan, source: PreparedSource, unit: PeriodUnit, zone: str) -> DataFrame:
+    """Each fit's training rows, tagged with its id: the rows its fit task selects for it."""
+    samples = fit_samples(plan, source, unit, zone)
+    windows = spark.createDataFrame(
+        [(s.fit.fit_id, p, s.fraction, s.trained_at) for s in samples for p in s.periods(source)],
+        f"{FIT} string, {PERIOD} int, {FRACTION} double, {TRAINED_AT} bigint",
+    )
+    return _sampled(_sample_columns(source, plan_seed(plan)).join(F.broadcast(windows), PERIOD))
+
+
+def plan_seed(plan: Plan) -> int:
+    return next(iter(plan.fits.values())).seed if plan.fits else 0
 
 
 def _in_memory_groups(batches: Iterator[pd.DataFrame], key: str) -> dict[object, pd.DataFrame]:
@@ -126,47 +175,64 @@ def _in_memory_groups(batches: Iterator[pd.DataFrame], key: str) -> dict[object,
 
 
 def _fit_task(
-    fits: dict[str, FitSpec], ctx: KernelContext
+    groups: list[list[FitSample]], ctx: KernelContext
 ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     def fit_task(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for fit_id, rows in sorted(_in_memory_groups(batches, FIT).items()):
-            outcome = fit_model(rows, fits[fit_id], ctx)
-            yield pd.DataFrame(
-                [
-                    {
-                        "fit_id": fit_id,
-                        "status": outcome.status,
-                        "reason": outcome.reason,
-                        "train_rows_used": outcome.rows,
-                        "train_class_counts": outcome.class_counts,
-                        "fit_seconds": outcome.fit_seconds,
-                        "model": outcome.model,
-                    }
-                ]
-            )
+        for group, rows in sorted(_in_memory_groups(batches, FIT_GROUP).items()):
+            for sample in groups[group]:
+                selected = rows[sample.mask(rows)]
+                if selected.empty:
+                    continue  # reported as a fit with no labelled rows
+                outcome = fit_model(selected, sample.fit, ctx)
+                yield pd.DataFrame(
+                    [
+                        {
+                            "fit_id": sample.fit.fit_id,
+                            "status": outcome.status,
+                            "reason": outcome.reason,
+                            "train_rows_used": outcome.rows,
+                            "train_class_counts": outcome.class_counts,
+                            "fit_seconds": outcome.fit_seconds,
+                            "model": outcome.model,
+                        }
+                    ]
+                )
 
     return fit_task
 
 
 def run_fits(
-    spark: SparkSession, plan: Plan, source: PreparedSource, ctx: KernelContext, unit: PeriodUnit, zone: str
+    spark: SparkSession,
+    plan: Plan,
+    source: PreparedSource,
+    ctx: KernelContext,
+    unit: PeriodUnit,
+    zone: str,
+    fits_per_task: int,
 ) -> DataFrame:
-    """Fit every planned model in parallel; fits whose window is empty come back as skipped."""
-    rows, windows = training_rows(spark, plan, source, unit, zone)
-    fit_ids = sorted(plan.fits)
-    keys = spark.createDataFrame(
-        list(zip(fit_ids, task_keys(spark, len(fit_ids)), strict=True)), f"{FIT} string, {TASK} bigint"
+    """Fit every planned model in parallel, a group of alike fits per task; fits whose window is
+    empty come back as skipped."""
+    samples = fit_samples(plan, source, unit, zone)
+    groups = fit_groups(samples, fits_per_task)
+    keys = task_keys(spark, len(groups))
+    windows: dict[tuple[int, int], tuple[float, int]] = {}
+    for group, members in enumerate(groups):
+        for sample in members:
+            for period in sample.periods(source):
+                fraction, trained_at = windows.get((group, period), (0.0, 0))
+                windows[(group, period)] = (max(fraction, sample.fraction), max(trained_at, sample.trained_at))
+    window_df = spark.createDataFrame(
+        [(g, keys[g], p, fraction, trained_at) for (g, p), (fraction, trained_at) in sorted(windows.items())],
+        f"{FIT_GROUP} int, {TASK} bigint, {PERIOD} int, {FRACTION} double, {TRAINED_AT} bigint",
     )
     fitted = (
-        rows.join(F.broadcast(keys), FIT)
-        .repartition(max(len(fit_ids), 1), TASK)
+        _sampled(_sample_columns(source, plan_seed(plan)).join(F.broadcast(window_df), PERIOD))
+        .repartition(max(len(groups), 1), TASK)
         .drop(TASK)
-        .mapInPandas(_fit_task(plan.fits, ctx), FIT_RESULT_SCHEMA)
+        .mapInPandas(_fit_task(groups, ctx), FIT_RESULT_SCHEMA)
     )
-    available = windows.groupby(FIT)["train_rows_available"].max()
     planned = spark.createDataFrame(
-        [(fit_id, int(available.get(fit_id, 0))) for fit_id in fit_ids],
-        "fit_id string, train_rows_available bigint",
+        [(s.fit.fit_id, s.available) for s in samples], "fit_id string, train_rows_available bigint"
     )
     return planned.join(fitted, "fit_id", "left").select(
         "fit_id",
@@ -242,11 +308,11 @@ def _score_task(
 def scoring_rows(spark: SparkSession, plan: Plan, source: PreparedSource, max_rows: int, seed: int) -> DataFrame:
     """The sampled rows of every scored period: the same rows for every fit scored on it."""
     fractions = spark.createDataFrame(
-        [(p, sampling_fraction(source.labelled_rows(p), max_rows), str(seed)) for p in plan.scored_periods()],
-        f"{PERIOD} int, {FRACTION} double, {SALT} string",
+        [(p, sampling_fraction(source.labelled_rows(p), max_rows)) for p in plan.scored_periods()],
+        f"{PERIOD} int, {FRACTION} double",
     )
     return (
-        source.rows.join(F.broadcast(fractions), PERIOD).where(_sample_key(SALT) < F.col(FRACTION)).drop(FRACTION, SALT)
+        source.rows.join(F.broadcast(fractions), PERIOD).where(_sample_key(str(seed)) < F.col(FRACTION)).drop(FRACTION)
     )
 
 

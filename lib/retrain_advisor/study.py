@@ -373,7 +373,8 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
         plan, source, ctx = study.plan, study.source, study.context
 
         with stage("fit", timings, f"{len(plan.fits)} models ", run.jobs):
-            fitted = run_fits(spark, plan, source, ctx, config.period.unit, config.period.timezone)
+            execution, period = config.execution, config.period
+            fitted = run_fits(spark, plan, source, ctx, period.unit, period.timezone, execution.fits_per_task)
             fitted = fitted.join(run.fit_metadata(plan), "fit_id")
             run.store.replace_run("fits", run.with_run_columns(fitted), run.run_id)
         fits = run.store.read("fits", run.run_id)
