@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-drift
+.PHONY: demo test bench bench-profile bench-drift
 
 $(BIN)/retrain-advisor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ test: $(BIN)/retrain-advisor
 
 bench: $(BIN)/retrain-advisor
 	$(BIN)/python -m bench
+
+bench-profile: $(BIN)/retrain-advisor
+	$(BIN)/python -m bench.profile
 
 bench-drift: $(BIN)/retrain-advisor
 	$(BIN)/python bench/drift.py

@@ -22,20 +22,25 @@ from bench.memory import DRIVER_JVM, DRIVER_PYTHON, EXECUTOR_JVMS, PYTHON_WORKER
 from bench.workloads import DATA, GROUPS, WORKLOADS
 
 RESULTS = Path(DATA) / "results.json"
+MEASURED = Path(DATA) / "measured"
 
 
-def measure(part: str, workload: str, cores: int, master: str | None = None) -> dict:
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "measured.json"
+def measure(part: str, workload: str, cores: int, master: str | None = None, reuse: bool = False) -> dict:
+    """One part of one workload in its own process; with `reuse`, an earlier measurement's file."""
+    out = MEASURED / f"{workload}-{part}.json"
+    if not (reuse and out.exists()):
+        out.parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "bench.measure", part, "--workload", workload, "--out", str(out)]
         command += ["--cores", str(cores)] + (["--master", master] if master else [])
         subprocess.run(command, check=True)
-        return json.loads(out.read_text())
+    return json.loads(out.read_text())
 
 
-def measure_on_cluster(workload: str, cores: int) -> dict:
+def measure_on_cluster(workload: str, cores: int, reuse: bool) -> dict:
     from tests.integration.spark_jobs import StandaloneCluster
 
+    if reuse and (MEASURED / f"{workload}-engine.json").exists():
+        return measure("engine", workload, cores, reuse=True)
     with tempfile.TemporaryDirectory() as folder:
         cluster = StandaloneCluster(Path(folder), workers=2).start()
         try:
@@ -75,7 +80,7 @@ def rows_of(results: dict[str, dict]) -> list[tuple[str, list[str]]]:
     e, b, d = "engine", "baselines", "derived"
     stage_names = next(iter(results.values()))[e]["stage_seconds"]
     return [
-        ("source rows", each(lambda m: m[e]["source_rows"]["rows_read"], "{:,}")),
+        ("source rows", each(lambda m: m[e]["source_rows"]["used_rows"], "{:,}")),
         ("fits (separate analyses would fit)", each(lambda m: f"{m[e]['fits']} ({m[d]['separate_fits']})", "{}")),
         ("evaluations", each(lambda m: m[e]["evaluations"], "{:,}")),
         ("run wall time, s", each(lambda m: m[e]["seconds"])),
@@ -149,17 +154,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated (default: all)")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="cores Spark and joblib may use")
+    parser.add_argument(
+        "--reuse", action="store_true", help=f"reuse measurements already in {MEASURED} (after an interrupted run)"
+    )
     args = parser.parse_args()
     chosen = [name for name in WORKLOADS if name in args.workloads.split(",")]
     results: dict[str, dict] = {}
     for name in chosen:
         print(f"measuring {name} ...", flush=True)
         if WORKLOADS[name].cluster:
-            engine = measure_on_cluster(name, args.cores)
-            base = results["demo"]["baselines"] if "demo" in results else measure("baselines", "demo", args.cores)
+            engine = measure_on_cluster(name, args.cores, args.reuse)
+            base = measure("baselines", "demo", args.cores, reuse=True)  # the same plan as the demo's
         else:
-            engine = measure("engine", name, args.cores)
-            base = measure("baselines", name, args.cores)
+            engine = measure("engine", name, args.cores, reuse=args.reuse)
+            base = measure("baselines", name, args.cores, reuse=args.reuse)
         results[name] = {"engine": engine, "baselines": base, "derived": derived(engine, base, args.cores)}
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2))

@@ -37,11 +37,11 @@ from retrain_advisor.study import prepare_study, run_study
 SCORE_TOLERANCE = 1e-9
 
 
-def session(master: str) -> SparkSession:
+def session(master: str, conf: dict[str, str] | None = None) -> SparkSession:
     """The embedded session of `make demo`, on `master` (local[n] or a standalone cluster)."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName("retrain-advisor-bench")
-    for key, value in LOCAL_CONF.items():
+    for key, value in {**LOCAL_CONF, **(conf or {})}.items():
         builder = builder.config(key, value)
     builder = builder.config("spark.sql.warehouse.dir", str(Path("spark-warehouse").resolve()))
     return configure_spark_with_delta_pip(builder).getOrCreate()
@@ -106,7 +106,7 @@ def baselines(workload: Workload, cores: int) -> dict:
     config = workload.config()
     study = prepare_study(spark, config)
     unit, zone = config.period.unit, config.period.timezone
-    train = training_rows(spark, study.plan, study.source, unit, zone)[0].toPandas()
+    train = training_rows(spark, study.plan, study.source, unit, zone).toPandas()
     test = scoring_rows(spark, study.plan, study.source, config.limits.max_eval_rows, config.execution.seed).toPandas()
     expected = engine_scores(spark, workload, study.primary_metric)
     spark.stop()  # the JVM stays up but idle: the baselines have the cores to themselves

@@ -1,0 +1,1 @@
+"""Benchmarks of retrain-advisor: `python -m bench` (see docs/benchmarks.md)."""
