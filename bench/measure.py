@@ -118,6 +118,7 @@ def baselines(workload: Workload, cores: int) -> dict:
         "scoring_rows": len(test),
         "loop_seconds": loop.seconds,
         "kernel_cpu_seconds": loop.kernel_cpu_seconds,
+        "fit_kernel_cpu_seconds": loop.fit_cpu_seconds,
         "joblib_seconds": spread.seconds,
         "loop_disagreements": disagreements(expected, loop.scores),
         "joblib_disagreements": disagreements(expected, spread.scores),

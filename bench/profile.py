@@ -32,23 +32,28 @@ from retrain_advisor.study import run_study
 
 # The kernels' own work, as the sequential loop does it too (disjoint functions of kernels.py).
 KERNEL_FUNCTIONS = ("fit_model", "score_slices", "prepare")
-STAGE_OF_JOB = re.compile(r"retrain-advisor \S+: (\w+)")
 
 
-def stage_totals(event_log: Path) -> dict[str, dict[str, float]]:
-    """Per study stage (from the job descriptions): tasks, run time, JVM CPU time, shuffle bytes."""
-    stage_of_spark_stage: dict[int, str] = {}
+def stage_totals(event_log: Path, run_id: str) -> dict[str, dict[str, float]]:
+    """Per stage of run `run_id` (from the job descriptions, which Delta prefixes with its own):
+    tasks, run time, JVM CPU time, shuffle bytes. Jobs of no run are "(unlabelled)"."""
+    stage_of_job = re.compile(r"retrain-advisor (\S+): (\w+)")
+    stage_of_spark_stage: dict[int, str | None] = {}
     totals: dict[str, dict[str, float]] = defaultdict(Counter)
     for line in event_log.read_text().splitlines():
         event = json.loads(line)
         kind = event["Event"]
         if kind == "SparkListenerJobStart":
-            match = STAGE_OF_JOB.match(event.get("Properties", {}).get("spark.job.description") or "")
+            match = stage_of_job.search(event.get("Properties", {}).get("spark.job.description") or "")
+            name = "(unlabelled)" if match is None else match.group(2) if match.group(1) == run_id else None
             for stage_id in event["Stage IDs"]:
-                stage_of_spark_stage[stage_id] = match.group(1) if match else "(unlabelled)"
+                stage_of_spark_stage[stage_id] = name
         elif kind == "SparkListenerTaskEnd" and event.get("Task Metrics"):
+            name = stage_of_spark_stage.get(event["Stage ID"], "(unlabelled)")
+            if name is None:
+                continue  # another run's (the warm-up's)
             metrics = event["Task Metrics"]
-            total = totals[stage_of_spark_stage.get(event["Stage ID"], "(unlabelled)")]
+            total = totals[name]
             total["tasks"] += 1
             total["run_s"] += metrics["Executor Run Time"] / 1e3
             total["jvm_cpu_s"] += metrics["Executor CPU Time"] / 1e9
@@ -56,20 +61,25 @@ def stage_totals(event_log: Path) -> dict[str, dict[str, float]]:
     return totals
 
 
-def python_daemon() -> int:
-    """The pyspark daemon of this driver's JVM (it forks the Python workers)."""
-    me = psutil.Process()
-    for process in me.children(recursive=True):
-        if "pyspark.daemon" in " ".join(process.cmdline()) and process.parent().name() == "java":
-            return process.pid
-    raise RuntimeError("no pyspark daemon: run a Python task first")
+def python_workers() -> list[int]:
+    """The Python workers this driver's JVM forked (reused from task to task) and their daemon."""
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if "pyspark.daemon" in " ".join(process.cmdline()):
+                found.append(process.pid)
+        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+            continue
+    if not found:
+        raise RuntimeError("no pyspark workers: run a Python task first")
+    return found
 
 
-def inclusive_samples(raw: Path) -> tuple[Counter, int]:
-    """Samples per function, each counted once per stack, from py-spy's raw (collapsed) output."""
+def inclusive_samples(files: list[Path]) -> tuple[Counter, int]:
+    """Samples per function, each counted once per stack, from py-spy's raw (collapsed) outputs."""
     counts: Counter = Counter()
     total = 0
-    for line in raw.read_text().splitlines():
+    for line in (line for path in files for line in path.read_text().splitlines()):
         stack, _, samples = line.rpartition(" ")
         if not stack:
             continue
@@ -89,27 +99,48 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     workload = WORKLOADS[args.workload]
     folder = Path(tempfile.mkdtemp(prefix="retrain-advisor-profile-"))
-    spark = session(f"local[{args.cores}]", {"spark.eventLog.enabled": "true", "spark.eventLog.dir": str(folder)})
+    event_log = {
+        "spark.eventLog.enabled": "true",
+        "spark.eventLog.dir": str(folder),
+        "spark.eventLog.rolling.enabled": "false",
+        "spark.eventLog.compress": "false",
+    }
+    spark = session(f"local[{args.cores}]", event_log)
     ensure_history(spark, workload)
     run_study(spark, workload.config({**WARM_UP, "output.run_id": f"{workload.name}-warm-up"}))
 
-    raw = folder / "workers.txt"
-    command = ["py-spy", "record", "--pid", str(python_daemon()), "--subprocesses", "--format", "raw"]
-    recorder = subprocess.Popen(
-        [str(Path(sys.executable).parent / command[0]), *command[1:], "--rate", "50", "--output", str(raw)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    # py-spy's --subprocesses does not follow the daemon's forks: one recorder per worker
+    py_spy = str(Path(sys.executable).parent / "py-spy")
+    recorders = [
+        subprocess.Popen(
+            [
+                py_spy,
+                "record",
+                "--pid",
+                str(pid),
+                "--format",
+                "raw",
+                "--rate",
+                "50",
+                "--output",
+                str(folder / f"{pid}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=(folder / f"{pid}.log").open("w"),
+        )
+        for pid in python_workers()
+    ]
     time.sleep(2)
     started = time.perf_counter()
     result = run_study(spark, workload.config())
     wall = time.perf_counter() - started
-    recorder.send_signal(signal.SIGINT)
-    recorder.wait(timeout=120)
+    for recorder in recorders:
+        recorder.send_signal(signal.SIGINT)
+        recorder.wait(timeout=120)
     spark.stop()
 
     log = next(p for p in folder.iterdir() if p.name.startswith(("local-", "app-")))
-    totals = stage_totals(log)
+    totals = stage_totals(log, result.run_id)
     print(f"# {workload.name}: run {wall:.1f} s on {args.cores} cores (event log and py-spy in {folder})\n")
     print(f"{'stage':<14}{'wall s':>8}{'tasks':>7}{'task run s':>12}{'JVM CPU s':>11}{'shuffle MiB':>13}")
     stages = {**result.stage_seconds, **{name: None for name in sorted(set(totals) - set(result.stage_seconds))}}
@@ -121,7 +152,7 @@ def main() -> None:
             f"{t['shuffle_mib']:>13.1f}"
         )
 
-    counts, total = inclusive_samples(raw)
+    counts, total = inclusive_samples([p for p in folder.glob("*.txt") if p.stem.isdigit()])
     kernels = sum(n for frame, n in counts.items() if frame.split(" ")[0] in KERNEL_FUNCTIONS and "kernels.py" in frame)
     print(f"\nPython workers: {total} samples at 50 Hz ({total / 50:.1f} worker-seconds busy)")
     print(f"in the fit and score kernels (fit_model, score_slices, ScoringRows.prepare): {kernels / max(total, 1):.0%}")

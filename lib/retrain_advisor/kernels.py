@@ -7,14 +7,17 @@ so one bad window does not fail the whole study.
 from __future__ import annotations
 
 import pickle
+import sys
 import time
 import zlib
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from retrain_advisor.config import LimitsConfig, ModelConfig, Task
 from retrain_advisor.metrics import Metric
@@ -99,6 +102,18 @@ def prediction_counts(prediction: np.ndarray, classes: np.ndarray, ctx: KernelCo
     return None
 
 
+@lru_cache(maxsize=1)
+def _thread_pools(modules_loaded: int) -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def limited_threads(threads: int) -> AbstractContextManager[object]:
+    """Limit BLAS/OpenMP threads inside a kernel. Finding the thread pools scans the loaded native
+    libraries (2.5 ms, paid on every kernel call by `threadpool_limits`); the scan is redone
+    only once new modules were imported, which may have loaded new libraries."""
+    return _thread_pools(len(sys.modules)).limit(limits=threads)
+
+
 def derive_seed(seed: int, key: str) -> int:
     """A per-fit seed that depends on the study seed and the fit, never on task order."""
     return zlib.crc32(f"{seed}:{key}".encode()) & 0x7FFFFFFF
@@ -149,7 +164,7 @@ def fit_model(rows: pd.DataFrame, fit: FitSpec, ctx: KernelContext) -> FitOutcom
         features = features_frame(rows, ctx)
         weights = _recency_weights(rows, fit, estimator)
         started = time.perf_counter()
-        with threadpool_limits(limits=ctx.threads):
+        with limited_threads(ctx.threads):
             estimator.fit(features, target.to_numpy(), **weights)
         seconds = time.perf_counter() - started
         return FitOutcome(OK, None, len(rows), counts, seconds, pickle.dumps(estimator))
@@ -232,7 +247,7 @@ def score_slices(rows: ScoringRows, model: bytes, ctx: KernelContext) -> list[Sc
     started = time.perf_counter()
     try:
         estimator = pickle.loads(model)
-        with threadpool_limits(limits=ctx.threads):
+        with limited_threads(ctx.threads):
             prediction, classes = _prediction(estimator, rows.features, ctx)
     except Exception as error:
         seconds = time.perf_counter() - started

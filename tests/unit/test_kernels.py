@@ -21,6 +21,7 @@ from retrain_advisor.kernels import (
     ScoringRows,
     features_frame,
     fit_model,
+    limited_threads,
     score_model,
     score_slices,
 )
@@ -154,3 +155,14 @@ def test_slices_are_measured_on_their_own_rows():
     assert outcomes["same"].metrics["roc_auc"] > 0.75 > 0.5 > outcomes["flipped"].metrics["roc_auc"]
     alone = score_model(ScoringRows.prepare(rows(800, 2), ctx), model, ctx)
     assert outcomes["same"].metrics == pytest.approx(alone.metrics)
+
+
+def test_kernels_run_with_one_native_thread_per_task():
+    from threadpoolctl import threadpool_info
+
+    fit_model(rows(500, seed=1), FIT, context())  # loads scikit-learn's OpenMP and numpy's BLAS
+    assert threadpool_info(), "native thread pools to limit"
+    with limited_threads(1):
+        assert {pool["num_threads"] for pool in threadpool_info()} == {1}
+    with limited_threads(1):  # the cached pool list still limits every pool
+        assert {pool["num_threads"] for pool in threadpool_info()} == {1}
