@@ -106,7 +106,7 @@ def baselines(workload: Workload, cores: int) -> dict:
     config = workload.config()
     study = prepare_study(spark, config)
     unit, zone = config.period.unit, config.period.timezone
-    train = training_rows(spark, study.plan, study.source, unit, zone).toPandas()
+    train = training_rows(spark, study.plan, study.source, unit, zone, config.execution.seed).toPandas()
     test = scoring_rows(spark, study.plan, study.source, config.limits.max_eval_rows, config.execution.seed).toPandas()
     expected = engine_scores(spark, workload, study.primary_metric)
     spark.stop()  # the JVM stays up but idle: the baselines have the cores to themselves

@@ -151,18 +151,28 @@ def _sampled(rows: DataFrame) -> DataFrame:
     return kept.drop(FRACTION, TRAINED_AT)
 
 
-def training_rows(spark: SparkSession, plan: Plan, source: PreparedSource, unit: PeriodUnit, zone: str) -> DataFrame:
+def training_rows(
+    spark: SparkSession, plan: Plan, source: PreparedSource, unit: PeriodUnit, zone: str, seed: int
+) -> DataFrame:
     """Each fit's training rows, tagged with its id: the rows its fit task selects for it."""
     samples = fit_samples(plan, source, unit, zone)
     windows = spark.createDataFrame(
         [(s.fit.fit_id, p, s.fraction, s.trained_at) for s in samples for p in s.periods(source)],
         f"{FIT} string, {PERIOD} int, {FRACTION} double, {TRAINED_AT} bigint",
     )
-    return _sampled(_sample_columns(source, plan_seed(plan)).join(F.broadcast(windows), PERIOD))
+    return _sampled(_sample_columns(source, seed).join(F.broadcast(windows), PERIOD))
 
 
-def plan_seed(plan: Plan) -> int:
-    return next(iter(plan.fits.values())).seed if plan.fits else 0
+def group_windows(groups: list[list[FitSample]], source: PreparedSource) -> list[tuple[int, int, float, int]]:
+    """(group, period, fraction, trained_at): what a group's task must receive of each period, the
+    largest fraction and the latest training moment among the group's fits that train on it."""
+    windows: dict[tuple[int, int], tuple[float, int]] = {}
+    for group, members in enumerate(groups):
+        for sample in members:
+            for period in sample.periods(source):
+                fraction, trained_at = windows.get((group, period), (0.0, 0))
+                windows[(group, period)] = (max(fraction, sample.fraction), max(trained_at, sample.trained_at))
+    return [(group, period, *needed) for (group, period), needed in sorted(windows.items())]
 
 
 def _in_memory_groups(batches: Iterator[pd.DataFrame], key: str) -> dict[object, pd.DataFrame]:
@@ -215,18 +225,12 @@ def run_fits(
     samples = fit_samples(plan, source, unit, zone)
     groups = fit_groups(samples, fits_per_task)
     keys = task_keys(spark, len(groups))
-    windows: dict[tuple[int, int], tuple[float, int]] = {}
-    for group, members in enumerate(groups):
-        for sample in members:
-            for period in sample.periods(source):
-                fraction, trained_at = windows.get((group, period), (0.0, 0))
-                windows[(group, period)] = (max(fraction, sample.fraction), max(trained_at, sample.trained_at))
     window_df = spark.createDataFrame(
-        [(g, keys[g], p, fraction, trained_at) for (g, p), (fraction, trained_at) in sorted(windows.items())],
+        [(g, keys[g], p, fraction, trained_at) for g, p, fraction, trained_at in group_windows(groups, source)],
         f"{FIT_GROUP} int, {TASK} bigint, {PERIOD} int, {FRACTION} double, {TRAINED_AT} bigint",
     )
     fitted = (
-        _sampled(_sample_columns(source, plan_seed(plan)).join(F.broadcast(window_df), PERIOD))
+        _sampled(_sample_columns(source, ctx.seed).join(F.broadcast(window_df), PERIOD))
         .repartition(max(len(groups), 1), TASK)
         .drop(TASK)
         .mapInPandas(_fit_task(groups, ctx), FIT_RESULT_SCHEMA)

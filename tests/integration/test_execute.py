@@ -44,7 +44,7 @@ def test_fits_sharing_a_task_train_on_exactly_their_own_rows(spark, delayed_stud
         assert alone[fit_id][2] == shared[fit_id][2], f"{fit_id}: same rows and seed give the same model"
 
     period = config.period
-    rows = training_rows(spark, study.plan, study.source, period.unit, period.timezone)
+    rows = training_rows(spark, study.plan, study.source, period.unit, period.timezone, config.execution.seed)
     expected = {r[FIT]: r["count"] for r in rows.groupBy(FIT).count().collect()}
     assert {f: used for f, (_, used, _) in shared.items() if used} == expected
 
@@ -53,7 +53,7 @@ def test_samples_are_about_the_cap_and_smaller_caps_keep_subsets(spark, delayed_
     config, study = delayed_study
     period = config.period
     samples = {s.fit.fit_id: s for s in fit_samples(study.plan, study.source, period.unit, period.timezone)}
-    rows = training_rows(spark, study.plan, study.source, period.unit, period.timezone)
+    rows = training_rows(spark, study.plan, study.source, period.unit, period.timezone, config.execution.seed)
     kept = {r[FIT]: set(r["rows"]) for r in rows.groupBy(FIT).agg(F.collect_set(ROW_HASH).alias("rows")).collect()}
 
     sampled = [s for s in samples.values() if s.fraction < 1]
