@@ -1,6 +1,6 @@
 """The benchmark harness: every workload, the baselines, the scaling series and the cluster, in one run.
 
-    .venv/bin/python -m bench [--workloads demo,rows-x1,...] [--cores N]   (or: make bench)
+    .venv/bin/python -m bench [--workloads demo,rows-x1,...] [--cores N] [--reuse]   (or: make bench)
 
 Each measurement runs in a process of its own (`bench.measure`), one after the other, so that
 no two compete for the cores and each peak memory is its own. Prints one table per group of
