@@ -9,7 +9,6 @@ check that all three did the same work.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 
 import pandas as pd
@@ -46,13 +45,6 @@ def _score_period(
     }
 
 
-def _planned_by_period(plan: Plan) -> dict[int, list[str]]:
-    planned: dict[int, list[str]] = defaultdict(list)
-    for evaluation in plan.sorted_evaluations():
-        planned[evaluation.period_id].append(evaluation.fit_id)
-    return planned
-
-
 def sequential_loop(
     plan: Plan, train: pd.DataFrame, test: pd.DataFrame, ctx: KernelContext, metric: str
 ) -> BaselineRun:
@@ -63,7 +55,7 @@ def sequential_loop(
     models = {fit.fit_id: _fit(train_by_fit[fit.fit_id], fit, ctx) for fit in plan.sorted_fits()}
     fit_cpu = time.process_time() - cpu
     scores: Scores = {}
-    for period, fit_ids in sorted(_planned_by_period(plan).items()):
+    for period, fit_ids in sorted(plan.fits_scored_on().items()):
         scored = _score_period(test_by_period[period], {f: models[f] for f in fit_ids}, ctx, metric)
         scores |= {(fit_id, period - plan.fits[fit_id].train_end): value for fit_id, value in scored.items()}
     return BaselineRun(time.perf_counter() - wall, time.process_time() - cpu, fit_cpu, scores)
@@ -76,7 +68,7 @@ def joblib_run(
     train_by_fit = dict(tuple(train.groupby(FIT)))
     test_by_period = dict(tuple(test.groupby(PERIOD)))
     fits = plan.sorted_fits()
-    planned = sorted(_planned_by_period(plan).items())
+    planned = sorted(plan.fits_scored_on().items())
     with Parallel(n_jobs=cores, backend="loky") as parallel:
         parallel(delayed(len)([]) for _ in range(cores))  # start the workers before the clock
         started = time.perf_counter()

@@ -16,20 +16,17 @@ import json
 import logging
 import math
 import os
-import sys
 from pathlib import Path
 
-from delta import configure_spark_with_delta_pip
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from bench.baselines import Scores, joblib_run, sequential_loop
 from bench.memory import PeakMemory
 from bench.workloads import WARM_UP, WORKLOADS, Workload
-from retrain_advisor.demo import write_demo_history
-from retrain_advisor.demo_data import DemoSpec
+from retrain_advisor.demo import ensure_demo_history
 from retrain_advisor.execute import scoring_rows, training_rows
-from retrain_advisor.session import LOCAL_CONF
+from retrain_advisor.session import embedded_spark
 from retrain_advisor.store import ResultStore
 from retrain_advisor.study import prepare_study, run_study
 
@@ -39,20 +36,11 @@ SCORE_TOLERANCE = 1e-9
 
 def session(master: str, conf: dict[str, str] | None = None) -> SparkSession:
     """The embedded session of `make demo`, on `master` (local[n] or a standalone cluster)."""
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder.master(master).appName("retrain-advisor-bench")
-    for key, value in {**LOCAL_CONF, **(conf or {})}.items():
-        builder = builder.config(key, value)
-    builder = builder.config("spark.sql.warehouse.dir", str(Path("spark-warehouse").resolve()))
-    return configure_spark_with_delta_pip(builder).getOrCreate()
+    return embedded_spark("retrain-advisor-bench", "spark-warehouse", master, conf)
 
 
 def ensure_history(spark: SparkSession, workload: Workload) -> None:
-    path = workload.source_path
-    try:
-        spark.read.format("delta").load(path).limit(1).count()
-    except Exception:  # not written yet
-        write_demo_history(spark, path, DemoSpec(rows=workload.rows, days=workload.days))
+    ensure_demo_history(spark, workload.config(), "gradual", workload.rows, regenerate=False, days=workload.days)
 
 
 def engine(workload: Workload, master: str) -> dict:

@@ -27,6 +27,7 @@ from pathlib import Path
 import psutil
 
 from bench.measure import ensure_history, session
+from bench.memory import PYTHON_WORKERS, part_of
 from bench.workloads import WARM_UP, WORKLOADS
 from retrain_advisor.study import run_study
 
@@ -63,13 +64,7 @@ def stage_totals(event_log: Path, run_id: str) -> dict[str, dict[str, float]]:
 
 def python_workers() -> list[int]:
     """The Python workers this driver's JVM forked (reused from task to task) and their daemon."""
-    found = []
-    for process in psutil.Process().children(recursive=True):
-        try:
-            if "pyspark.daemon" in " ".join(process.cmdline()):
-                found.append(process.pid)
-        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-            continue
+    found = [p.pid for p in psutil.Process().children(recursive=True) if part_of(p, os.getpid()) == PYTHON_WORKERS]
     if not found:
         raise RuntimeError("no pyspark workers: run a Python task first")
     return found

@@ -35,11 +35,13 @@ def write_demo_history(spark: SparkSession, path: str, spec: DemoSpec) -> None:
     log.info("wrote %d rows of demo history (%s drift) to %s", spec.rows, spec.drift, path)
 
 
-def ensure_demo_history(spark: SparkSession, config: StudyConfig, drift: str, rows: int, regenerate: bool) -> None:
+def ensure_demo_history(
+    spark: SparkSession, config: StudyConfig, drift: str, rows: int, regenerate: bool, days: int = DemoSpec.days
+) -> None:
     path = config.source.path
     if not path or config.source.format != "delta":
         raise ConfigError("the demo config must read a Delta path (source.path with format: delta)")
     if regenerate or not _exists(spark, path):
-        write_demo_history(spark, path, DemoSpec(rows=rows, drift=drift))  # type: ignore[arg-type]
+        write_demo_history(spark, path, DemoSpec(rows=rows, days=days, drift=drift))  # type: ignore[arg-type]
     else:
         log.info("demo history exists at %s (use --regenerate to write it again)", path)

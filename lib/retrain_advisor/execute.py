@@ -95,12 +95,10 @@ class FitSample:
     `fraction`, and only labels that had arrived at `trained_at` (epoch microseconds)."""
 
     fit: FitSpec
+    periods: tuple[int, ...]  # the source's periods in the window
     available: int
     fraction: float
     trained_at: int
-
-    def periods(self, source: PreparedSource) -> list[int]:
-        return [p for p in source.period_ids if self.fit.trains_on(p)]
 
     def mask(self, rows: pd.DataFrame) -> pd.Series:
         keep = rows[PERIOD].between(self.fit.train_start, self.fit.train_stop - 1) & (rows[SAMPLE] < self.fraction)
@@ -112,10 +110,11 @@ class FitSample:
 def fit_samples(plan: Plan, source: PreparedSource, unit: PeriodUnit, zone: str) -> list[FitSample]:
     samples = []
     for fit in plan.sorted_fits():
-        available = sum(source.labelled_rows(p) for p in source.period_ids if fit.trains_on(p))
+        periods = tuple(p for p in source.period_ids if fit.trains_on(p))
+        available = sum(source.labelled_rows(p) for p in periods)
         trained_at = period_window(unit, fit.train_end, fit.train_end + 1, zone)[0]
         micros = int(trained_at.timestamp()) * 1_000_000
-        samples.append(FitSample(fit, available, sampling_fraction(available, fit.max_rows), micros))
+        samples.append(FitSample(fit, periods, available, sampling_fraction(available, fit.max_rows), micros))
     return samples
 
 
@@ -157,19 +156,19 @@ def training_rows(
     """Each fit's training rows, tagged with its id: the rows its fit task selects for it."""
     samples = fit_samples(plan, source, unit, zone)
     windows = spark.createDataFrame(
-        [(s.fit.fit_id, p, s.fraction, s.trained_at) for s in samples for p in s.periods(source)],
+        [(s.fit.fit_id, p, s.fraction, s.trained_at) for s in samples for p in s.periods],
         f"{FIT} string, {PERIOD} int, {FRACTION} double, {TRAINED_AT} bigint",
     )
     return _sampled(_sample_columns(source, seed).join(F.broadcast(windows), PERIOD))
 
 
-def group_windows(groups: list[list[FitSample]], source: PreparedSource) -> list[tuple[int, int, float, int]]:
+def group_windows(groups: list[list[FitSample]]) -> list[tuple[int, int, float, int]]:
     """(group, period, fraction, trained_at): what a group's task must receive of each period, the
     largest fraction and the latest training moment among the group's fits that train on it."""
     windows: dict[tuple[int, int], tuple[float, int]] = {}
     for group, members in enumerate(groups):
         for sample in members:
-            for period in sample.periods(source):
+            for period in sample.periods:
                 fraction, trained_at = windows.get((group, period), (0.0, 0))
                 windows[(group, period)] = (max(fraction, sample.fraction), max(trained_at, sample.trained_at))
     return [(group, period, *needed) for (group, period), needed in sorted(windows.items())]
@@ -226,7 +225,7 @@ def run_fits(
     groups = fit_groups(samples, fits_per_task)
     keys = task_keys(spark, len(groups))
     window_df = spark.createDataFrame(
-        [(g, keys[g], p, fraction, trained_at) for g, p, fraction, trained_at in group_windows(groups, source)],
+        [(g, keys[g], p, fraction, trained_at) for g, p, fraction, trained_at in group_windows(groups)],
         f"{FIT_GROUP} int, {TASK} bigint, {PERIOD} int, {FRACTION} double, {TRAINED_AT} bigint",
     )
     fitted = (
@@ -339,9 +338,7 @@ def run_scores(
         i: periods[start : start + periods_per_task] for i, start in enumerate(range(0, len(periods), periods_per_task))
     }
     block_of = {period: block for block, members in blocks.items() for period in members}
-    planned: dict[int, list[str]] = defaultdict(list)
-    for evaluation in plan.sorted_evaluations():
-        planned[evaluation.period_id].append(evaluation.fit_id)
+    planned = plan.fits_scored_on()
     keys = spark.createDataFrame(
         list(zip(blocks, task_keys(spark, len(blocks)), strict=True)), f"{BLOCK} int, {TASK} bigint"
     )
@@ -367,5 +364,5 @@ def run_scores(
         .join(F.broadcast(keys), BLOCK)
         .repartition(max(len(blocks), 1), TASK)
         .drop(TASK)
-        .mapInPandas(_score_task(blocks, dict(planned), ctx), SCORE_RESULT_SCHEMA)
+        .mapInPandas(_score_task(blocks, planned, ctx), SCORE_RESULT_SCHEMA)
     )

@@ -184,3 +184,10 @@ class Plan:
 
     def scored_periods(self) -> list[int]:
         return sorted({e.period_id for e in self.evaluations})
+
+    def fits_scored_on(self) -> dict[int, list[str]]:
+        """The fits planned on each scored period, in fit order."""
+        planned: dict[int, list[str]] = {}
+        for evaluation in self.sorted_evaluations():
+            planned.setdefault(evaluation.period_id, []).append(evaluation.fit_id)
+        return planned

@@ -47,19 +47,23 @@ def get_spark(app_name: str = "retrain-advisor", warehouse: str | Path | None = 
 
 def local_spark(app_name: str, warehouse: str | Path, cores: str = "*") -> SparkSession:
     """An embedded local Spark with Delta; workers run this same Python interpreter."""
+    return embedded_spark(app_name, warehouse, f"local[{cores}]")
+
+
+def embedded_spark(
+    app_name: str, warehouse: str | Path, master: str, conf: dict[str, str] | None = None
+) -> SparkSession:
+    """A driver in this process with Delta, on `master` (local[n], or a standalone cluster on this
+    machine whose workers run this same Python interpreter); `conf` adds to LOCAL_CONF."""
     from delta import configure_spark_with_delta_pip
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     warehouse = Path(warehouse).resolve()
-    builder = (
-        SparkSession.builder.master(f"local[{cores}]")
-        .appName(app_name)
-        .config("spark.sql.warehouse.dir", str(warehouse))
-    )
-    for key, value in LOCAL_CONF.items():
+    builder = SparkSession.builder.master(master).appName(app_name).config("spark.sql.warehouse.dir", str(warehouse))
+    for key, value in {**LOCAL_CONF, **(conf or {})}.items():
         builder = builder.config(key, value)
-    log.info("starting local Spark with Delta (warehouse %s)", warehouse)
+    log.info("starting Spark with Delta on %s (warehouse %s)", master, warehouse)
     return configure_spark_with_delta_pip(builder).getOrCreate()
 
 
