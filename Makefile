@@ -15,6 +15,8 @@ demo: $(BIN)/retrain-advisor
 	$(BIN)/retrain-advisor demo
 
 test: $(BIN)/retrain-advisor
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/retrain-advisor

@@ -37,7 +37,7 @@ def measure(part: str, workload: str, cores: int, master: str | None = None, reu
 
 
 def measure_on_cluster(workload: str, cores: int, reuse: bool) -> dict:
-    from tests.integration.spark_jobs import StandaloneCluster
+    from localspark import StandaloneCluster
 
     if reuse and (MEASURED / f"{workload}-engine.json").exists():
         return measure("engine", workload, cores, reuse=True)

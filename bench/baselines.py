@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import pandas as pd
 from joblib import Parallel, delayed
 
-from retrain_advisor.execute import FIT
-from retrain_advisor.kernels import OK, PERIOD, KernelContext, ScoringRows, fit_model, score_model
-from retrain_advisor.plan import FitSpec, Plan
+from retrain_advisor.foundation.vocabulary import OK, PERIOD
+from retrain_advisor.modelling.kernels import KernelContext, ScoringRows, fit_model, score_model
+from retrain_advisor.planning.plan import FitSpec, Plan
+from retrain_advisor.spark.execute import FIT
 
 Scores = dict[tuple[str, int], float | None]  # (fit id, model age) -> primary metric
 

@@ -35,7 +35,7 @@ def generate(rows: int, features: int, periods: int, path: Path) -> None:
     """Feature i drifts by i/features standard deviations over the history."""
     from pyspark.sql import functions as F
 
-    from retrain_advisor.session import get_spark
+    from retrain_advisor.spark.session import get_spark
 
     spark = get_spark()
     frame = spark.range(rows).withColumn("period", (F.col("id") % periods).cast("int"))
@@ -49,11 +49,12 @@ def generate(rows: int, features: int, periods: int, path: Path) -> None:
 def spark_side(path: Path, features: list[str]) -> dict[str, float]:
     from pyspark.sql import functions as F
 
-    from retrain_advisor.drift import column_histograms, drift_columns, drift_rows, period_histograms
-    from retrain_advisor.kernels import PERIOD, ROW_HASH, TARGET
-    from retrain_advisor.plan import Plan
-    from retrain_advisor.session import get_spark
-    from retrain_advisor.source import PreparedSource
+    from retrain_advisor.analyses.drift.histograms import column_histograms, drift_rows
+    from retrain_advisor.analyses.drift.query import drift_columns, period_histograms
+    from retrain_advisor.foundation.vocabulary import PERIOD, ROW_HASH, TARGET
+    from retrain_advisor.planning.plan import Plan
+    from retrain_advisor.spark.session import get_spark
+    from retrain_advisor.spark.source import PreparedSource
 
     spark = get_spark()
     rows = spark.read.parquet(str(path)).select(

@@ -24,11 +24,12 @@ from pyspark.sql import functions as F
 from bench.baselines import Scores, joblib_run, sequential_loop
 from bench.memory import PeakMemory
 from bench.workloads import WARM_UP, WORKLOADS, Workload
-from retrain_advisor.demo import ensure_demo_history
-from retrain_advisor.execute import scoring_rows, training_rows
-from retrain_advisor.session import embedded_spark
-from retrain_advisor.store import ResultStore
-from retrain_advisor.study import prepare_study, run_study
+from retrain_advisor.demo.write import ensure_demo_history
+from retrain_advisor.outputs.store import ResultStore
+from retrain_advisor.run.prepare import prepare_study
+from retrain_advisor.run.study import run_study
+from retrain_advisor.spark.execute import scoring_rows, training_rows
+from retrain_advisor.spark.session import embedded_spark
 
 # Scores of the engine and the baselines must agree to this (same kernels, same rows, same order).
 SCORE_TOLERANCE = 1e-9

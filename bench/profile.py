@@ -29,7 +29,7 @@ import psutil
 from bench.measure import ensure_history, session
 from bench.memory import PYTHON_WORKERS, part_of
 from bench.workloads import WARM_UP, WORKLOADS
-from retrain_advisor.study import run_study
+from retrain_advisor.run.study import run_study
 
 # The kernels' own work, as the sequential loop does it too (disjoint functions of kernels.py).
 KERNEL_FUNCTIONS = ("fit_model", "score_slices", "prepare")

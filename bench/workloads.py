@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from retrain_advisor.config import StudyConfig, load_config
+from retrain_advisor.foundation.config import StudyConfig, load_config
 
 DEMO_CONFIG = "conf/demo.yml"
 DATA = "retrain_advisor_demo/bench"

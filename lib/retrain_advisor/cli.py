@@ -10,9 +10,9 @@ from typing import Any
 
 import yaml
 
-from retrain_advisor.config import StudyConfig, load_config
-from retrain_advisor.errors import ConfigError, RetrainAdvisorError
-from retrain_advisor.summary import print_summary
+from retrain_advisor.foundation.config import StudyConfig, load_config
+from retrain_advisor.foundation.errors import ConfigError, RetrainAdvisorError
+from retrain_advisor.outputs.summary import print_summary
 
 log = logging.getLogger("retrain_advisor")
 
@@ -95,8 +95,8 @@ def _config(args: argparse.Namespace) -> StudyConfig:
 
 
 def analyze(args: argparse.Namespace) -> int:
-    from retrain_advisor.session import get_spark
-    from retrain_advisor.study import run_study
+    from retrain_advisor.run.study import run_study
+    from retrain_advisor.spark.session import get_spark
 
     config = _config(args)
     spark = get_spark()
@@ -106,9 +106,9 @@ def analyze(args: argparse.Namespace) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
-    from retrain_advisor.demo import ensure_demo_history
-    from retrain_advisor.session import get_spark
-    from retrain_advisor.study import run_study
+    from retrain_advisor.demo.write import ensure_demo_history
+    from retrain_advisor.run.study import run_study
+    from retrain_advisor.spark.session import get_spark
 
     config = _config(args)
     spark = get_spark()
@@ -121,18 +121,19 @@ def demo(args: argparse.Namespace) -> int:
 def report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from retrain_advisor.config import OutputConfig
-    from retrain_advisor.report import render_report, report_folder, write_report
-    from retrain_advisor.run_tables import latest_run_id, load_run_tables
-    from retrain_advisor.session import get_spark
-    from retrain_advisor.store import ResultStore
+    from retrain_advisor.foundation.config import OutputConfig
+    from retrain_advisor.outputs.report import render_report, report_folder, write_report
+    from retrain_advisor.outputs.run_tables import latest_run_id, load_run_tables
+    from retrain_advisor.outputs.store import ResultStore
+    from retrain_advisor.spark.session import get_spark
 
     if args.config:
         config = load_config(args.config, dict(args.overrides))
         output, study = config.output, config.name
     else:
         try:
-            output, study = OutputConfig(path=args.output_path, schema=args.output_schema), None
+            output = OutputConfig.model_validate({"path": args.output_path, "schema": args.output_schema})
+            study = None
         except ValueError as error:  # pydantic's ValidationError
             raise ConfigError(f"--output-path / --output-schema: {error}") from None
     store = ResultStore(get_spark(), output)

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
 
-from retrain_advisor.config import StudyConfig, parse_config
-from retrain_advisor.demo import write_demo_history
-from retrain_advisor.demo_data import DemoSpec
-from retrain_advisor.session import local_spark
+from retrain_advisor.demo.history import DemoSpec
+from retrain_advisor.demo.write import write_demo_history
+from retrain_advisor.spark.session import local_spark
+from tests.configs import study_config
 
 START = dt.date(2024, 1, 1)  # a Monday, so generated weeks line up with periods
 WEEKS = 24
@@ -65,7 +64,7 @@ def history(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def studied(spark, history, tmp_path_factory):
     """Run a study of a generated history once per (drift, spec, config overrides) in the session."""
-    from retrain_advisor.study import run_study
+    from retrain_advisor.run.study import run_study
 
     done: dict[str, Any] = {}
 
@@ -82,36 +81,9 @@ def studied(spark, history, tmp_path_factory):
 @pytest.fixture(scope="session")
 def stable_study(spark, history, tmp_path_factory):
     """A study of a history without drift, shared by the tests that only read its tables."""
-    from retrain_advisor.study import run_study
+    from retrain_advisor.run.study import run_study
 
     config = study_config(
         history("none"), tmp_path_factory.mktemp("stable"), tracking={"mlflow": True, "experiment": "stable-history"}
     )
     return run_study(spark, config)
-
-
-def study_config(source_path: str, output_path: Path, **overrides: Any) -> StudyConfig:
-    """A fast weekly study: logistic regression, 6-week lookback, ages 0..6, one origin per week,
-    small comparison and schedule grids. Override a section with section=..., or one key with
-    section__key=...."""
-    data: dict[str, Any] = {
-        "name": "test-study",
-        "source": {"path": source_path, "format": "delta"},
-        "columns": {"event_time": "event_time", "label": "label", "exclude": ["label_time"]},
-        "period": {"unit": "week"},
-        "model": {"estimator": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 300}},
-        "metrics": {"names": ["roc_auc", "log_loss"], "primary": "roc_auc"},
-        "windows": {"lookback": 6, "gap": 0, "max_age": 6, "origin_every": 1},
-        "tolerance": {"absolute": 0.02, "persistence": 2},
-        # Small grids keep each study to a few dozen fits; tests of an analysis widen its own.
-        "comparisons": {"origins": 3, "test_periods": 1, "train_sizes": [5000, 20000], "lookbacks": [2, 4]},
-        "schedule": {"intervals": [1, 2, 4]},
-        "limits": {"max_train_rows": 20000, "max_eval_rows": 5000},
-        "output": {"path": str(output_path)},
-        "execution": {"bootstrap_samples": 500},
-        "tracking": {"mlflow": False},
-    }
-    for dotted, value in overrides.items():
-        section, _, key = dotted.partition("__")
-        data[section] = {**data.get(section, {}), key: value} if key else value
-    return parse_config(data)

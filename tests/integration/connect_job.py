@@ -14,9 +14,9 @@ from delta import configure_spark_with_delta_pip
 from pyspark.sql import SparkSession
 from pyspark.sql.connect.session import SparkSession as ConnectSession
 
-from retrain_advisor.config import load_config
-from retrain_advisor.session import LOCAL_CONF
-from retrain_advisor.study import run_study
+from retrain_advisor.foundation.config import load_config
+from retrain_advisor.run.study import run_study
+from retrain_advisor.spark.session import LOCAL_CONF
 
 
 def main(config_path: str, run_id: str) -> None:

@@ -6,10 +6,11 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from retrain_advisor.periods import period_id_of
-from retrain_advisor.study import run_study
+from retrain_advisor.foundation.periods import period_id_of
+from retrain_advisor.run.study import run_study
+from tests.configs import study_config
 
-from .conftest import ABRUPT, ABRUPT_TOLERANCE, DRIFT_DATE, FAST_DRIFT, WIDE_SCHEDULE, study_config
+from .conftest import ABRUPT, ABRUPT_TOLERANCE, DRIFT_DATE, FAST_DRIFT, WIDE_SCHEDULE
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from .conftest import START, study_config
+from tests.configs import study_config
+
+from .conftest import START
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +44,7 @@ def covariate_history(seed: int = 5) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def drift_study(spark, tmp_path_factory):
-    from retrain_advisor.study import run_study
+    from retrain_advisor.run.study import run_study
 
     source = str(tmp_path_factory.mktemp("covariate") / "history")
     spark.createDataFrame(covariate_history()).write.format("delta").save(source)

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from .spark_jobs import BIN, ROOT
+from localspark import BIN, ROOT
 
 pytestmark = pytest.mark.integration
 

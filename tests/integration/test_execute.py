@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
-from retrain_advisor.execute import FIT, fit_samples, run_fits, training_rows
-from retrain_advisor.kernels import ROW_HASH
-from retrain_advisor.study import prepare_study
-
-from .conftest import study_config
+from retrain_advisor.foundation.vocabulary import ROW_HASH
+from retrain_advisor.run.prepare import prepare_study
+from retrain_advisor.spark.execute import FIT, fit_samples, run_fits, training_rows
+from tests.configs import study_config
 
 pytestmark = pytest.mark.integration
 

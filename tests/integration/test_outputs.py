@@ -15,12 +15,11 @@ from deltalake import DeltaTable
 from pyspark.sql import functions as F
 
 from retrain_advisor.cli import main as cli
-from retrain_advisor.figures import FIGURES
-from retrain_advisor.report import report_folder
-from retrain_advisor.store import ResultStore
-from retrain_advisor.tables import SCHEMAS, columns
-
-from .conftest import study_config
+from retrain_advisor.foundation.schemas import SCHEMAS, columns
+from retrain_advisor.outputs.figures import FIGURES
+from retrain_advisor.outputs.report import report_folder
+from retrain_advisor.outputs.store import ResultStore
+from tests.configs import study_config
 
 pytestmark = pytest.mark.integration
 
@@ -32,9 +31,9 @@ STAGES = ["prepare", "fit", "score", "arrival", "decay", "drift", "comparisons",
 @pytest.fixture(scope="module")
 def schema_study(spark, history, tmp_path_factory):
     """A study writing catalog tables into a schema, its report into a folder of its own."""
-    from retrain_advisor.study import run_study
+    from retrain_advisor.run.study import run_study
 
-    config = study_config(history("none"), tmp_path_factory.mktemp("unused"), output={"schema": SCHEMA})
+    config = study_config(history("none"), tmp_path_factory.mktemp("unused"), output={"schema": SCHEMA, "path": None})
     reports = tmp_path_factory.mktemp("reports")
     config = config.model_copy(update={"output": config.output.model_copy(update={"report_dir": str(reports)})})
     return run_study(spark, config), config
@@ -153,7 +152,7 @@ def test_delta_rs_reads_every_table_as_spark_wrote_it(spark, stable_study):
 
 def test_the_study_config_round_trips_through_the_runs_table(schema_study):
     """The report rebuilds the config from runs.config_json: it must equal the run's config."""
-    from retrain_advisor.run_tables import load_run_tables
+    from retrain_advisor.outputs.run_tables import load_run_tables
 
     result, config = schema_study
     tables = load_run_tables(result.store, result.run_id)

@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from retrain_advisor.study import run_study
+from retrain_advisor.run.study import run_study
+from tests.configs import study_config
 
-from .conftest import ABRUPT, ABRUPT_TOLERANCE, DRIFT_WEEK, FAST_DRIFT, WIDE_SCHEDULE, study_config
+from .conftest import ABRUPT, ABRUPT_TOLERANCE, DRIFT_WEEK, FAST_DRIFT, WIDE_SCHEDULE
 
 pytestmark = pytest.mark.integration
 

@@ -15,16 +15,16 @@ import pytest
 import yaml
 from pyspark.sql import functions as F
 
-from retrain_advisor import analyses
-from retrain_advisor.config import config_as_dict
-from retrain_advisor.errors import ConfigError, OutputError, PlanError, RecipeError, SourceError
-from retrain_advisor.source import prepare_source
-from retrain_advisor.store import ResultStore
-from retrain_advisor.study import prepare_study, run_study
-from retrain_advisor.tables import SCHEMAS
-
-from .conftest import study_config
-from .spark_jobs import StandaloneCluster, package_zip, submit_command
+from localspark import StandaloneCluster, package_zip, submit_command
+from retrain_advisor.foundation.config import config_as_dict
+from retrain_advisor.foundation.errors import ConfigError, OutputError, PlanError, RecipeError, SourceError
+from retrain_advisor.foundation.schemas import SCHEMAS
+from retrain_advisor.outputs.store import ResultStore
+from retrain_advisor.run import analyze
+from retrain_advisor.run.prepare import prepare_study
+from retrain_advisor.run.study import run_study
+from retrain_advisor.spark.source import prepare_source
+from tests.configs import study_config
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,7 @@ def small_config(source_path: str, output: Path, **overrides: Any):
 def query_config(source_path: str, output: Path, query: str, **overrides: Any):
     """A study of a SQL query over the generated history, named `{h}` in the query."""
     sql = query.replace("{h}", f"delta.`{source_path}`")
-    return small_config(source_path, output, source={"query": sql}, **overrides)
+    return small_config(source_path, output, source={"query": sql, "path": None}, **overrides)
 
 
 BAD_INPUTS = [
@@ -240,7 +240,7 @@ def test_a_run_that_fails_part_way_leaves_no_partial_rows(spark, concurrent_runs
     def broken(*args, **kwargs):
         raise RuntimeError("the arrival analysis broke")
 
-    monkeypatch.setattr(analyses, "arrival", broken)  # after the fits and evaluations are written
+    monkeypatch.setattr(analyze, "arrival_table", broken)  # after the fits and evaluations are written
     with pytest.raises(RuntimeError, match="arrival analysis broke"):
         run_study(spark, config, run_id="broken")
     runs = {r.run_id: r for r in store.read("runs").collect()}
@@ -286,7 +286,7 @@ def test_spark_submit_on_a_cluster_survives_a_lost_worker(spark, concurrent_runs
     with open(log, "w") as out:
         job = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
         deadline = time.monotonic() + 300
-        while not re.search(r"study: fit \d+ models", log.read_text()):
+        while not re.search(r"INFO retrain_advisor[.a-z_]*: fit \d+ models", log.read_text()):
             assert job.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.5)
         time.sleep(4)  # let the fit tasks start on both workers

@@ -7,12 +7,12 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
-from retrain_advisor.config import parse_config
-from retrain_advisor.errors import SourceError
-from retrain_advisor.periods import period_id_of
-from retrain_advisor.source import prepare_source
-from retrain_advisor.store import ResultStore
-from retrain_advisor.study import run_study
+from retrain_advisor.foundation.errors import SourceError
+from retrain_advisor.foundation.periods import period_id_of
+from retrain_advisor.outputs.store import ResultStore
+from retrain_advisor.run.study import run_study
+from retrain_advisor.spark.source import prepare_source
+from tests.configs import make_config
 
 pytestmark = pytest.mark.integration
 
@@ -34,16 +34,17 @@ def events_table(spark):
     return "spark_catalog.default.events"
 
 
+SOURCE_STUDY = {
+    "name": "source-test",
+    "source": {},
+    "columns": {"event_time": "happened", "label": "churned"},
+    "period": {"unit": "week", "timezone": "America/New_York"},
+    "output": {"path": "/tmp/unused", "run_id": "source-test"},
+}
+
+
 def config(label: str = "churned", output: str = "/tmp/unused", **source):
-    return parse_config(
-        {
-            "name": "source-test",
-            "source": source,
-            "columns": {"event_time": "happened", "label": label},
-            "period": {"unit": "week", "timezone": "America/New_York"},
-            "output": {"path": output, "run_id": "source-test"},
-        }
-    )
+    return make_config(SOURCE_STUDY, source=source, columns={"label": label}, output={"path": output})
 
 
 def test_rows_are_counted_and_given_periods_in_the_configured_zone(spark, events_table):

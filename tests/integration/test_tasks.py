@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain_advisor.study import run_study
+from retrain_advisor.run.study import run_study
+from tests.configs import study_config
 
-from .conftest import START, study_config
+from .conftest import START
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +50,7 @@ def test_task_is_inferred_and_a_concept_change_shows_as_decay(spark, tmp_path, k
         source,
         tmp_path / "out",
         columns={"event_time": "event_time", "label": "label"},
-        model={"estimator": estimator},
+        model={"estimator": estimator, "params": None},
         metrics={"names": None, "primary": None},
         windows={"lookback": 4, "gap": 0, "max_age": 4, "origin_every": 1},
         limits={"min_eval_rows": 50},

@@ -6,7 +6,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from retrain_advisor.run_tables import ANALYSIS_TABLES, SIGNAL_EVIDENCE
+from retrain_advisor.outputs.run_tables import ANALYSIS_TABLES, SIGNAL_EVIDENCE
 
 pytestmark = pytest.mark.integration
 

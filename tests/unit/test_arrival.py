@@ -1,6 +1,6 @@
 import pandas as pd
 
-from retrain_advisor.arrival import complete_periods, summarize_arrival
+from retrain_advisor.analyses.arrival.rules import complete_periods, summarize_arrival
 
 
 def counts(periods: dict[int, int], slice_value=None, delay_p90=None) -> pd.DataFrame:

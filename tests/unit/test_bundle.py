@@ -27,7 +27,7 @@ import yaml
 from databricks.bundles.jobs import DataSecurityMode, Job, PauseStatus
 
 from retrain_advisor.cli import build_parser
-from retrain_advisor.config import load_config
+from retrain_advisor.foundation.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "databricks.md"

@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain_advisor.comparisons import compare_arms, learning_curve_rows
-from retrain_advisor.config import ToleranceConfig
+from retrain_advisor.analyses.comparisons.rules import compare_arms
+from retrain_advisor.analyses.learning_curve.rules import learning_curve_rows
+from retrain_advisor.foundation.config import ToleranceConfig
 
 
 def per_origin(arms: dict[tuple, list[float]], axis: str = "rows") -> pd.DataFrame:

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from retrain_advisor.demo_data import DRIFT_KINDS, DemoSpec, generate, generate_chunks
+from retrain_advisor.demo.history import DRIFT_KINDS, DemoSpec, generate, generate_chunks
 
 NUMERIC = ["tenure_months", "monthly_spend", "support_calls", "days_since_login", "discount_pct", "usage_trend"]
 CATEGORICAL = ["plan", "region", "channel"]

@@ -1,32 +1,26 @@
 import pytest
 
-from retrain_advisor.config import parse_config
-from retrain_advisor.designs import (
-    DECAY,
-    LEARNING_CURVE,
-    SCHEDULE,
-    WINDOW_COMPARISON,
-    choose_origins,
-    plan_schedule,
-    plan_study,
-    replay_design,
-)
-from retrain_advisor.errors import PlanError
-from retrain_advisor.plan import History
+from retrain_advisor.foundation.errors import PlanError
+from retrain_advisor.foundation.vocabulary import DECAY, LEARNING_CURVE, SCHEDULE, WINDOW_COMPARISON
+from retrain_advisor.planning.plan import History
+from retrain_advisor.planning.study_plan import choose_origins, plan_schedule, plan_study, replay_design
+from tests.configs import make_config
 
 HISTORY = History({p: 1000 for p in range(100, 140)})  # 40 weekly periods
 
 
+BASE = {
+    "name": "t",
+    "source": {"table": "history"},
+    "columns": {"event_time": "t", "label": "y"},
+    "windows": {"lookback": 8, "gap": 1, "max_age": 6, "origin_every": 1},
+    "limits": {"max_train_rows": 8000, "min_train_rows": 500},
+    "output": {"path": "/tmp/out"},
+}
+
+
 def config(**sections):
-    base = {
-        "name": "t",
-        "source": {"table": "history"},
-        "columns": {"event_time": "t", "label": "y"},
-        "windows": {"lookback": 8, "gap": 1, "max_age": 6, "origin_every": 1},
-        "limits": {"max_train_rows": 8000, "min_train_rows": 500},
-        "output": {"path": "/tmp/out"},
-    }
-    return parse_config({**base, **sections})
+    return make_config(BASE, **sections)
 
 
 def test_origins_have_full_lookback_and_reach_max_age():
@@ -102,7 +96,7 @@ def test_trigger_drops_default_to_the_tolerance():
 
 
 def test_interval_beyond_the_measured_ages_is_refused():
-    from retrain_advisor.errors import ConfigError
+    from retrain_advisor.foundation.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"schedule.intervals \[9\] exceed windows.max_age \+ 1 = 7"):
         config(schedule={"intervals": [1, 9]})

@@ -9,8 +9,8 @@ import pytest
 from pydantic import BaseModel
 
 from retrain_advisor.cli import build_parser
-from retrain_advisor.config import StudyConfig
-from retrain_advisor.tables import SCHEMAS, columns
+from retrain_advisor.foundation.config import StudyConfig
+from retrain_advisor.foundation.schemas import SCHEMAS, columns
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
 
-from retrain_advisor.drift import BASELINE, PREDICTION, prediction_drift_rows
+from retrain_advisor.analyses.drift.histograms import prediction_drift_rows
+from retrain_advisor.foundation.vocabulary import BASELINE, PREDICTION
 
 
 def scored(counts_by_age: dict[int, list[int] | None], fit_id: str = "f", origin: int = 10) -> pd.DataFrame:
@@ -41,7 +42,7 @@ def test_no_baseline_no_rows_and_regression_has_none():
 
 
 def test_drift_triggers_take_the_best_label_free_signals():
-    from retrain_advisor.backtest import drift_triggers
+    from retrain_advisor.analyses.schedule.query import drift_triggers
 
     def signal(name, role, rank, auc, threshold=0.3):
         return {"signal": name, "column_role": role, "rank": rank, "auc": auc, "alert_threshold": threshold}

@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from retrain_advisor.drift_stats import EPSILON, EXACT_KS_ROWS, Histogram, add, compare, ks_test
+from retrain_advisor.analyses.drift.statistics import EPSILON, EXACT_KS_ROWS, Histogram, add, compare, ks_test
 
 SEEDS = range(8)
 NUMERIC = ("ks_statistic", "ks_pvalue", "wasserstein_distance")

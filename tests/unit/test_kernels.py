@@ -7,16 +7,9 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from retrain_advisor.config import LimitsConfig, ModelConfig
-from retrain_advisor.kernels import (
-    FAILED,
-    INSUFFICIENT,
-    OK,
-    PERIOD,
-    ROW_HASH,
-    SKIPPED,
-    SLICE,
-    TARGET,
+from retrain_advisor.foundation.config import LimitsConfig, ModelConfig
+from retrain_advisor.foundation.vocabulary import FAILED, INSUFFICIENT, OK, PERIOD, ROW_HASH, SKIPPED, SLICE, TARGET
+from retrain_advisor.modelling.kernels import (
     KernelContext,
     ScoringRows,
     features_frame,
@@ -25,8 +18,8 @@ from retrain_advisor.kernels import (
     score_model,
     score_slices,
 )
-from retrain_advisor.metrics import resolve_metrics
-from retrain_advisor.plan import FitSpec
+from retrain_advisor.modelling.metrics import resolve_metrics
+from retrain_advisor.planning.plan import FitSpec
 
 FIT = FitSpec(train_end=10, train_start=2, train_stop=9, lookback=8, max_rows=10_000, seed=0)
 

@@ -3,8 +3,8 @@
 import pytest
 from pyspark.sql import types as T
 
-from retrain_advisor.errors import SourceError
-from retrain_advisor.source import _infer_task, _positive_label
+from retrain_advisor.foundation.errors import SourceError
+from retrain_advisor.spark.source import _infer_task, _positive_label
 
 
 @pytest.mark.parametrize(

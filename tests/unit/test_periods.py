@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from retrain_advisor.periods import period_id_of, period_start, period_window
+from retrain_advisor.foundation.periods import period_id_of, period_start, period_window
 
 
 @pytest.mark.parametrize("unit", ["day", "week", "month"])

@@ -1,4 +1,4 @@
-from retrain_advisor.plan import Arm, FitSpec, History, Plan, make_fit
+from retrain_advisor.planning.plan import Arm, FitSpec, History, Plan, make_fit
 
 HISTORY = History({p: 1000 for p in range(100, 140)})  # 40 weekly periods of 1000 rows
 

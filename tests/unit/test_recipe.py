@@ -3,17 +3,17 @@ from __future__ import annotations
 import pytest
 from sklearn.pipeline import Pipeline
 
-from retrain_advisor.config import ModelConfig
-from retrain_advisor.errors import RecipeError
-from retrain_advisor.metrics import resolve_metrics
-from retrain_advisor.recipe import build_estimator, check_recipe
+from retrain_advisor.foundation.config import ModelConfig
+from retrain_advisor.foundation.errors import RecipeError
+from retrain_advisor.modelling.metrics import resolve_metrics
+from retrain_advisor.modelling.recipe import build_estimator, check_recipe
 
 
 def make_forest(numeric_features, categorical_features, n_estimators=5):
     """A factory as a user would write it: takes the feature lists it wants."""
     from sklearn.ensemble import RandomForestClassifier
 
-    from retrain_advisor.recipe import standard_preprocessing
+    from retrain_advisor.modelling.recipe import standard_preprocessing
 
     return Pipeline(
         [

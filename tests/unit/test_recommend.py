@@ -2,33 +2,30 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain_advisor.arrival import ArrivalSummary
-from retrain_advisor.config import parse_config
-from retrain_advisor.recommend import (
-    DOWN_WEIGHT,
-    DROP_OLDER,
-    KEEP_ALL,
-    Evidence,
-    feasible_interval,
-    lookback_verdict,
-    minimum_training_size,
-    recommend,
-)
-from retrain_advisor.schedule import ReplaySettings, replay
+from retrain_advisor.analyses.arrival.rules import ArrivalSummary
+from retrain_advisor.analyses.learning_curve.rules import minimum_training_size
+from retrain_advisor.analyses.recommendation.rules import Evidence, recommend
+from retrain_advisor.analyses.schedule.replay import ReplaySettings, replay
+from retrain_advisor.analyses.schedule.rules import feasible_interval
+from retrain_advisor.analyses.window_comparison.rules import lookback_verdict
+from retrain_advisor.foundation.vocabulary import DOWN_WEIGHT, DROP_OLDER, KEEP_ALL
+from tests.configs import make_config
 
 START, LAST = 100, 123
 
 
+BASE = {
+    "name": "t",
+    "source": {"table": "h"},
+    "columns": {"event_time": "t", "label": "y"},
+    "tolerance": {"absolute": 0.02},
+    "execution": {"bootstrap_samples": 200},
+    "output": {"path": "/tmp/o"},
+}
+
+
 def config(**sections):
-    base = {
-        "name": "t",
-        "source": {"table": "h"},
-        "columns": {"event_time": "t", "label": "y"},
-        "tolerance": {"absolute": 0.02},
-        "execution": {"bootstrap_samples": 200},
-        "output": {"path": "/tmp/o"},
-    }
-    return parse_config({**base, **sections})
+    return make_config(BASE, **sections)
 
 
 def decaying_matrix(slope: float, max_age: int = 6) -> pd.DataFrame:

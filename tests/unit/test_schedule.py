@@ -7,10 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain_advisor.schedule import (
-    HINDSIGHT,
-    PERIODIC,
-    TRIGGER,
+from retrain_advisor.analyses.schedule.replay import (
     Policy,
     PolicyResult,
     ReplaySettings,
@@ -18,6 +15,7 @@ from retrain_advisor.schedule import (
     replay,
     summarize_intervals,
 )
+from retrain_advisor.foundation.vocabulary import HINDSIGHT, PERIODIC, TRIGGER
 
 
 def make_matrix(start, last, max_age, quality, rows=100) -> pd.DataFrame:

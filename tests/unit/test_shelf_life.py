@@ -4,17 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain_advisor.config import ToleranceConfig
-from retrain_advisor.shelf_life import (
-    ABRUPT,
-    GRADUAL,
-    STABLE,
-    WIDENING,
-    bootstrap_mean_interval,
-    decay_pattern,
-    shelf_life,
-    summarize_age,
-)
+from retrain_advisor.analyses.decay.rules import decay_pattern, shelf_life, summarize_age
+from retrain_advisor.foundation.config import ToleranceConfig
+from retrain_advisor.foundation.statistics import bootstrap_mean_interval
+from retrain_advisor.foundation.vocabulary import ABRUPT, GRADUAL, STABLE, WIDENING
 
 
 def curve(drops, spread=None, fresh=0.85, low_margin=0.005, origins=20) -> pd.DataFrame:
@@ -109,7 +102,7 @@ def test_decay_patterns(drops, spread, expected):
 
 
 def test_curve_summary_does_not_depend_on_row_order():
-    from retrain_advisor.decay import summarize_group
+    from retrain_advisor.analyses.decay.query import summarize_group
 
     rng = np.random.default_rng(3)
     group = pd.DataFrame(

@@ -1,7 +1,7 @@
 import pytest
 
-from retrain_advisor.config import OutputConfig
-from retrain_advisor.store import ResultStore, is_conflict
+from retrain_advisor.foundation.config import OutputConfig
+from retrain_advisor.outputs.store import ResultStore, is_conflict
 
 
 class ConcurrentAppendException(Exception):

@@ -1,0 +1,1 @@
+"""Question 1: how quickly quality goes down (decay curve, shelf life, decay pattern)."""

@@ -1,0 +1,98 @@
+"""Drift of every feature and of the label, per period, from one Spark aggregation; and of the
+model's predictions, from the counts the scoring kept.
+
+Spark counts each column's values per period in shared bins (numeric columns: deciles of all
+history; categorical columns and classification labels: one bin per value), with nulls apart.
+That table is small (periods x columns x bins) and every comparison is made from it on the
+driver: a training window's histogram is the sum of its periods' histograms, so the drift of a
+scored period against any fit's training window costs no further pass over the rows.
+
+Drift is measured on the labelled rows, the rows every quality figure is measured on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from retrain_advisor.analyses.drift.histograms import DriftColumn
+from retrain_advisor.foundation.vocabulary import FEATURE, LABEL, PERIOD, ROW_HASH, TARGET
+from retrain_advisor.spark.source import PreparedSource
+
+QUANTILES = [i / 10 for i in range(1, 10)]
+# Bin edges come from a seeded sample of about this many rows, taken by row hash: the same rows
+# however the data is partitioned, so the same edges on a laptop and on a cluster.
+EDGE_SAMPLE_ROWS = 200_000
+
+
+@dataclass(frozen=True)
+class MeasuredColumn:
+    """A drift column and the Spark expression its values are read from."""
+
+    column: DriftColumn
+    value: Column
+
+    def bin(self) -> Column:
+        """The bin of each row as text (the decile index, or the value); null for a null value."""
+        if not self.column.numeric:
+            return self.value.cast("string")
+        index = F.lit(len(self.column.edges))
+        for position, edge in reversed(list(enumerate(self.column.edges))):
+            index = F.when(self.value < F.lit(edge), F.lit(position)).otherwise(index)
+        return F.when(self.value.isNotNull(), index.cast("string"))
+
+
+def drift_columns(source: PreparedSource, label: str) -> list[MeasuredColumn]:
+    """The features and the label, numeric ones with decile edges of all labelled history."""
+    numeric = [(name, F.col(name), FEATURE) for name in source.numeric]
+    if source.task == "regression":
+        numeric.append((label, F.col(TARGET).cast("double"), LABEL))
+    edges = _decile_edges(source, [value for _, value, _ in numeric])
+    columns = [
+        MeasuredColumn(DriftColumn(name, role, True, column_edges), value)
+        for (name, value, role), column_edges in zip(numeric, edges, strict=True)
+    ]
+    columns += [MeasuredColumn(DriftColumn(name, FEATURE, False), F.col(name)) for name in source.categorical]
+    if source.task != "regression":
+        columns.append(MeasuredColumn(DriftColumn(label, LABEL, False), F.col(TARGET)))
+    return columns
+
+
+def _decile_edges(source: PreparedSource, values: list[Column]) -> list[tuple[float, ...]]:
+    """Distinct inner decile edges of each value over a row-hash sample of the labelled rows."""
+    if not values:
+        return []
+    total = int(source.periods.loc[source.periods["slice_value"].isna(), "rows"].sum())
+    keep = min(1.0, EDGE_SAMPLE_ROWS / max(total, 1))
+    sampled = source.rows.where((F.col(ROW_HASH).bitwiseAND(F.lit(0xFFFFFF)) / F.lit(0x1000000)) < F.lit(keep))
+    sample = sampled.select(*[v.cast("double").alias(f"_{i}") for i, v in enumerate(values)]).toPandas()
+    edges = []
+    for i in range(len(values)):
+        known = sample[f"_{i}"].to_numpy(dtype=float)
+        known = known[np.isfinite(known)]
+        edges.append(tuple(np.unique(np.quantile(known, QUANTILES))) if len(known) else ())
+    return edges
+
+
+def period_histograms(rows: DataFrame, columns: list[MeasuredColumn]) -> pd.DataFrame:
+    """(period_id, column_name, bin, rows, value_sum): one pass over the rows, counted in Spark."""
+    cells = F.array(
+        *[
+            F.struct(
+                F.lit(c.column.name).alias("column_name"),
+                c.bin().alias("bin"),
+                (c.value.cast("double") if c.column.numeric else F.lit(None).cast("double")).alias("value"),
+            )
+            for c in columns
+        ]
+    )
+    return (
+        rows.select(F.col(PERIOD).alias("period_id"), F.explode(cells).alias("cell"))
+        .groupBy("period_id", "cell.column_name", "cell.bin")
+        .agg(F.count(F.lit(1)).alias("rows"), F.sum("cell.value").alias("value_sum"))
+        .toPandas()
+    )

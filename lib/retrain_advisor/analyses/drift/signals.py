@@ -1,0 +1,126 @@
+"""Which drift costs quality: each drift signal against the measured quality drop.
+
+Every evaluation of a decay fit (age 1 and older, all rows) has two numbers: the drift of the
+scored period against the fit's training window, and the fit's quality drop since it was fresh.
+A signal that predicts "drop beyond tolerance" is worth an alert; one that moves without the
+quality moving is noise for this model. No Spark here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.metrics import roc_auc_score
+
+from retrain_advisor.foundation.config import ToleranceConfig
+from retrain_advisor.foundation.statistics import acceptable_drop
+from retrain_advisor.foundation.vocabulary import BASELINE, FEATURE
+
+# Statistics a signal may use: distances, whose scale does not grow with the row count (the
+# test statistics and p-values do, so they would rank periods by volume).
+STATISTICS = [
+    "population_stability_index",
+    "js_distance",
+    "ks_statistic",
+    "wasserstein_distance",
+    "tv_distance",
+    "l_infinity_distance",
+    "null_rate_delta",
+]
+AGGREGATED = ["population_stability_index", "js_distance"]
+ALL_FEATURES = "(all features)"
+
+
+@dataclass(frozen=True)
+class Alert:
+    threshold: float
+    precision: float
+    recall: float
+
+
+def drift_values(drift: pd.DataFrame) -> pd.DataFrame:
+    """One column per signal, one row per (fit_id, model_age) BASELINE comparison."""
+    baseline = drift[drift["drift_type"] == BASELINE].copy()
+    baseline["ks_statistic"] = baseline["ks_test"].map(lambda t: np.nan if t is None else t["statistic"])
+    baseline["null_rate_delta"] = baseline["null_rate_delta"].abs()
+    wide = baseline.pivot_table(
+        index=["fit_id", "model_age"], columns="column_name", values=STATISTICS, aggfunc="first", dropna=False
+    )
+    pairs = [(str(key[0]), str(key[1])) for key in wide.columns]
+    signals = {f"{statistic}:{column}": wide[(statistic, column)] for statistic, column in pairs}
+    features = sorted(baseline.loc[baseline["column_role"] == FEATURE, "column_name"].unique())
+    for statistic in AGGREGATED:
+        values = pd.DataFrame(wide[statistic])[features]
+        signals[f"{statistic}:max{ALL_FEATURES}"] = values.max(axis=1)
+        signals[f"{statistic}:mean{ALL_FEATURES}"] = values.mean(axis=1)
+    frame = pd.DataFrame(signals)
+    return frame.loc[:, frame.notna().any()].reset_index()
+
+
+def best_alert(values: np.ndarray, breach: np.ndarray) -> Alert | None:
+    """The threshold (alert when value >= threshold) with the best F1 on history; ties go to the
+    higher threshold, which alerts less."""
+    if breach.sum() == 0:
+        return None
+    order = np.argsort(-values, kind="stable")
+    ranked, hits = values[order], breach[order].astype(float)
+    true_alerts, alerts = np.cumsum(hits), np.arange(1, len(hits) + 1)
+    last_of_value = np.r_[ranked[1:] != ranked[:-1], True]  # an alert fires for every tie of its value
+    precision, recall = true_alerts / alerts, true_alerts / breach.sum()
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0)
+    f1 = np.where(last_of_value, f1, -1)
+    best = int(np.flatnonzero(f1 == f1.max())[0])
+    return Alert(float(ranked[best]), float(precision[best]), float(recall[best]))
+
+
+def score_signals(
+    values: pd.DataFrame, drops: pd.DataFrame, tolerance: ToleranceConfig, roles: dict[str, str]
+) -> Iterator[dict]:
+    """drift_signals rows of one metric: every signal scored against "drop beyond tolerance".
+
+    `drops` holds (fit_id, model_age, drop, fresh_value, greater_is_better) of usable evaluations;
+    `roles` the role of each column (feature, label, prediction).
+    """
+    joined = values.merge(drops, on=["fit_id", "model_age"])
+    allowed = [
+        acceptable_drop(tolerance, fresh, bool(better))
+        for fresh, better in zip(joined["fresh_value"], joined["greater_is_better"], strict=True)
+    ]
+    breach = (joined["drop"].to_numpy(dtype=float) > np.array(allowed)).astype(int)
+    for signal in [c for c in values.columns if c not in ("fit_id", "model_age")]:
+        x = joined[signal].to_numpy(dtype=float)
+        known = np.isfinite(x)
+        x_known, breach_known, drop_known = x[known], breach[known], joined["drop"].to_numpy(dtype=float)[known]
+        statistic, _, column = signal.partition(":")
+        both = 0 < breach_known.sum() < len(breach_known)
+        varies = len(np.unique(x_known)) > 1
+        alert = best_alert(x_known, breach_known) if both else None
+        yield {
+            "signal": signal,
+            "column_name": None if column.endswith(ALL_FEATURES) else column,
+            "column_role": FEATURE if column.endswith(ALL_FEATURES) else roles.get(column),
+            "statistic": statistic,
+            "aggregation": column[: -len(ALL_FEATURES)] if column.endswith(ALL_FEATURES) else None,
+            "n_evaluations": int(known.sum()),
+            "n_breaches": int(breach_known.sum()),
+            "spearman": float(spearmanr(x_known, drop_known).statistic) if varies else np.nan,
+            "auc": float(roc_auc_score(breach_known, x_known)) if both else np.nan,
+            "alert_threshold": None if alert is None else alert.threshold,
+            "alert_precision": None if alert is None else alert.precision,
+            "alert_recall": None if alert is None else alert.recall,
+        }
+
+
+def rank_signals(rows: list[dict]) -> list[dict]:
+    """Rank 1 predicts a breach best (AUC, then rank correlation); unrankable signals come last."""
+
+    def key(row: dict) -> tuple[float, float]:
+        auc, rho = row["auc"], row["spearman"]
+        return (-auc if np.isfinite(auc) else np.inf, -rho if np.isfinite(rho) else np.inf)
+
+    ordered = sorted(rows, key=key)
+    return [{**row, "rank": i + 1} for i, row in enumerate(ordered)]

@@ -1,0 +1,229 @@
+"""Drift statistics of one column between two periods, computed from binned counts.
+
+Spark reduces each period to a histogram (counts in bins shared by all periods, plus the nulls); this
+module compares two such histograms on the driver. Every statistic is a direct numpy formula on the
+binned data, so it costs nothing per row and the tests can check it against scipy's own functions.
+
+Distribution statistics describe the non-null values only; the nulls are compared separately as a rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+# Floor of a bin's share inside PSI's logarithm: an empty bin on one side would make PSI infinite.
+EPSILON = 1e-4
+
+# Effective sample size above which the KS p-value uses the limiting distribution (see ks_test).
+EXACT_KS_ROWS = 5_000
+
+# DriftStatistics fields by the kind of column they apply to
+_SHARED = ("population_stability_index", "js_distance")
+_NUMERIC = ("ks_statistic", "ks_pvalue", "wasserstein_distance")
+_CATEGORICAL = ("chi_squared_statistic", "chi_squared_pvalue", "tv_distance", "l_infinity_distance")
+
+
+@dataclass(frozen=True, eq=False)
+class Histogram:
+    """Counts of one column's values in shared bins, plus the nulls.
+
+    Numeric columns: bins in ascending order with a representative value (`centers`, the mean of the
+    values that fell in each bin over all history); categorical: one bin per category (centers None).
+    Equality is identity (eq=False): field-wise equality would compare arrays, which has no truth value.
+    """
+
+    counts: np.ndarray
+    nulls: int
+    centers: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        counts = np.asarray(self.counts, dtype=float)
+        if counts.ndim != 1:
+            raise ValueError(f"histogram counts must be one-dimensional, got shape {counts.shape}")
+        if not np.all(np.isfinite(counts)) or np.any(counts < 0) or self.nulls < 0:
+            raise ValueError("histogram counts and nulls must be finite and non-negative")
+        object.__setattr__(self, "counts", counts)
+        object.__setattr__(self, "nulls", int(self.nulls))
+        if self.centers is not None:
+            centers = np.asarray(self.centers, dtype=float)
+            if centers.shape != counts.shape:
+                raise ValueError(f"{len(counts)} bins but centers of shape {centers.shape}")
+            object.__setattr__(self, "centers", centers)
+
+    @property
+    def non_null(self) -> int:
+        return int(round(float(self.counts.sum())))
+
+    @property
+    def total(self) -> int:
+        return self.non_null + self.nulls
+
+
+def _check_same_bins(a: Histogram, b: Histogram) -> None:
+    if len(a.counts) != len(b.counts):
+        raise ValueError(f"histograms have different bins: {len(a.counts)} and {len(b.counts)}")
+
+
+def add(histograms: Iterable[Histogram]) -> Histogram:
+    """Bin-wise sum: a training window's histogram is the sum of its periods'. Keeps the first one's centers."""
+    parts = list(histograms)
+    if not parts:
+        raise ValueError("no histograms to add")
+    first = parts[0]
+    for h in parts[1:]:
+        _check_same_bins(first, h)
+    return Histogram(
+        counts=np.sum([h.counts for h in parts], axis=0),
+        nulls=sum(h.nulls for h in parts),
+        centers=first.centers,
+    )
+
+
+@dataclass(frozen=True)
+class DriftStatistics:
+    """How `current` differs from `baseline`. Statistics that do not apply to the column's kind are None;
+    distribution statistics are NaN when either side has no non-null value."""
+
+    count: int
+    count_cmp: int
+    count_delta: float
+    null_rate: float
+    null_rate_delta: float
+    population_stability_index: float
+    js_distance: float
+    ks_statistic: float | None
+    ks_pvalue: float | None
+    wasserstein_distance: float | None
+    chi_squared_statistic: float | None
+    chi_squared_pvalue: float | None
+    tv_distance: float | None
+    l_infinity_distance: float | None
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else float("nan")
+
+
+def population_stability_index(p: np.ndarray, q: np.ndarray) -> float:
+    """PSI = sum((p - q) * ln(p' / q')), with p', q' the shares floored at EPSILON.
+
+    The floor only enters the logarithm: a bin empty on one side then counts as a large but finite
+    term instead of making PSI infinite.
+    """
+    return float(np.sum((p - q) * np.log(np.maximum(p, EPSILON) / np.maximum(q, EPSILON))))
+
+
+def _kl_to_mixture(p: np.ndarray, m: np.ndarray) -> float:
+    """KL(p || m) in bits, with 0 * log 0 = 0; m > 0 wherever p > 0."""
+    support = p > 0
+    return float(np.sum(p[support] * np.log2(p[support] / m[support])))
+
+
+def js_distance(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen-Shannon distance in base 2: symmetric, finite on disjoint supports, and within [0, 1]."""
+    m = (p + q) / 2
+    divergence = 0.5 * _kl_to_mixture(p, m) + 0.5 * _kl_to_mixture(q, m)
+    # rounding can leave the divergence an ulp outside [0, 1]
+    return float(np.sqrt(np.clip(divergence, 0.0, 1.0)))
+
+
+def _cdf(counts: np.ndarray) -> np.ndarray:
+    """Cumulative shares, from cumulative counts: for integer counts, exactly the step heights of the
+    empirical CDFs (and what ks_2samp computes on the rows)."""
+    return np.cumsum(counts) / counts.sum()
+
+
+def ks_test(current: np.ndarray, baseline: np.ndarray) -> tuple[float, float]:
+    """Two-sample Kolmogorov-Smirnov statistic and p-value of binned counts.
+
+    D = max |CDF_current - CDF_baseline| over the bins, the KS statistic of the data rounded into the bins.
+    The p-value is the asymptotic two-sided Kolmogorov distribution at the effective size n*m/(n+m), as
+    scipy.stats.ks_2samp(method="asymp") computes it. On binned (tied) data it is only an approximation,
+    and with the large samples drift is measured on it is tiny for any visible shift: it measures how
+    sure the shift is, not how big, which is why PSI and JS distance are the better drift signals.
+
+    Above EXACT_KS_ROWS effective rows the limiting distribution (Kolmogorov's, at sqrt(n) D) is used:
+    beyond a few thousand rows scipy's finite-n distribution costs 10 to 100 ms per call (a study
+    makes thousands), and from 5,000 rows on the two differ by under 2% (relative) for p-values above
+    1e-3, and more only in the far tail, where both are all but zero.
+    """
+    d = float(np.max(np.abs(_cdf(current) - _cdf(baseline))))
+    n, m = current.sum(), baseline.sum()
+    effective = max(1.0, float(np.round(n * m / (n + m))))
+    if effective > EXACT_KS_ROWS:
+        return d, float(special.kolmogorov(np.sqrt(effective) * d))
+    return d, float(stats.kstwo.sf(d, effective))
+
+
+def wasserstein_distance(current: np.ndarray, baseline: np.ndarray, centers: np.ndarray) -> float:
+    """W1 distance between the two distributions placed at the bin centers: the area between their CDFs.
+
+    Bins empty on both sides carry no mass and are dropped first, so their centers (undefined when no
+    value ever fell in them) are never used; the remaining centers must be finite and ascending.
+    """
+    occupied = (current > 0) | (baseline > 0)
+    current, baseline, centers = current[occupied], baseline[occupied], centers[occupied]
+    steps = np.diff(centers)
+    if not np.all(np.isfinite(centers)) or np.any(steps < 0):
+        raise ValueError("the centers of occupied bins must be finite and in ascending order")
+    return float(np.sum(np.abs(_cdf(current) - _cdf(baseline))[:-1] * steps))
+
+
+def chi_squared_test(current: np.ndarray, baseline: np.ndarray) -> tuple[float, float]:
+    """Pearson chi-square test of homogeneity on the 2 x k table of counts, k - 1 degrees of freedom.
+
+    Categories empty on both sides are dropped (their expected count would be 0); with fewer than two
+    categories left there is nothing to compare: statistic 0, p-value 1.
+    """
+    table = np.vstack([current, baseline])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2:
+        return 0.0, 1.0
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    statistic = float(np.sum((table - expected) ** 2 / expected))
+    return statistic, float(stats.chi2.sf(statistic, table.shape[1] - 1))
+
+
+def _distribution_statistics(c: np.ndarray, b: np.ndarray, centers: np.ndarray | None) -> dict[str, float]:
+    """The statistics of two non-empty count vectors; numeric (with centers) or categorical (without)."""
+    p, q = c / c.sum(), b / b.sum()
+    result = {"population_stability_index": population_stability_index(p, q), "js_distance": js_distance(p, q)}
+    if centers is not None:
+        result["ks_statistic"], result["ks_pvalue"] = ks_test(c, b)
+        result["wasserstein_distance"] = wasserstein_distance(c, b, centers)
+    else:
+        result["chi_squared_statistic"], result["chi_squared_pvalue"] = chi_squared_test(c, b)
+        result["tv_distance"] = float(0.5 * np.sum(np.abs(p - q)))
+        result["l_infinity_distance"] = float(np.max(np.abs(p - q)))
+    return result
+
+
+def compare(current: Histogram, baseline: Histogram, numeric: bool) -> DriftStatistics:
+    """Drift of `current` against `baseline` (e.g. a scored period against the training window).
+
+    Numeric columns get KS and Wasserstein, categorical ones chi-squared, TV and L-infinity; both get
+    PSI and JS distance. A side with no non-null value (a column all null in a period) gives NaN
+    distribution statistics, not an error: the counts and null rates still say what happened.
+    """
+    _check_same_bins(current, baseline)
+    if numeric and current.centers is None:
+        raise ValueError("a numeric comparison needs the bin centers")
+    applicable, not_applicable = (_NUMERIC, _CATEGORICAL) if numeric else (_CATEGORICAL, _NUMERIC)
+    if current.counts.sum() > 0 and baseline.counts.sum() > 0:
+        distribution = _distribution_statistics(current.counts, baseline.counts, current.centers if numeric else None)
+    else:
+        distribution = dict.fromkeys(_SHARED + applicable, float("nan"))
+    null_rate = _ratio(current.nulls, current.total)
+    return DriftStatistics(
+        count=current.total,
+        count_cmp=baseline.total,
+        count_delta=_ratio(current.total - baseline.total, baseline.total),
+        null_rate=null_rate,
+        null_rate_delta=null_rate - _ratio(baseline.nulls, baseline.total),
+        **distribution,
+        **dict.fromkeys(not_applicable),  # type: ignore[arg-type]  # None: not applicable to this kind
+    )

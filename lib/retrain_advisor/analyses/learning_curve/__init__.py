@@ -1,0 +1,1 @@
+"""Question 3: how much data the model needs (learning curve and minimum training size)."""

@@ -1,0 +1,1 @@
+"""Question 5: how often to retrain (replayed retraining policies and the choice among them)."""

@@ -1,0 +1,1 @@
+"""The demo: a generated churn history with known drift, written to Delta for the demo study."""

@@ -1,0 +1,129 @@
+"""The result store: one Delta table per output, in a folder or a schema.
+
+Tables are partitioned by run id, and every write replaces the rows of one run id atomically
+(Delta `replaceWhere` on that partition): rerunning a run id never leaves duplicates, other
+runs' rows are untouched, and two runs writing at the same time touch different partitions, so
+Delta sees no conflict between them. Creating a table is the one step two runs can race on; it
+is retried.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from retrain_advisor.foundation.config import OutputConfig
+from retrain_advisor.foundation.errors import OutputError
+from retrain_advisor.foundation.schemas import SCHEMAS, columns
+
+log = logging.getLogger(__name__)
+
+CONFLICTS = (
+    "ConcurrentAppendException",
+    "ConcurrentWriteException",
+    "ConcurrentDeleteReadException",
+    "ConcurrentDeleteDeleteException",
+    "ConcurrentTransactionException",
+    "MetadataChangedException",
+    "ProtocolChangedException",
+    "DELTA_CONCURRENT",
+    "DELTA_PROTOCOL_CHANGED",
+    "DELTA_METADATA_CHANGED",
+    "TABLE_OR_VIEW_ALREADY_EXISTS",
+    "FileAlreadyExistsException",
+)
+ATTEMPTS = 5
+
+
+def is_conflict(error: Exception) -> bool:
+    """A Delta commit lost a race with another writer (retrying is safe)."""
+    text = f"{type(error).__name__} {error}"
+    return any(marker in text for marker in CONFLICTS)
+
+
+class ResultStore:
+    def __init__(self, spark: SparkSession, output: OutputConfig) -> None:
+        self.spark = spark
+        self.output = output
+
+    def reference(self, table: str) -> str:
+        """How SQL names the table: schema.table, or delta.`path/table`."""
+        if self.output.schema_name:
+            return f"{self.output.schema_name}.{table}"
+        return f"delta.`{self.location(table).replace('`', '``')}`"
+
+    def location(self, table: str) -> str:
+        assert self.output.path is not None
+        return f"{self.output.path.rstrip('/')}/{table}"
+
+    def describe(self) -> str:
+        if self.output.schema_name:
+            return f"output.schema {self.output.schema_name}"
+        return f"output.path {self.output.path}"
+
+    def ensure_tables(self) -> None:
+        """Create the schema and every table (partitioned by run id) unless they exist.
+
+        Fails with an OutputError naming the location when it cannot be written, before any
+        long work starts.
+        """
+        try:
+            if self.output.schema_name:
+                self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {self.output.schema_name}")
+            for table, ddl in SCHEMAS.items():
+                self.retried(functools.partial(self._create, table, ddl))
+        except Exception as error:
+            raise OutputError(
+                f"cannot create the result tables in {self.describe()}: {type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else ''}. Check that the location exists and is "
+                "writable (or choose another output.path / output.schema)"
+            ) from error
+
+    def _create(self, table: str, ddl: str) -> None:
+        self.spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {self.reference(table)} ({ddl}) USING DELTA PARTITIONED BY (run_id)"
+        )
+
+    def retried(self, write: Callable[[], object]) -> None:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                write()
+                return
+            except Exception as error:
+                if not is_conflict(error) or attempt == ATTEMPTS:
+                    raise
+                log.info("a concurrent writer changed the table; retrying (%d/%d)", attempt, ATTEMPTS)
+                time.sleep(0.2 * attempt)
+
+    def replace_run(self, table: str, rows: DataFrame, run_id: str) -> None:
+        """Write `rows` (all of run `run_id`) in place of that run's previous rows."""
+        ordered = rows.select(*[F.col(c) for c in columns(table)])
+        writer = (
+            ordered.write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", f"run_id = '{run_id}'")
+            .option("mergeSchema", "true")
+        )
+        if self.output.schema_name:
+            writer.saveAsTable(self.reference(table))
+        else:
+            writer.save(self.location(table))
+
+    def discard_run(self, run_id: str) -> None:
+        """Delete a run's rows from every result table but `runs` (after the run failed)."""
+        for table in SCHEMAS:
+            if table != "runs":
+                self.spark.sql(f"DELETE FROM {self.reference(table)} WHERE run_id = '{run_id}'")
+
+    def read(self, table: str, run_id: str | None = None) -> DataFrame:
+        df = (
+            self.spark.read.table(self.reference(table))
+            if self.output.schema_name
+            else (self.spark.read.format("delta").load(self.location(table)))
+        )
+        return df if run_id is None else df.where(F.col("run_id") == run_id)

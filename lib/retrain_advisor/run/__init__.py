@@ -1,0 +1,1 @@
+"""The run: prepare, fit, score, analyse and publish, in that order."""

@@ -1,0 +1,71 @@
+"""One study run, end to end: source -> plan -> fits -> evaluations -> analyses -> Delta tables.
+
+This module only sequences the stages. The run is recorded in `runs` first (status running),
+and marked succeeded or failed at the end, so readers that join on succeeded runs never see a
+partial result.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pyspark.sql import SparkSession
+
+from retrain_advisor.foundation.config import StudyConfig
+from retrain_advisor.outputs.publish import publish
+from retrain_advisor.outputs.result import StudyResult
+from retrain_advisor.outputs.rows import status_counts
+from retrain_advisor.outputs.views import refresh_views
+from retrain_advisor.run.analyze import analyze
+from retrain_advisor.run.context import StudyRun, stage
+from retrain_advisor.run.prepare import PreparedStudy, prepare_study
+from retrain_advisor.spark.execute import run_fits, run_scores
+
+log = logging.getLogger(__name__)
+
+
+def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = None) -> StudyResult:
+    """Run the study and write its tables; returns where to find them."""
+    started = time.perf_counter()
+    run = StudyRun(spark, config, run_id)
+    log.info("run %s of study %r -> %s", run.run_id, config.name, config.output.path or config.output.schema_name)
+    run.store.ensure_tables()
+    if config.output.schema_name:
+        refresh_views(spark, run.store)
+    run.record("running")
+    timings: dict[str, float] = {}
+    study: PreparedStudy | None = None
+    try:
+        with stage("prepare", timings, "(read and validate the source, plan the fits) ", run.jobs):
+            study = prepare_study(spark, config)
+        plan, source, ctx = study.plan, study.source, study.context
+
+        with stage("fit", timings, f"{len(plan.fits)} models ", run.jobs):
+            execution, period = config.execution, config.period
+            fitted = run_fits(spark, plan, source, ctx, period.unit, period.timezone, execution.fits_per_task)
+            run.store.replace_run("fits", run.rows.fit_rows(fitted, plan), run.run_id)
+        fits = run.store.read("fits", run.run_id)
+        log.info("fits by status: %s", status_counts(fits))
+
+        with stage("score", timings, f"{len(plan.evaluations)} evaluations ", run.jobs):
+            scores = run_scores(spark, plan, source, fits, ctx, config.execution.periods_per_score_task)
+            run.store.replace_run("evaluations", run.rows.evaluation_rows(scores, plan, source, fits), run.run_id)
+        evaluations = run.store.read("evaluations", run.run_id)
+        log.info("evaluations by status (all rows and slices): %s", status_counts(evaluations))
+        analyze(run, study, evaluations, timings)
+    except BaseException as error:
+        try:
+            run.record("failed", f"{type(error).__name__}: {error}"[:4000], study)
+            run.store.discard_run(run.run_id)
+        except Exception as cleanup_error:  # keep the original error; say what is left behind
+            log.error("could not mark run %s as failed and remove its rows: %s", run.run_id, cleanup_error)
+        raise
+    run.record("succeeded", None, study)
+    seconds = time.perf_counter() - started
+    log.info("run %s succeeded in %.1f s", run.run_id, seconds)
+    result = StudyResult(
+        run.run_id, run.store, study.primary_metric, len(plan.fits), len(plan.evaluations), seconds, timings
+    )
+    with run.jobs.label("publish", "(report and MLflow)"):
+        return publish(result, config)
