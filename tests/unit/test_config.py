@@ -6,6 +6,7 @@ import pytest
 
 from retrain_advisor.foundation.config import load_config, optional_sections, parse_config
 from retrain_advisor.foundation.errors import ConfigError
+from retrain_advisor.modelling.metrics import METRICS, resolve_tolerance
 from tests.configs import MINIMAL, config_data
 
 
@@ -18,7 +19,7 @@ def error_of(data) -> str:
 def test_minimal_config_gets_defaults():
     config = parse_config(MINIMAL)
     assert config.period.unit == "week" and config.period.timezone == "UTC"
-    assert config.windows.lookback == 26 and config.tolerance.absolute == 0.02
+    assert config.windows.lookback == 26 and config.tolerance.absolute is None
     assert config.task is None and config.model.estimator is None
 
 
@@ -79,8 +80,20 @@ def test_run_id_is_restricted():
     assert "run_id" in error_of(config_data(MINIMAL, output={"path": "/o", "run_id": "x' OR '1'='1"}))
 
 
-def test_tolerance_needs_a_criterion():
-    assert "at least one of" in error_of(config_data(MINIMAL, tolerance={"absolute": None}))
+def test_a_tolerance_left_unset_takes_the_primary_metrics_default():
+    """Only what the config sets applies: relative alone leaves no absolute limit beside it."""
+    unset = parse_config(MINIMAL).tolerance
+    assert not unset.is_set
+    assert resolve_tolerance(unset, METRICS["roc_auc"]).absolute == 0.02
+    errors = resolve_tolerance(unset, METRICS["rmse"])
+    assert (errors.absolute, errors.relative) == (None, 0.05)
+    relative_only = parse_config(config_data(MINIMAL, tolerance={"relative": 0.1})).tolerance
+    assert resolve_tolerance(relative_only, METRICS["roc_auc"]) == relative_only
+    assert relative_only.absolute is None
+
+
+def test_the_decay_curve_needs_at_least_two_origins():
+    assert "tolerance.min_origins" in error_of(config_data(MINIMAL, tolerance={"min_origins": 1}))
 
 
 def test_model_estimator_and_factory_are_exclusive():

@@ -190,24 +190,27 @@ class WindowsConfig(_Section):
 
 
 class ToleranceConfig(_Section):
-    """How much quality loss is acceptable; at least one of absolute, relative or floor."""
+    """How much quality loss is acceptable: any of absolute, relative and floor (the strictest
+    applies). With none set, the primary metric's own default applies (docs/config.md)."""
 
     absolute: float | None = Field(
-        0.02, gt=0, description="largest acceptable drop of the primary metric, in its units"
+        None, gt=0, description="largest acceptable loss against a fresh model, in the primary metric's units"
     )
     relative: float | None = Field(
-        None, gt=0, lt=1, description="largest acceptable drop as a fraction of fresh quality"
+        None, gt=0, lt=1, description="largest acceptable loss against a fresh model, as a fraction of its quality"
     )
     floor: float | None = Field(None, description="the primary metric must stay at or above this (below, for losses)")
     persistence: int = Field(2, ge=1, description="ages in a row the breach must hold before the shelf life ends")
-    confidence: float = Field(0.9, gt=0.5, lt=1, description="level of the bootstrap confidence intervals")
-    min_origins: int = Field(3, ge=1, description="ages measured on fewer origins are not used for the shelf life")
+    confidence: float = Field(
+        0.9, gt=0.5, lt=1, description="level of every two-sided interval; each bound is one-sided at (1 + level) / 2"
+    )
+    min_origins: int = Field(
+        3, ge=2, description="fewest origins the decay curve needs; a shorter history stops with what it lacks"
+    )
 
-    @model_validator(mode="after")
-    def _at_least_one(self) -> ToleranceConfig:
-        if self.absolute is None and self.relative is None and self.floor is None:
-            raise ValueError("set at least one of tolerance.absolute, tolerance.relative or tolerance.floor")
-        return self
+    @property
+    def is_set(self) -> bool:
+        return self.absolute is not None or self.relative is not None or self.floor is not None
 
 
 class LimitsConfig(_Section):
@@ -281,8 +284,8 @@ class ScheduleConfig(_Section):
     )
     trigger_drops: list[float] | None = Field(
         None,
-        description="quality triggers: retrain once the serving model's measured drop exceeds this; "
-        "default tolerance.absolute and twice it",
+        description="quality triggers: retrain once the serving model's measured drop from its fresh quality "
+        "exceeds this; default the tolerance (as one loss at the fresh quality) and twice it",
     )
     drift_triggers: int = Field(
         2,
@@ -393,8 +396,7 @@ class OutputConfig(_Section):
 
 
 class ExecutionConfig(_Section):
-    seed: int = Field(0, description="seed for row sampling, model seeds and the bootstrap")
-    bootstrap_samples: int = Field(1000, ge=100, description="resamples of origins for each confidence interval")
+    seed: int = Field(0, description="seed for row sampling and model seeds")
     threads_per_task: int = Field(1, ge=1, description="BLAS/OpenMP threads inside one fit or score task")
     fits_per_task: int = Field(
         4,

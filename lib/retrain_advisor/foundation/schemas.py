@@ -7,7 +7,6 @@ import re
 WINDOW = "struct<start: timestamp, end: timestamp>"
 SLICE_COLUMNS = "slice_key string, slice_value string"
 # The columns that say which run, slice and period length a result row belongs to.
-RUN_KEY = ["run_id", "slice_key", "slice_value", "granularity"]
 
 SCHEMAS: dict[str, str] = {
     "runs": (
@@ -32,16 +31,18 @@ SCHEMAS: dict[str, str] = {
     ),
     "decay_curve": (
         f"run_id string, {SLICE_COLUMNS}, granularity string, metric string, greater_is_better boolean, "
-        "model_age int, n_origins int, n_excluded int, mean double, q25 double, median double, q75 double, "
-        "ci_low double, ci_high double, mean_drop double, drop_ci_low double, drop_ci_high double, "
-        "mean_relative_drop double, relative_drop_ci_low double, relative_drop_ci_high double, "
-        "confidence double"
+        "season string, model_age int, n_origins int, n_excluded int, n_straddling int, mean double, q25 double, "
+        "median double, q75 double, ci_low double, ci_high double, mean_regret double, regret_q25 double, "
+        "regret_q75 double, regret_ci_low double, regret_ci_high double, mean_relative_regret double, "
+        "relative_regret_ci_low double, relative_regret_ci_high double, prob_within_tolerance double, "
+        "mean_change_since_fresh double, confidence double"
     ),
     "shelf_life": (
-        f"run_id string, {SLICE_COLUMNS}, granularity string, metric string, fit_id string, origin {WINDOW}, "
-        "shelf_life_periods int, is_censored boolean, breach string, max_age_tested int, "
-        "fresh_quality double, decay_pattern string, tolerance_absolute double, tolerance_relative double, "
-        "tolerance_floor double, persistence int, confidence double"
+        f"run_id string, {SLICE_COLUMNS}, granularity string, metric string, season string, fit_id string, "
+        f"origin {WINDOW}, shelf_life_periods int, is_censored boolean, breach string, within_tolerance_periods int, "
+        "max_age_tested int, fresh_quality double, decay_pattern string, decay_shape string, "
+        f"event_window {WINDOW}, tolerance_absolute double, tolerance_relative double, tolerance_floor double, "
+        "persistence int, confidence double"
     ),
     "data_arrival": (
         f"run_id string, {SLICE_COLUMNS}, granularity string, window {WINDOW}, rows bigint, labelled_rows bigint, "
@@ -53,22 +54,28 @@ SCHEMAS: dict[str, str] = {
         f"run_id string, {SLICE_COLUMNS}, granularity string, metric string, axis string, train_rows_max bigint, "
         "lookback_periods int, n_origins int, train_rows_used double, train_periods double, mean double, "
         "ci_low double, ci_high double, drop_from_largest double, drop_ci_low double, drop_ci_high double, "
-        "is_largest boolean, is_within_tolerance boolean, is_minimum boolean, confidence double"
+        "prob_within_tolerance double, is_largest boolean, is_within_tolerance boolean, is_minimum boolean, "
+        "confidence double"
     ),
     "window_comparison": (
         f"run_id string, {SLICE_COLUMNS}, granularity string, metric string, lookback_periods int, "
         "half_life_periods double, is_reference boolean, n_origins int, train_rows_used double, mean double, "
         "ci_low double, ci_high double, mean_diff double, diff_ci_low double, diff_ci_high double, "
-        "confidence double"
+        "family_size int, prob_within_tolerance double, tolerance_limit double, confidence double"
     ),
     "schedule_backtest": (
         f"run_id string, {SLICE_COLUMNS}, granularity string, metric string, policy string, interval_periods int, "
-        "offset_periods int, trigger_drop double, drift_signal string, drift_threshold double, n_periods int, "
-        "n_measured int, n_retrains int, "
+        "offset_periods int, trigger_drop double, drift_signal string, drift_threshold double, "
+        "label_delay_periods int, n_periods int, n_measured int, n_retrains int, "
         f"n_failed_retrains int, mean_quality double, worst_quality double, worst_window {WINDOW}, "
-        "mean_diff double, diff_ci_low double, diff_ci_high double, quality_lost double, total_cost double, "
+        "mean_diff double, diff_ci_low double, diff_ci_high double, pooled_loss double, pooled_loss_ci_high double, "
+        "prob_within_tolerance double, quality_lost double, total_cost double, "
         f"confidence double, served array<struct<window: {WINDOW}, model_age: int, quality: double, "
         "rows: bigint, retrained: boolean>>"
+    ),
+    "calendar_events": (
+        f"run_id string, {SLICE_COLUMNS}, granularity string, metric string, window {WINDOW}, drop double, "
+        "fresh_drop double, n_models int, retraining_recovers boolean, recovery_periods int, explains_decay boolean"
     ),
     "feature_drift": (
         f"run_id string, {SLICE_COLUMNS}, granularity string, window {WINDOW}, window_cmp {WINDOW}, drift_type string, "
@@ -85,15 +92,20 @@ SCHEMAS: dict[str, str] = {
         "alert_threshold double, alert_precision double, alert_recall double, rank int"
     ),
     "recommendations": (
-        f"run_id string, {SLICE_COLUMNS}, granularity string, metric string, fresh_quality double, "
-        "shelf_life_periods int, shelf_life_censored boolean, decay_pattern string, batch_cadence_periods int, "
-        "label_delay_periods int, min_train_rows bigint, min_train_periods int, more_data_would_help boolean, "
-        "min_feasible_interval_periods int, feasible_interval_limited_by string, decays_before_new_data boolean, "
-        "recommended_interval_periods int, recommended_policy string, recommended_trigger_drop double, "
-        "recommended_drift_signal string, recommended_drift_threshold double, "
-        "lookback_verdict string, recommended_lookback_periods int, recommended_half_life_periods double, "
-        "expected_quality double, expected_quality_ci_low double, expected_quality_ci_high double, "
-        "quality_every_period double, expected_cost double, confidence double, rationale string"
+        f"run_id string, {SLICE_COLUMNS}, granularity string, metric string, status string, "
+        "missing_evidence string, fresh_quality double, shelf_life_periods int, shelf_life_censored boolean, "
+        f"within_tolerance_periods int, decay_pattern string, decay_shape string, event_window {WINDOW}, "
+        "batch_cadence_periods int, label_delay_periods int, min_train_rows bigint, min_train_periods int, "
+        "more_data_would_help boolean, min_feasible_interval_periods int, feasible_interval_limited_by string, "
+        "decays_before_new_data boolean, recommended_interval_periods int, recommended_policy string, "
+        "recommended_trigger_drop double, recommended_drift_signal string, recommended_drift_threshold double, "
+        "prob_within_tolerance double, expected_loss double, expected_loss_ci_high double, tolerance_limit double, "
+        "lookback_verdict string, lookback_reason string, recommended_lookback_periods int, "
+        "recommended_half_life_periods double, lookback_diff double, lookback_diff_ci_low double, "
+        "lookback_diff_ci_high double, expected_quality double, expected_quality_ci_low double, "
+        "expected_quality_ci_high double, quality_every_period double, replayed_lookback_periods int, "
+        "replayed_half_life_periods double, expected_cost double, replayed_periods int, "
+        "notes array<string>, confidence double, rationale string"
     ),
 }
 
@@ -101,6 +113,26 @@ SCHEMAS: dict[str, str] = {
 def columns(table: str) -> list[str]:
     """Column names of an output table, in order."""
     return column_names(SCHEMAS[table])
+
+
+def integer_columns(table: str) -> set[str]:
+    """The table's top-level int and bigint columns (pandas holds them as floats when nulls occur)."""
+    return {name for name, kind in column_types(SCHEMAS[table]).items() if kind in ("int", "bigint")}
+
+
+def column_types(ddl: str) -> dict[str, str]:
+    """Column name to its type text, for the top-level columns of a DDL schema string."""
+    depth, types, current = 0, {}, ""
+    for char in ddl + ",":
+        depth += char in "<("
+        depth -= char in ">)"
+        if char == "," and depth == 0:
+            name, _, kind = current.strip().partition(" ")
+            types[name] = kind.strip()
+            current = ""
+        else:
+            current += char
+    return types
 
 
 def column_names(ddl: str) -> list[str]:

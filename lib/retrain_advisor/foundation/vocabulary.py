@@ -22,12 +22,14 @@ FAILED = "failed"
 INSUFFICIENT = "insufficient"
 FIT_UNAVAILABLE = "fit_unavailable"
 
-# The analyses that ask the plan for fits (`fits.analyses`).
-Analysis = Literal["decay", "learning_curve", "window_comparison", "schedule"]
+# The analyses that ask the plan for fits (`fits.analyses`). The joint replay (the recommended
+# interval replayed with the recommended training window) is planned once the verdicts are known.
+Analysis = Literal["decay", "learning_curve", "window_comparison", "schedule", "joint_replay"]
 DECAY: Analysis = "decay"
 LEARNING_CURVE: Analysis = "learning_curve"
 WINDOW_COMPARISON: Analysis = "window_comparison"
 SCHEDULE: Analysis = "schedule"
+JOINT_REPLAY: Analysis = "joint_replay"
 ANALYSES: tuple[Analysis, ...] = (DECAY, LEARNING_CURVE, WINDOW_COMPARISON, SCHEDULE)
 
 # The two axes of the learning curve.
@@ -53,8 +55,21 @@ STABLE = "stable"
 GRADUAL = "gradual"
 ABRUPT = "abrupt"
 WIDENING = "widening_variance"
+RECURRING = "recurring"
 
-# Lookback verdicts.
+# Lookback verdicts, and why.
 KEEP_ALL = "keep_all"
 DROP_OLDER = "drop_older"
 DOWN_WEIGHT = "down_weight"
+OLDER_DATA_HURTS = "older_data_hurts"  # a shorter window (or recency weights) is measurably better
+OLDER_DATA_ADDS_NOTHING = "older_data_adds_nothing"  # a shorter window is within tolerance: cheaper
+OLDER_DATA_HELPS = "older_data_helps"  # every shorter window measurably costs more than the tolerance
+NOT_SETTLED = "not_settled"  # no window is surely within tolerance, none surely worse
+
+# Shapes of a gradual decay.
+LINEAR = "linear"
+SATURATING = "saturating"
+
+# Recommendation status.
+RECOMMENDED = "ok"
+INSUFFICIENT_EVIDENCE = "insufficient_evidence"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn import metrics as skm
 
-from retrain_advisor.foundation.config import Task
+from retrain_advisor.foundation.config import Task, ToleranceConfig
 
 Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
 
@@ -16,13 +16,22 @@ Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
 @dataclass(frozen=True)
 class Metric:
     """`compute(y_true, prediction, classes)`: for binary, prediction is P(positive); for
-    multiclass, a probability matrix whose columns follow `classes`; for regression, values."""
+    multiclass, a probability matrix whose columns follow `classes`; for regression, values.
+
+    `tolerance` is the default acceptable loss when the study sets none: absolute for bounded
+    scores (AUC, accuracy), relative for errors in the label's own units (RMSE, log loss).
+    `follows_base_rate`: the metric moves when only the class balance moves, with the same
+    model (average precision, accuracy, log loss); a tolerance on it means something else when
+    the base rate drifts.
+    """
 
     name: str
     tasks: frozenset[str]
     greater_is_better: bool
     needs_every_class: bool
     compute: Scorer
+    tolerance: ToleranceConfig = ToleranceConfig(absolute=0.02)
+    follows_base_rate: bool = False
 
 
 def _binary_accuracy(y: np.ndarray, p: np.ndarray, _: np.ndarray) -> float:
@@ -41,6 +50,8 @@ def _multi_f1(y: np.ndarray, p: np.ndarray, classes: np.ndarray) -> float:
     return float(skm.f1_score(y, classes[np.argmax(p, axis=1)], average="macro", zero_division=0.0))
 
 
+RELATIVE_5 = ToleranceConfig(relative=0.05)
+
 _BINARY = frozenset({"binary"})
 _MULTI = frozenset({"multiclass"})
 _REGRESSION = frozenset({"regression"})
@@ -49,19 +60,45 @@ METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
         Metric("roc_auc", _BINARY, True, True, lambda y, p, _: float(skm.roc_auc_score(y, p))),
-        Metric("average_precision", _BINARY, True, True, lambda y, p, _: float(skm.average_precision_score(y, p))),
-        Metric("log_loss", _BINARY, False, False, lambda y, p, _: float(skm.log_loss(y, p, labels=[0, 1]))),
-        Metric("brier", _BINARY, False, False, lambda y, p, _: float(skm.brier_score_loss(y, p))),
-        Metric("accuracy", _BINARY, True, False, _binary_accuracy),
-        Metric("f1", _BINARY, True, True, _binary_f1),
-        Metric("multiclass_accuracy", _MULTI, True, False, _multi_accuracy),
-        Metric("f1_macro", _MULTI, True, False, _multi_f1),
+        Metric(
+            "average_precision",
+            _BINARY,
+            True,
+            True,
+            lambda y, p, _: float(skm.average_precision_score(y, p)),
+            RELATIVE_5,
+            follows_base_rate=True,
+        ),
+        Metric(
+            "log_loss",
+            _BINARY,
+            False,
+            False,
+            lambda y, p, _: float(skm.log_loss(y, p, labels=[0, 1])),
+            RELATIVE_5,
+            follows_base_rate=True,
+        ),
+        Metric(
+            "brier",
+            _BINARY,
+            False,
+            False,
+            lambda y, p, _: float(skm.brier_score_loss(y, p)),
+            RELATIVE_5,
+            follows_base_rate=True,
+        ),
+        Metric("accuracy", _BINARY, True, False, _binary_accuracy, follows_base_rate=True),
+        Metric("f1", _BINARY, True, True, _binary_f1, follows_base_rate=True),
+        Metric("multiclass_accuracy", _MULTI, True, False, _multi_accuracy, follows_base_rate=True),
+        Metric("f1_macro", _MULTI, True, False, _multi_f1, follows_base_rate=True),
         Metric(
             "multiclass_log_loss",
             _MULTI,
             False,
             False,
             lambda y, p, classes: float(skm.log_loss(y, p, labels=classes)),
+            RELATIVE_5,
+            follows_base_rate=True,
         ),
         Metric(
             "roc_auc_ovr",
@@ -70,8 +107,15 @@ METRICS: dict[str, Metric] = {
             True,
             lambda y, p, classes: float(skm.roc_auc_score(y, p, multi_class="ovr", labels=classes)),
         ),
-        Metric("rmse", _REGRESSION, False, False, lambda y, p, _: float(skm.root_mean_squared_error(y, p))),
-        Metric("mae", _REGRESSION, False, False, lambda y, p, _: float(skm.mean_absolute_error(y, p))),
+        Metric(
+            "rmse",
+            _REGRESSION,
+            False,
+            False,
+            lambda y, p, _: float(skm.root_mean_squared_error(y, p)),
+            RELATIVE_5,
+        ),
+        Metric("mae", _REGRESSION, False, False, lambda y, p, _: float(skm.mean_absolute_error(y, p)), RELATIVE_5),
         Metric("r2", _REGRESSION, True, False, lambda y, p, _: float(skm.r2_score(y, p))),
     ]
 }
@@ -94,3 +138,14 @@ def resolve_metrics(task: Task, names: list[str] | None) -> list[Metric]:
             raise ValueError(f"metric {name!r} is not available for a {task} task; choose from {valid}")
         resolved.append(metric)
     return resolved
+
+
+def resolve_tolerance(tolerance: ToleranceConfig, metric: Metric) -> ToleranceConfig:
+    """The study's tolerance, or the primary metric's default when the study sets none.
+
+    Only what the user sets applies: a study that sets `relative` alone gets no absolute
+    limit beside it.
+    """
+    if tolerance.is_set:
+        return tolerance
+    return tolerance.model_copy(update={k: getattr(metric.tolerance, k) for k in ("absolute", "relative", "floor")})
