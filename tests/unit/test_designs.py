@@ -39,12 +39,29 @@ def test_short_history_names_the_settings():
         choose_origins(HISTORY, config(windows={"lookback": 30, "max_age": 12}).windows, "week")
 
 
-def test_decay_scores_every_age_of_every_origin():
+def test_decay_scores_every_age_of_every_origin_and_a_fresh_fit_of_every_period():
     study = plan_study(HISTORY, config())
-    decay = study.plan.fits_needed_by(DECAY)
-    assert len(decay) == 26
-    ages = {e.model_age for e in study.plan.evaluations if e.fit_id in decay}
+    design = study.decay
+    assert len(design.origin_fits) == 26
+    ages = {e.model_age for e in study.plan.evaluations if e.fit_id in set(design.origin_fits.values())}
     assert ages == set(range(7))
+    # the reference of every scored period: the same window trained at that period, scored there
+    assert sorted(design.reference_fits) == list(range(108, 140))
+    for period, fit_id in design.reference_fits.items():
+        fit = study.plan.fits[fit_id]
+        assert fit.train_end == period and fit.train_stop - fit.train_start == 8 - 1
+        assert any(e.fit_id == fit_id and e.period_id == period for e in study.plan.evaluations)
+    assert design.reference_fits[120] == design.origin_fits[120], "an origin's fit is its own period's reference"
+    assert set(design.reference_fits.values()) | set(design.origin_fits.values()) == study.plan.fits_needed_by(DECAY)
+
+
+def test_a_history_with_too_few_origins_stops_saying_how_much_more_is_needed():
+    """40 weeks with the default windows (26-week lookback, ages up to 12) leave 2 origins."""
+    short = History({p: 1000 for p in range(100, 140)})
+    with pytest.raises(PlanError) as raised:
+        plan_study(short, config(windows={"lookback": 26, "max_age": 12, "gap": 0}))
+    message = str(raised.value)
+    assert "2 origin(s)" in message and "tolerance.min_origins=3" in message and "1 more week(s)" in message
 
 
 def test_missing_periods_get_no_evaluation():
@@ -91,8 +108,9 @@ def test_the_replay_has_a_fit_at_every_period_and_respects_the_gap():
     assert {e.period_id for e in alone.evaluations} == set(range(design.start, 140))
 
 
-def test_trigger_drops_default_to_the_tolerance():
-    assert replay_design(HISTORY, config(tolerance={"absolute": 0.01})).trigger_drops == [0.01, 0.02]
+def test_a_replay_shorter_than_asked_says_how_long_it_is():
+    design = replay_design(History({p: 1000 for p in range(100, 130)}), config(schedule={"replay_periods": 24}))
+    assert design.requested == 24 and design.periods < 24
 
 
 def test_interval_beyond_the_measured_ages_is_refused():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 
 from retrain_advisor.foundation.vocabulary import Analysis
@@ -58,10 +58,11 @@ class FitSpec:
     seed: int
     half_life: float | None = None
 
-    @property
+    @cached_property
     def fit_id(self) -> str:
-        """Stable id from the fit's identity, equal across runs and analyses."""
-        payload = json.dumps(asdict(self), sort_keys=True)
+        """Stable id from the fit's identity, equal across runs and analyses (computed once: plans
+        look it up for every evaluation)."""
+        payload = json.dumps({f.name: getattr(self, f.name) for f in fields(self)}, sort_keys=True)
         return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
     @property
@@ -158,6 +159,17 @@ class Plan:
         self.arms.add(arm)
         for period_id in scored_periods:
             self.add_evaluation(fit, period_id)
+
+    def beyond(self, done: Plan) -> tuple[Plan, Plan]:
+        """What is left to do once `done` is: (the fits to train, the evaluations to score with
+        every fit they need). Arms stay with the fits they name."""
+        to_train = Plan(
+            {k: f for k, f in self.fits.items() if k not in done.fits},
+            set(),
+            {a for a in self.arms if a.fit_id not in done.fits},
+        )
+        to_score = Plan(dict(self.fits), self.evaluations - done.evaluations, set(self.arms))
+        return to_train, to_score
 
     def merge(self, other: Plan) -> Plan:
         merged = Plan(dict(self.fits), set(self.evaluations), set(self.arms))

@@ -1,6 +1,8 @@
 """The designs of the analyses: which arms each one needs, merged into one plan.
 
-Decay scores one fit per origin at every age; the comparisons (learning curve, lookbacks)
+Decay scores one fit per origin at every age, and a fresh fit of every period it scores (the
+same window, trained at that period) on that period alone: decay is measured as the loss of an
+older model against the fresh one on the same rows. The comparisons (learning curve, lookbacks)
 score fits with the same training end on the same test periods; the schedule backtest needs a
 fit at every period it replays, scored up to the largest interval. Shared fits (the default
 lookback at full size, trained at the same period) are planned once.
@@ -9,7 +11,7 @@ lookback at full size, trained at the same period) are planned once.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from retrain_advisor.foundation.config import PeriodUnit, StudyConfig, WindowsConfig
 from retrain_advisor.foundation.errors import PlanError
@@ -17,11 +19,13 @@ from retrain_advisor.foundation.periods import period_id_of, period_start
 from retrain_advisor.foundation.vocabulary import (
     ANALYSES,
     DECAY,
+    JOINT_REPLAY,
     LEARNING_CURVE,
     PERIODS,
     ROWS,
     SCHEDULE,
     WINDOW_COMPARISON,
+    Analysis,
 )
 from retrain_advisor.planning.plan import Arm, History, Plan, make_fit
 
@@ -33,13 +37,33 @@ DEFAULT_INTERVALS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 52)
 
 
 @dataclass(frozen=True)
+class DecayDesign:
+    """The decay fit of each origin (scored at ages 0..max_age) and the fresh fit of each period
+    it scores (scored at age 0): `origin_fits` and `reference_fits` map periods to fit ids;
+    `train_starts` gives each origin fit's first training period."""
+
+    origin_fits: dict[int, str]
+    reference_fits: dict[int, str]
+    train_starts: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def origins(self) -> list[int]:
+        return sorted(self.origin_fits)
+
+
+@dataclass(frozen=True)
 class ReplayDesign:
-    """The schedule backtest replays periods start..last under each interval."""
+    """The schedule backtest replays periods start..last under each interval; `requested` is
+    the number of periods asked for (more than replayed when earlier fits lack a full lookback)."""
 
     start: int
     last: int
     intervals: list[int]
-    trigger_drops: list[float]
+    requested: int
+
+    @property
+    def periods(self) -> int:
+        return self.last - self.start + 1
 
     @property
     def max_age(self) -> int:
@@ -50,7 +74,7 @@ class ReplayDesign:
 @dataclass(frozen=True)
 class StudyPlan:
     plan: Plan
-    decay_origins: list[int]
+    decay: DecayDesign
     comparison_origins: list[int]
     train_sizes: list[int]
     lookbacks: list[int]
@@ -98,16 +122,39 @@ def choose_origins(history: History, windows: WindowsConfig, unit: PeriodUnit) -
     return sorted(origins)
 
 
-def plan_decay(history: History, config: StudyConfig) -> tuple[Plan, list[int]]:
-    """Decay: one fit per origin, scored at every age 0..max_age whose period has data."""
+def plan_decay(history: History, config: StudyConfig) -> tuple[Plan, DecayDesign]:
+    """Decay: one fit per origin, scored at every age 0..max_age whose period has data, and the
+    fresh fit of every period those fits are scored on, scored on that period alone."""
     windows, plan = config.windows, Plan()
     origins = choose_origins(history, windows, config.period.unit)
-    cap = config.limits.max_train_rows
+    _enough_origins(origins, config)
+    cap, seed, lookback = config.limits.max_train_rows, config.execution.seed, _lookback(windows)
+    origin_fits, reference_fits, train_starts = {}, {}, {}
     for origin in origins:
-        fit = make_fit(history, origin, _lookback(windows), windows.gap, cap, config.execution.seed)
+        fit = make_fit(history, origin, lookback, windows.gap, cap, seed)
         scored = [p for p in range(origin, origin + windows.max_age + 1) if history.has(p)]
-        plan.add_arm(Arm(DECAY, fit.fit_id, origin, cap, _lookback(windows)), fit, scored)
-    return plan, origins
+        plan.add_arm(Arm(DECAY, fit.fit_id, origin, cap, lookback), fit, scored)
+        origin_fits[origin] = fit.fit_id
+        train_starts[origin] = fit.train_start
+    for period in plan.scored_periods():
+        fit = make_fit(history, period, lookback, windows.gap, cap, seed)
+        plan.add_arm(Arm(DECAY, fit.fit_id, period, cap, lookback), fit, [period])
+        reference_fits[period] = fit.fit_id
+    return plan, DecayDesign(origin_fits, reference_fits, train_starts)
+
+
+def _enough_origins(origins: list[int], config: StudyConfig) -> None:
+    """Stop before any fit when the history leaves fewer origins than tolerance.min_origins."""
+    needed, windows, unit = config.tolerance.min_origins, config.windows, config.period.unit
+    if len(origins) >= needed:
+        return
+    more = (needed - len(origins)) * windows.origin_every
+    raise PlanError(
+        f"the history leaves {len(origins)} origin(s) for the decay curve, fewer than tolerance.min_origins="
+        f"{needed}: {more} more {unit}(s) of history would give {needed}. Or lower windows.lookback "
+        f"({windows.lookback}) or windows.max_age ({windows.max_age}), use a shorter period.unit, or lower "
+        "tolerance.min_origins (its intervals then rest on fewer origins)"
+    )
 
 
 def default_train_sizes(config: StudyConfig) -> list[int]:
@@ -189,11 +236,6 @@ def default_intervals(config: StudyConfig) -> list[int]:
     return [r for r in DEFAULT_INTERVALS if r <= config.windows.max_age]
 
 
-def default_trigger_drops(config: StudyConfig) -> list[float]:
-    absolute = config.tolerance.absolute
-    return [] if absolute is None else [absolute, 2 * absolute]
-
-
 def replay_design(history: History, config: StudyConfig) -> ReplayDesign:
     """Replay the most recent periods; every fit a policy might use needs a full lookback."""
     intervals = config.schedule.intervals or default_intervals(config)
@@ -213,29 +255,52 @@ def replay_design(history: History, config: StudyConfig) -> ReplayDesign:
             history.last - start + 1,
             replay,
         )
-    drops = config.schedule.trigger_drops
-    if drops is None:
-        drops = default_trigger_drops(config)
-    return ReplayDesign(start, history.last, intervals, drops)
+    return ReplayDesign(start, history.last, intervals, replay)
 
 
-def plan_schedule(history: History, config: StudyConfig, design: ReplayDesign) -> Plan:
-    """A fit at every period a policy may retrain at, scored at every age a policy may serve it."""
+def plan_schedule(
+    history: History,
+    config: StudyConfig,
+    design: ReplayDesign,
+    window: TrainingWindow | None = None,
+    analysis: Analysis = SCHEDULE,
+) -> Plan:
+    """A fit at every period a policy may retrain at, scored at every age a policy may serve it;
+    trained on the study's lookback, or on `window`."""
     windows, plan, cap = config.windows, Plan(), config.limits.max_train_rows
+    lookback, half_life = (_lookback(windows), None) if window is None else (window.lookback, window.half_life)
     for train_end in range(design.start - design.max_age + 1, design.last + 1):
-        fit = make_fit(history, train_end, _lookback(windows), windows.gap, cap, config.execution.seed)
+        fit = make_fit(history, train_end, lookback, windows.gap, cap, config.execution.seed, half_life)
         served = range(max(train_end, design.start), min(train_end + design.max_age, design.last + 1))
         scored = [p for p in served if history.has(p)]
-        plan.add_arm(Arm(SCHEDULE, fit.fit_id, train_end, cap, _lookback(windows)), fit, scored)
+        plan.add_arm(Arm(analysis, fit.fit_id, train_end, cap, lookback, half_life), fit, scored)
     return plan
+
+
+@dataclass(frozen=True)
+class TrainingWindow:
+    """A lookback (None: all history) and a recency half-life (None: unweighted)."""
+
+    lookback: int | None
+    half_life: float | None = None
+
+
+def plan_joint_replay(
+    history: History, config: StudyConfig, design: ReplayDesign, window: TrainingWindow
+) -> Plan | None:
+    """The schedule's fits again with the recommended training window, so the recommended
+    interval is replayed as it would run; None when that window is the study's own."""
+    if window.half_life is None and window.lookback == _lookback(config.windows):
+        return None
+    return plan_schedule(history, config, design, window, JOINT_REPLAY)
 
 
 def plan_study(history: History, config: StudyConfig) -> StudyPlan:
     """Every analysis's arms in one de-duplicated plan."""
     if not history.periods:
         raise PlanError("the source has no labelled periods; check source and columns.label")
-    decay, decay_origins = plan_decay(history, config)
+    decay, decay_design = plan_decay(history, config)
     comparisons, origins, sizes, lookbacks = plan_comparisons(history, config)
     design = replay_design(history, config)
     plan = decay.merge(comparisons).merge(plan_schedule(history, config, design))
-    return StudyPlan(plan, decay_origins, origins, sizes, lookbacks, design)
+    return StudyPlan(plan, decay_design, origins, sizes, lookbacks, design)
