@@ -42,7 +42,7 @@ def test_no_baseline_no_rows_and_regression_has_none():
 
 
 def test_drift_triggers_take_the_best_label_free_signals():
-    from retrain_advisor.analyses.schedule.query import drift_triggers
+    from retrain_advisor.analyses.schedule.matrix import drift_triggers
 
     def signal(name, role, rank, auc, threshold=0.3):
         return {"signal": name, "column_role": role, "rank": rank, "auc": auc, "alert_threshold": threshold}

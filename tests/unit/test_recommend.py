@@ -1,25 +1,29 @@
+"""The recommendation: decisions on bounds, the feasible interval, insufficient evidence, the rationale."""
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from retrain_advisor.analyses.arrival.rules import ArrivalSummary
-from retrain_advisor.analyses.learning_curve.rules import minimum_training_size
-from retrain_advisor.analyses.recommendation.rules import Evidence, recommend
+from retrain_advisor.analyses.decay.analysis import SliceDecay
+from retrain_advisor.analyses.decay.events import CalendarEvent
+from retrain_advisor.analyses.decay.rules import ShelfLife
+from retrain_advisor.analyses.recommendation.evidence import Evidence, JointReplay
+from retrain_advisor.analyses.recommendation.rules import recommend
 from retrain_advisor.analyses.schedule.replay import ReplaySettings, replay
-from retrain_advisor.analyses.schedule.rules import feasible_interval
-from retrain_advisor.analyses.window_comparison.rules import lookback_verdict
-from retrain_advisor.foundation.vocabulary import DOWN_WEIGHT, DROP_OLDER, KEEP_ALL
+from retrain_advisor.analyses.schedule.rules import feasible_interval, summarize_intervals
+from retrain_advisor.foundation.statistics import INDEPENDENT
+from retrain_advisor.foundation.vocabulary import ABRUPT, GRADUAL, INSUFFICIENT_EVIDENCE, RECOMMENDED, STABLE
+from retrain_advisor.planning.study_plan import TrainingWindow
 from tests.configs import make_config
 
 START, LAST = 100, 123
-
-
+INTERVALS = (1, 2, 3, 4, 6)
 BASE = {
     "name": "t",
     "source": {"table": "h"},
     "columns": {"event_time": "t", "label": "y"},
     "tolerance": {"absolute": 0.02},
-    "execution": {"bootstrap_samples": 200},
     "output": {"path": "/tmp/o"},
 }
 
@@ -28,46 +32,62 @@ def config(**sections):
     return make_config(BASE, **sections)
 
 
-def decaying_matrix(slope: float, max_age: int = 6) -> pd.DataFrame:
-    """Quality 0.9 when fresh, losing `slope` per period of age."""
+def matrix(quality, max_age: int = 6, rows: int = 1000) -> pd.DataFrame:
     cells = [
-        (t, j, 0.9 - slope * (j - t), 1000)
+        (t, j, quality(t, j), rows)
         for t in range(START - max_age + 1, LAST + 1)
         for j in range(max(t, START), min(t + max_age, LAST + 1))
     ]
     return pd.DataFrame(cells, columns=["train_end", "period_id", "value", "rows"])
 
 
-def replayed(slope: float, intervals=(1, 2, 3, 4, 6), **kw):
-    matrix = decaying_matrix(slope)
-    settings = ReplaySettings(START, LAST, intervals, (0.02,), max_age=6, samples=200, **kw)
-    return replay(matrix, set(matrix["train_end"]), settings)
+def replayed(quality, **kw):
+    cells = matrix(quality)
+    settings = ReplaySettings(START, LAST, INTERVALS, (0.02,), max_age=6, **kw)
+    return replay(cells, set(cells["train_end"]), settings)
+
+
+def decay(within: int = 7, censored: bool = True, pattern: str = GRADUAL, **kw) -> SliceDecay:
+    defaults = {
+        "shelf": ShelfLife(within + 1 if not censored else 7, censored, None if censored else "absolute", within, 6),
+        "pattern": pattern,
+        "shape": None,
+        "fresh_quality": 0.9,
+        "limit": 0.02,
+        "events": [],
+        "explained_by_events": False,
+        "seasons": {},
+        "measured_ages": 6,
+        "level_dependence": INDEPENDENT,
+    }
+    return SliceDecay(**(defaults | kw))
 
 
 def arrival(cadence=1, delay=0, rows=5000.0) -> ArrivalSummary:
-    return ArrivalSummary(cadence, delay, rows)
+    return ArrivalSummary(cadence, delay, rows, delay or None)
 
 
-def curve(drops: dict[int, float], tolerance=0.02) -> pd.DataFrame:
-    sizes = sorted(drops)
+def curve(rows_used: dict[int, float], minimum: int) -> pd.DataFrame:
+    sizes = sorted(rows_used)
     return pd.DataFrame(
         {
+            "slice_value": None,
             "axis": "rows",
             "train_rows_max": sizes,
-            "train_rows_used": [0.98 * s for s in sizes],  # a sample is about its cap
-            "drop_from_largest": [drops[s] for s in sizes],
-            "is_within_tolerance": [drops[s] <= tolerance for s in sizes],
-            "is_minimum": [s == min(x for x in sizes if drops[x] <= tolerance) for s in sizes],
+            "train_rows_used": [rows_used[s] for s in sizes],
+            "is_within_tolerance": [s >= minimum for s in sizes],
+            "is_minimum": [s == minimum for s in sizes],
         }
     )
 
 
-def windows(arms: list[tuple]) -> pd.DataFrame:
-    """(lookback, half_life, mean_diff, ci_low, ci_high) per arm, plus the all-history reference."""
-    rows = [(np.nan, np.nan, True, 0.0, 0.0, 0.0, 0.8)]
-    rows += [(lb, hl, False, d, lo, hi, 0.8 + d) for lb, hl, d, lo, hi in arms]
+def windows() -> pd.DataFrame:
+    """All history and one lookback that surely costs more than the tolerance."""
     return pd.DataFrame(
-        rows,
+        [
+            (None, None, True, 0.0, 0.0, 0.0, 50000.0, 0.02),
+            (4, None, False, -0.05, -0.08, -0.03, 10000.0, 0.02),
+        ],
         columns=[
             "lookback_periods",
             "half_life_periods",
@@ -75,118 +95,178 @@ def windows(arms: list[tuple]) -> pd.DataFrame:
             "mean_diff",
             "diff_ci_low",
             "diff_ci_high",
-            "mean",
+            "train_rows_used",
+            "tolerance_limit",
         ],
     )
 
 
-def evidence(slope: float, **kw) -> Evidence:
+def evidence(schedule, **kw) -> Evidence:
     defaults = {
         "metric": "roc_auc",
-        "greater_is_better": True,
-        "shelf": {"shelf_life_periods": 7, "is_censored": True, "decay_pattern": "gradual", "fresh_quality": 0.9},
+        "decay": decay(),
         "arrival": arrival(),
-        "learning_curve": curve({1000: 0.05, 4000: 0.01, 8000: 0.0}),
-        "windows": windows([(4, np.nan, -0.05, -0.08, -0.02)]),
-        "schedule": replayed(slope),
+        "learning_curve": curve({1000: 980.0, 4000: 3920.0, 8000: 7840.0}, 4000),
+        "windows": windows(),
+        "schedule": schedule,
+        "summaries": summarize_intervals(schedule, True),
         "rows_per_period": 5000.0,
+        "window_rows": 130_000.0,
+        "replayed_periods": LAST - START + 1,
+        "label_delay_used": 0,
     }
     return Evidence(**(defaults | kw))
 
 
-def test_no_decay_recommends_the_longest_interval():
-    row = recommend(evidence(0.0, shelf=None), config())
+def linear(slope: float):
+    return lambda t, j: 0.9 - slope * (j - t)
+
+
+def test_no_decay_recommends_the_longest_interval_surely():
+    row = recommend(evidence(replayed(linear(0.0))), config())
+    assert row["status"] == RECOMMENDED and row["missing_evidence"] is None
     assert row["recommended_interval_periods"] == 6 and row["recommended_policy"] == "periodic"
-    assert row["expected_quality"] == pytest.approx(0.9)
+    assert row["expected_quality"] == pytest.approx(0.9) and row["prob_within_tolerance"] == pytest.approx(1.0)
 
 
 def test_steeper_decay_recommends_a_shorter_interval():
-    gentle = recommend(evidence(0.004), config())["recommended_interval_periods"]
-    steep = recommend(evidence(0.015), config())["recommended_interval_periods"]
-    assert steep < gentle
-    # a model loses slope * age; retraining every R periods serves ages 0..R-1, losing slope * (R - 1) / 2 on average
-    assert steep == max(r for r in (1, 2, 3, 4, 6) if 0.015 * (r - 1) / 2 <= 0.02) == 3
+    gentle = recommend(evidence(replayed(linear(0.004))), config())["recommended_interval_periods"]
+    steep = recommend(evidence(replayed(linear(0.015))), config())["recommended_interval_periods"]
+    # retraining every R periods serves ages 0..R-1 and loses slope * (R - 1) / 2 on average
+    assert steep < gentle and steep == max(r for r in INTERVALS if 0.015 * (r - 1) / 2 <= 0.02) == 3
 
 
-def test_interval_is_never_below_the_feasible_minimum():
-    shelf = {"shelf_life_periods": 3, "is_censored": False, "decay_pattern": "gradual", "fresh_quality": 0.9}
-    row = recommend(evidence(0.05, arrival=arrival(delay=4), shelf=shelf), config())
-    assert row["min_feasible_interval_periods"] == 4 and row["feasible_interval_limited_by"] == "label delay"
-    assert row["recommended_interval_periods"] == 4
-    assert row["decays_before_new_data"], "a 3-period shelf life is shorter than the 4-period minimum"
-    assert "raised" in row["rationale"]
+def test_the_interval_is_chosen_on_the_upper_bound_of_its_loss_not_the_point():
+    """Noisy periods: every 4 periods loses 0.015 on average (within 0.02) but so unevenly that
+    its upper bound is beyond the tolerance: a shorter interval is recommended."""
+    shocks = [0.6, -0.6] * 100  # how much older models lose swings from period to period
+    schedule = replayed(lambda t, j: 0.9 - 0.0125 * (j - t) * (1 + shocks[j - START + 10]))
+    summaries = summarize_intervals(schedule, True)
+    assert summaries[4].loss.mean < 0.02 < summaries[4].loss.interval(0.9)[1]
+    row = recommend(evidence(schedule), config())
+    assert row["recommended_interval_periods"] < 4
+    assert row["expected_loss_ci_high"] <= 0.02
 
 
-def test_costs_pick_the_cheapest_interval():
-    cheap_quality = config(schedule={"cost_per_retrain": 1.0, "cost_per_quality_unit": 0.001})
-    costly_quality = config(schedule={"cost_per_retrain": 1.0, "cost_per_quality_unit": 10_000.0})
-    results = dict(cost_per_retrain=1.0, cost_per_quality_unit=0.001)
-    assert (
-        recommend(evidence(0.02, schedule=replayed(0.02, **results)), cheap_quality)["recommended_interval_periods"]
-        == 6
-    )
-    results = dict(cost_per_retrain=1.0, cost_per_quality_unit=10_000.0)
-    row = recommend(evidence(0.02, schedule=replayed(0.02, **results)), costly_quality)
+def test_models_never_serve_past_the_ages_surely_within_tolerance():
+    schedule = replayed(linear(0.004))
+    row = recommend(evidence(schedule, decay=decay(within=3, censored=False)), config())
+    assert row["recommended_interval_periods"] == 3, "the replayed loss alone would allow 6"
+    assert "serve past the 3 weeks surely within tolerance" in row["rationale"]
+    assert recommend(evidence(schedule, decay=decay(within=7)), config())["recommended_interval_periods"] == 6
+
+
+def test_the_training_size_sets_a_floor_only_when_the_window_cannot_hold_it():
+    """A 40,000-row minimum at 2,000 rows a period: a retrain uses the whole lookback window (26
+    periods, 52,000 rows), so nothing requires 20 periods of new data between retrains."""
+    assert feasible_interval(1, 40_000, window_rows=52_000, rows_per_period=2000) == (1, "batch cadence")
+    assert feasible_interval(1, 40_000, window_rows=20_000, rows_per_period=2000) == (20, "training size")
+    assert feasible_interval(4, 40_000, window_rows=52_000, rows_per_period=2000) == (4, "batch cadence")
+    schedule = replayed(linear(0.012))
+    row = recommend(evidence(schedule, arrival=arrival(rows=2000.0), window_rows=52_000.0), config())
+    assert row["min_feasible_interval_periods"] == 1 and row["recommended_interval_periods"] == 4
+
+
+def test_the_label_delay_is_not_counted_again_as_a_floor():
+    row = recommend(evidence(replayed(linear(0.015)), arrival=arrival(delay=4)), config())
+    assert row["min_feasible_interval_periods"] == 1 and row["recommended_interval_periods"] == 3
+
+
+def test_an_interval_below_the_feasible_minimum_is_raised_and_says_so():
+    row = recommend(evidence(replayed(linear(0.05)), arrival=arrival(cadence=4), decay=decay(within=2)), config())
+    assert row["min_feasible_interval_periods"] == 4 and row["recommended_interval_periods"] == 4
+    assert row["decays_before_new_data"] and "raised" in row["rationale"]
+
+
+def test_costs_pick_the_cheapest_interval_within_tolerance():
+    """Cheap quality makes the longest interval cheapest, but one that loses more than the
+    tolerance is never chosen for its cost."""
+    cheap = dict(cost_per_retrain=1.0, cost_per_quality_unit=0.001)
+    costly = dict(cost_per_retrain=1.0, cost_per_quality_unit=10_000.0)
+    row = recommend(evidence(replayed(linear(0.02), **cheap)), config(schedule=cheap))
+    without_costs = recommend(evidence(replayed(linear(0.02))), config())
+    assert row["recommended_interval_periods"] == without_costs["recommended_interval_periods"] < 6
+    assert row["expected_loss_ci_high"] <= row["tolerance_limit"]
+    row = recommend(evidence(replayed(linear(0.02), **costly)), config(schedule=costly))
     assert row["recommended_interval_periods"] == 1 and row["expected_cost"] is not None
 
 
-def test_minimum_training_size_and_plateau():
-    assert minimum_training_size(curve({1000: 0.05, 4000: 0.01, 8000: 0.0})) == (3920, False)
-    assert minimum_training_size(curve({1000: 0.09, 4000: 0.05, 8000: 0.0})) == (7840, True)
+def test_every_evaluation_unusable_is_insufficient_evidence_without_nan():
+    """Rare positives below limits.min_class_rows: no usable evaluation, so no interval is stated."""
+    schedule = replayed(lambda t, j: np.nan)
+    empty = decay(within=0, fresh_quality=np.nan, measured_ages=0)
+    row = recommend(evidence(schedule, decay=empty), config())
+    assert row["status"] == INSUFFICIENT_EVIDENCE and row["recommended_interval_periods"] is None
+    assert "limits.min_class_rows" in row["missing_evidence"] and "coarser period.unit" in row["missing_evidence"]
+    assert "nan" not in row["rationale"].lower()
 
 
-def test_feasible_interval_takes_the_longest_constraint():
-    assert feasible_interval(arrival(cadence=2, delay=1), 3) == (3, "training size")
-    assert feasible_interval(arrival(cadence=4, delay=1), 1) == (4, "batch cadence")
+def test_too_few_measured_ages_is_insufficient_evidence():
+    row = recommend(evidence(replayed(linear(0.0)), decay=decay(measured_ages=0)), config())
+    assert row["status"] == INSUFFICIENT_EVIDENCE and "tolerance.min_origins" in row["missing_evidence"]
 
 
-@pytest.mark.parametrize(
-    ("arms", "expected"),
-    [
-        ([(2, np.nan, 0.05, 0.02, 0.08), (8, np.nan, 0.01, -0.01, 0.03)], (DROP_OLDER, 2, None)),
-        ([(2, np.nan, -0.06, -0.09, -0.03), (8, np.nan, 0.0, -0.01, 0.01)], (DROP_OLDER, 8, None)),
-        ([(2, np.nan, -0.06, -0.09, -0.03), (8, np.nan, -0.03, -0.05, -0.01)], (KEEP_ALL, None, None)),
-        ([(2, np.nan, 0.01, 0.005, 0.02), (None, 4.0, 0.03, 0.01, 0.05)], (DOWN_WEIGHT, None, 4.0)),
-    ],
-)
-def test_lookback_verdict(arms, expected):
-    verdict = lookback_verdict(windows(arms), 0.02)
-    assert (verdict.verdict, verdict.lookback, verdict.half_life) == expected
-
-
-def test_rationale_quotes_the_numbers():
-    row = recommend(evidence(0.004), config())
+def test_the_rationale_quotes_the_numbers():
+    row = recommend(evidence(replayed(linear(0.004))), config())
     text = row["rationale"]
     assert f"Retrain every {row['recommended_interval_periods']} weeks" in text
     assert f"{row['expected_quality']:.3f}" in text and f"{row['quality_every_period']:.3f}" in text
-    assert "keep all history" in text and "3920 rows" in text
+    assert f"probability {row['prob_within_tolerance']:.2f}" in text
+    assert "every shorter lookback costs more than the tolerance" in text and "3920 rows" in text
 
 
-def test_models_never_serve_past_a_measured_shelf_life():
-    shelf = {"shelf_life_periods": 3, "is_censored": False, "decay_pattern": "gradual", "fresh_quality": 0.9}
-    row = recommend(evidence(0.004, shelf=shelf), config())
-    assert row["recommended_interval_periods"] == 3, "the replayed average alone would allow 6"
-    assert "serve past their 3-week shelf life" in row["rationale"]
-    censored = {**shelf, "is_censored": True}
-    assert recommend(evidence(0.004, shelf=censored), config())["recommended_interval_periods"] == 6
+def test_a_change_on_one_date_is_named_with_what_it_means_for_the_cadence():
+    event = CalendarEvent(START + 5, 0.06, 0.05, 8, True, 3)
+    abrupt = decay(pattern=ABRUPT, events=[event], explained_by_events=True)
+    row = recommend(evidence(replayed(linear(0.0)), decay=abrupt), config())
+    assert row["decay_pattern"] == ABRUPT and row["event_period_id"] == START + 5
+    text = row["rationale"]
+    assert "1972-01-10" in text  # the Monday of week 105
+    assert "a one-off change calls for a retrain on data from after" in text and "3 weeks later" in text
+
+
+def test_notes_reach_the_rationale():
+    note = "Only 3 of the 24 weeks asked for were replayed: earlier fits would lack a full lookback."
+    row = recommend(evidence(replayed(linear(0.0)), notes=[note]), config())
+    assert row["notes"] == [note] and row["rationale"].endswith(note)
 
 
 def test_a_drift_trigger_is_recommended_when_it_beats_the_calendar():
     """A concept change at one period: drift shows at once, labels take 2 periods. Watching drift
     loses one period and retrains least; the calendar needs short intervals to lose as little."""
     change = START + 7
-    cells = [
-        (t, j, 0.7 if t < change <= j else 0.9, 1000)
-        for t in range(START - 5, LAST + 1)
-        for j in range(max(t, START), min(t + 6, LAST + 1))
-    ]
-    matrix = pd.DataFrame(cells, columns=["train_end", "period_id", "value", "rows"])
-    drift = {(t, j): 1.0 if t < change <= j else 0.0 for t, j, _, _ in cells}
+    quality = lambda t, j: 0.85 if t < change <= j else 0.9  # noqa: E731
+    cells = matrix(quality)
+    drift = {
+        (t, j): 1.0 if t < change <= j else 0.0 for t, j in zip(cells["train_end"], cells["period_id"], strict=True)
+    }
     settings = ReplaySettings(
-        START, LAST, (1, 2, 3, 4, 6), (0.02,), drift_triggers=[("js_distance:x", 0.5)], max_age=6, gap=2, samples=200
+        START, LAST, INTERVALS, (0.02,), drift_triggers=[("js_distance:x", 0.5)], max_age=6, label_delay=2
     )
-    schedule = replay(matrix, set(matrix["train_end"]), settings, {"js_distance:x": drift})
-    row = recommend(evidence(0.0, schedule=schedule), config())
+    schedule = replay(cells, set(cells["train_end"]), settings, {"js_distance:x": drift})
+    row = recommend(evidence(schedule, decay=decay(pattern=STABLE)), config())
     assert row["recommended_policy"] == "drift"
     assert row["recommended_drift_signal"] == "js_distance:x" and row["recommended_drift_threshold"] == 0.5
     assert "js_distance:x" in row["rationale"] and "needs no labels" in row["rationale"]
+
+
+def test_the_interval_is_chosen_on_the_replay_with_the_recommended_window():
+    """The lookback verdict says drop data older than 4 periods; trained that way the models age
+    faster. The interval, its loss and the quoted quality all come from that joint replay, never
+    from the study's own window, which would allow every interval."""
+    shorter_is_better = windows().assign(mean_diff=[0.0, 0.05], diff_ci_low=[0.0, 0.03], diff_ci_high=[0.0, 0.08])
+    study, joint = replayed(linear(0.001)), replayed(linear(0.02))
+    own = recommend(evidence(study), config())
+    row = recommend(
+        evidence(
+            study,
+            windows=shorter_is_better,
+            joint=JointReplay(TrainingWindow(4), joint, summarize_intervals(joint, True)),
+        ),
+        config(),
+    )
+    assert own["recommended_interval_periods"] == 6
+    assert row["lookback_verdict"] == "drop_older" and row["replayed_lookback_periods"] == 4
+    assert row["recommended_interval_periods"] < 6 and row["expected_loss_ci_high"] <= row["tolerance_limit"]
+    every = next(r for r in joint if r.policy.kind == "periodic" and r.policy.interval == 1)
+    assert row["quality_every_period"] == every.mean_quality

@@ -7,14 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain_advisor.analyses.schedule.replay import (
-    Policy,
-    PolicyResult,
-    ReplaySettings,
-    policies,
-    replay,
-    summarize_intervals,
-)
+from retrain_advisor.analyses.schedule.replay import Policy, PolicyResult, ReplaySettings, policies, replay
+from retrain_advisor.analyses.schedule.rules import summarize_intervals
 from retrain_advisor.foundation.vocabulary import HINDSIGHT, PERIODIC, TRIGGER
 
 
@@ -39,7 +33,7 @@ def shift(change, before=0.9, after=0.7):
 
 
 def settings(**overrides) -> ReplaySettings:
-    base = dict(start=10, last=25, intervals=(1, 2, 4), max_age=4, samples=200, seed=0)
+    base = dict(start=10, last=25, intervals=(1, 2, 4), max_age=4)
     return ReplaySettings(**{**base, **overrides})
 
 
@@ -90,7 +84,7 @@ def test_without_decay_every_schedule_is_as_good_and_the_trigger_only_retrains_a
         assert result.mean_diff == pytest.approx(0.0)
         assert result.quality_lost == pytest.approx(0.0)
         assert result.n_periods == result.n_measured == 16
-    assert (results["periodic(4, 2)"].diff_ci_low, results["periodic(4, 2)"].diff_ci_high) == (0.0, 0.0)
+    assert results["periodic(4, 2)"].difference.interval(0.9) == (0.0, 0.0)
     for name in ("trigger(0.0)", "trigger(0.01)"):
         assert retrain_periods(results[name]) == [10, 14, 18, 22]
         assert max(p.model_age for p in results[name].periods) == 3
@@ -107,7 +101,7 @@ def test_linear_decay_hand_checked():
     assert results["periodic(4, 0)"].worst_quality == pytest.approx(0.87)
     assert results["periodic(4, 0)"].worst_period == 3
     assert [p.model_age for p in results["periodic(4, 1)"].periods] == [3, 0, 1, 2, 3, 0, 1, 2]
-    assert (results["periodic(1, 0)"].diff_ci_low, results["periodic(1, 0)"].diff_ci_high) == (0.0, 0.0)
+    assert results["periodic(1, 0)"].difference.interval(0.9) == (0.0, 0.0)
 
 
 def test_means_are_row_weighted():
@@ -119,13 +113,15 @@ def test_means_are_row_weighted():
 
 def test_mean_quality_falls_with_the_interval_under_decay():
     config = settings(intervals=(1, 2, 4, 8), max_age=8, start=10, last=41)
-    summary = summarize_intervals(replay(make_matrix(10, 41, 8, decay(0.005)), set(range(0, 42)), config))
-    assert list(summary["interval"]) == [1, 2, 4, 8]
-    assert list(summary["n_offsets"]) == [1, 2, 4, 8]
-    assert summary["mean_quality"].is_monotonic_decreasing and summary["mean_quality"].is_unique
-    assert summary["mean_diff"].iloc[0] == 0 and (summary["mean_diff"].iloc[1:] < 0).all()
-    assert list(summary["n_retrains"]) == [32, 16, 8, 4]
-    assert summary["total_cost"].isna().all()
+    summary = summarize_intervals(replay(make_matrix(10, 41, 8, decay(0.005)), set(range(0, 42)), config), True)
+    assert list(summary) == [1, 2, 4, 8]
+    assert [s.n_offsets for s in summary.values()] == [1, 2, 4, 8]
+    qualities = [s.quality.mean for s in summary.values()]
+    assert qualities == sorted(qualities, reverse=True) and len(set(qualities)) == 4
+    losses = [s.loss.mean for s in summary.values()]
+    assert losses[0] == 0 and all(loss > 0 for loss in losses[1:])
+    assert [s.n_retrains for s in summary.values()] == [32, 16, 8, 4]
+    assert all(s.total_cost is None for s in summary.values())
 
 
 def test_an_offset_serves_start_with_an_older_model():
@@ -169,26 +165,34 @@ def test_a_trigger_whose_first_fit_failed_retries_every_period():
     assert trigger.n_failed_retrains == 1
 
 
-@pytest.mark.parametrize("gap", [0, 1, 2, 3])
-def test_a_trigger_waits_for_the_labels(gap):
+@pytest.mark.parametrize("delay", [0, 1, 2, 3])
+def test_a_trigger_waits_for_the_labels(delay):
     # the model of period 10 drops at period 11; its fresh quality is known from 10 + gap + 1,
     # the drop from 11 + gap + 1 = 10 + gap + 2
-    config = settings(trigger_drops=(0.05,), gap=gap, intervals=(1, 2, 4, 8), max_age=8)
+    config = settings(trigger_drops=(0.05,), label_delay=delay, intervals=(1, 2, 4, 8), max_age=8)
     trigger = run(make_matrix(10, 25, 8, shift(11)), config)["trigger(0.05)"]
-    first = 10 + gap + 2
+    first = 10 + delay + 2
     assert retrain_periods(trigger)[:3] == [10, first, first + 8]
-    assert [p.value for p in trigger.periods[1 : first - 10]] == [0.7] * (gap + 1)
+    assert [p.value for p in trigger.periods[1 : first - 10]] == [0.7] * (delay + 1)
+
+
+def test_a_trigger_retrains_at_the_latest_at_its_age_cap():
+    """Triggers are capped by the ages surely within tolerance, like calendar intervals."""
+    config = settings(trigger_drops=(0.5,), intervals=(1, 2, 4, 8), max_age=8, trigger_max_age=3)
+    trigger = run(make_matrix(10, 25, 8, lambda t, j: 0.8), config)["trigger(0.5)"]
+    assert retrain_periods(trigger) == [10, 13, 16, 19, 22, 25]
+    assert max(p.model_age for p in trigger.periods) == 2
 
 
 def test_a_trigger_never_looks_ahead():
     """Decisions up to period j must not change when everything labelled after j - 1 - gap changes."""
     rng = np.random.default_rng(3)
     matrix = make_matrix(10, 30, 6, lambda t, j: 0.9 - 0.01 * (j - t) + rng.normal(0, 0.01))
-    config = settings(last=30, intervals=(1, 2), max_age=6, gap=2, trigger_drops=(0.015,))
+    config = settings(last=30, intervals=(1, 2), max_age=6, label_delay=2, trigger_drops=(0.015,))
     decisions = [p.retrained for p in run(matrix, config)["trigger(0.015)"].periods]
     assert 2 < sum(decisions) < 21
     for j in range(12, 31, 3):
-        later = matrix["period_id"] > j - 1 - config.gap
+        later = matrix["period_id"] > j - 1 - config.label_delay
         noisy = matrix.assign(value=np.where(later, rng.uniform(0, 1, len(matrix)), matrix["value"]))
         changed = [p.retrained for p in run(noisy, config)["trigger(0.015)"].periods]
         assert changed[: j - 10 + 1] == decisions[: j - 10 + 1]
@@ -278,7 +282,7 @@ def test_lower_is_better_mirrors_negated_values():
         assert b.mean_quality == pytest.approx(-a.mean_quality)
         assert b.worst_quality == pytest.approx(-a.worst_quality) and b.worst_period == a.worst_period
         assert (b.mean_diff, b.quality_lost) == pytest.approx((a.mean_diff, a.quality_lost))
-        assert (b.diff_ci_low, b.diff_ci_high) == pytest.approx((a.diff_ci_low, a.diff_ci_high))
+        assert b.difference.interval(0.9) == pytest.approx(a.difference.interval(0.9))
 
 
 def test_total_cost_follows_the_formula():
@@ -288,42 +292,31 @@ def test_total_cost_follows_the_formula():
         assert result.total_cost == pytest.approx(2.0 * result.n_retrains + 100.0 * result.quality_lost)
     assert costly["periodic(4, 0)"].total_cost == pytest.approx(2.0 * 4 + 100.0 * 16 * 0.015)
     assert all(r.total_cost is None for r in run(matrix, settings()).values())
-    summary = summarize_intervals(list(costly.values()))
-    assert summary.loc[summary["interval"] == 4, "total_cost"].iloc[0] == pytest.approx(8 + 24)
+    summary = summarize_intervals(list(costly.values()), True)
+    assert summary[4].total_cost == pytest.approx(8 + 24)
 
 
-def test_the_bootstrap_interval_covers_the_difference_and_is_seeded_per_policy():
+def test_the_difference_interval_is_over_replayed_periods_and_deterministic():
     rng = np.random.default_rng(1)
     matrix = make_matrix(10, 49, 4, lambda t, j: 0.9 - 0.01 * (j - t) + rng.normal(0, 0.02))
-    config = settings(last=49)
-    first = run(matrix, config)
-    again = run(matrix, settings(last=49, intervals=(4, 1)))  # other policies, other order
+    first = run(matrix, settings(last=49))
+    again = run(matrix, settings(last=49, intervals=(4, 2, 1)))  # the same policies in another order
     for name in ("periodic(2, 1)", "periodic(4, 0)", "periodic(4, 3)"):
-        result = first[name]
-        assert result.diff_ci_low < result.mean_diff < result.diff_ci_high
-        if name in again:
-            assert (again[name].diff_ci_low, again[name].diff_ci_high) == (result.diff_ci_low, result.diff_ci_high)
-    other_seed = run(matrix, settings(last=49, seed=1))["periodic(4, 0)"]
-    assert other_seed.diff_ci_low != first["periodic(4, 0)"].diff_ci_low
+        low, high = first[name].difference.interval(0.9)
+        assert low < first[name].mean_diff < high
+        assert again[name].difference.interval(0.9) == (low, high)
 
 
-def test_summary_takes_the_worst_offset():
-    # a change at period 13 punishes the offsets that retrain just before it
+def test_an_interval_pools_its_offsets_period_by_period():
+    """The interval's loss is the mean over offsets of each period's loss against retraining every
+    period, so a change that punishes the offsets retraining just before it counts for all."""
     results = replay(make_matrix(10, 25, 4, shift(13)), set(range(7, 26)), settings())
-    summary = summarize_intervals(results).set_index("interval")
-    diffs = {r.policy.offset: r.mean_diff for r in results if r.policy.kind == PERIODIC and r.policy.interval == 4}
-    assert summary.loc[4, "worst_offset_diff"] == pytest.approx(min(diffs.values()))
-    assert summary.loc[4, "mean_diff"] == pytest.approx(np.mean(list(diffs.values())))
-    assert summary.loc[4, "worst_offset_diff"] < summary.loc[4, "mean_diff"]
-    assert list(summary.columns) == [
-        "n_offsets",
-        "mean_quality",
-        "mean_diff",
-        "worst_offset_diff",
-        "diff_ci_low",
-        "n_retrains",
-        "total_cost",
-    ]
+    summary = summarize_intervals(results, True)[4]
+    offsets = [r for r in results if r.policy.kind == PERIODIC and r.policy.interval == 4]
+    assert summary.n_offsets == 4
+    assert summary.loss.mean == pytest.approx(-np.mean([r.mean_diff for r in offsets]))
+    assert summary.loss.n == 16
+    assert summary.quality.mean == pytest.approx(np.mean([r.mean_quality for r in offsets]))
 
 
 def test_a_period_missing_from_the_matrix_is_replayed_unmeasured():
@@ -342,7 +335,7 @@ def test_a_period_missing_from_the_matrix_is_replayed_unmeasured():
         ({"start": 30}, "start"),
         ({"max_age": 3}, "max_age"),
         ({"cost_per_retrain": 1.0}, "cost_per_quality_unit"),
-        ({"gap": -1}, "gap"),
+        ({"label_delay": -1}, "label_delay"),
     ],
 )
 def test_invalid_settings_name_the_setting(overrides, setting):
@@ -368,7 +361,7 @@ def test_a_drift_trigger_retrains_the_period_after_the_drift_shows():
     assert not served[15].retrained, "the drift of period 15 is known only once period 15 is complete"
     assert served[16].retrained and served[16].value == pytest.approx(0.9)
     assert served[15].value == pytest.approx(0.7)
-    quality_only = run(matrix, settings(trigger_drops=[0.1], gap=3))["trigger(0.1)"]
+    quality_only = run(matrix, settings(trigger_drops=[0.1], label_delay=3))["trigger(0.1)"]
     assert result.mean_quality > quality_only.mean_quality, "drift needs no labels, so it reacts before the labels"
 
 

@@ -1,12 +1,15 @@
-"""Predicates over the stored evaluation table that every analysis shares."""
+"""Read the stored evaluation table once, to the driver: it is small (one row per fit, scored
+period and slice), and every analysis of it runs in pandas from this one read."""
 
 from __future__ import annotations
 
-from pyspark.sql import Column
-from pyspark.sql import functions as F
+import pandas as pd
+from pyspark.sql import DataFrame
+
+from retrain_advisor.analyses.performance import EVALUATION_COLUMNS
 
 
-def usable(metric: str) -> Column:
-    """An evaluation that enters aggregates: sufficient, and the metric has a value."""
-    value = F.col("metrics")[metric]
-    return F.col("is_sufficient") & value.isNotNull() & ~F.isnan(value)
+def read_evaluations(evaluations: DataFrame) -> pd.DataFrame:
+    """The columns the analyses read (`EVALUATION_COLUMNS`), and the prediction counts that
+    prediction drift compares."""
+    return evaluations.select(*EVALUATION_COLUMNS, "prediction_counts").toPandas()

@@ -48,6 +48,8 @@ class ArrivalSummary:
     batch_cadence_periods: int
     label_delay_periods: int  # the longer of the observed delay and windows.gap
     median_labelled_rows: float
+    observed_delay_periods: int | None = None  # the 90th percentile label delay, in whole periods
+    positive_rate_range: tuple[float, float] | None = None  # binary: 10th and 90th percentile over periods
 
 
 def summarize_arrival(table: pd.DataFrame, gap: int, unit: PeriodUnit) -> ArrivalSummary:
@@ -58,8 +60,11 @@ def summarize_arrival(table: pd.DataFrame, gap: int, unit: PeriodUnit) -> Arriva
     delays = table["label_delay_days_p90"].dropna()
     observed = math.ceil(float(delays.median()) / DAYS_PER_PERIOD[unit] - 1e-9) if len(delays) else None
     labelled = table.loc[~table["is_empty"], "labelled_rows"]
+    rates = table.loc[~table["is_empty"] & ~table["is_thin"], "positive_rate"].dropna().to_numpy(dtype=float)
     return ArrivalSummary(
         batch_cadence_periods=max(cadence, 1),
         label_delay_periods=max(gap, observed or 0),
         median_labelled_rows=float(labelled.median()) if len(labelled) else 0.0,
+        observed_delay_periods=observed,
+        positive_rate_range=(float(np.quantile(rates, 0.1)), float(np.quantile(rates, 0.9))) if len(rates) else None,
     )

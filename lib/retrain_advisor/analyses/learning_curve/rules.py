@@ -1,45 +1,90 @@
-"""Question 3, how much data the model needs: the learning-curve rule. No Spark here."""
+"""Question 3, how much data the model needs: the learning curve and the minimum training size.
+No Spark here.
+
+On each axis (training rows, training periods) every arm is compared with the largest, paired by
+origin. An arm is within tolerance when the upper bound of its loss against the largest is; the
+minimum is the smallest arm for which it and every larger arm are within tolerance, so a noisy
+small arm that happens to look good never undercuts a larger one that fails.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from retrain_advisor.analyses.comparisons.rules import compare_arms
+from retrain_advisor.analyses.comparisons.rules import compare_to_reference
 from retrain_advisor.foundation.config import ToleranceConfig
 from retrain_advisor.foundation.statistics import acceptable_drop
 from retrain_advisor.foundation.vocabulary import ROWS
 
 
-def learning_curve_rows(
-    per_origin: pd.DataFrame, greater_is_better: bool, tolerance: ToleranceConfig, samples: int, seed: int
-) -> pd.DataFrame:
-    """Both axes of one slice's learning curve, each against its largest arm.
-
-    The minimum is the smallest arm whose mean drop from the largest is within tolerance.
-    """
+def learning_curve_rows(per_origin: pd.DataFrame, greater_is_better: bool, tolerance: ToleranceConfig) -> pd.DataFrame:
+    """Both axes of one slice's learning curve (the arm values of `arm_values`)."""
     parts = []
-    for axis, frame in per_origin.groupby("axis"):
-        size = frame["train_rows"] if axis == ROWS else frame["lookback"].fillna(np.inf)
-        compared = compare_arms(
-            frame, size == size.max(), greater_is_better, tolerance.confidence, samples, seed
-        ).rename(columns={"is_reference": "is_largest"})
-        compared["drop_from_largest"] = -compared["mean_diff"]
-        compared["drop_ci_low"] = -compared["diff_ci_high"]
-        compared["drop_ci_high"] = -compared["diff_ci_low"]
-        largest = compared.loc[compared["is_largest"], "mean"]
-        limit = acceptable_drop(tolerance, float(largest.iloc[0]) if len(largest) else np.nan, greater_is_better)
-        compared["is_within_tolerance"] = compared["drop_from_largest"] <= limit
-        order = compared["train_rows"] if axis == ROWS else compared["lookback"].fillna(np.inf)
-        smallest = order[compared["is_within_tolerance"]].min()
-        compared["is_minimum"] = compared["is_within_tolerance"] & (order == smallest)
-        parts.append(compared)
-    return pd.concat(parts, ignore_index=True)
+    for axis, frame in per_origin.groupby("axis", sort=True):
+        size = frame["train_rows"].astype(float) if axis == ROWS else frame["lookback"].astype(float).fillna(np.inf)
+        frame = frame.assign(_size=size)
+        largest = frame[frame["_size"] == frame["_size"].max()]
+        rows = []
+        for arm_size, group in frame.groupby("_size", sort=True):
+            compared = compare_to_reference(group, largest, greater_is_better)
+            first = group.iloc[0]
+            rows.append(
+                {
+                    "slice_value": first["slice_value"],
+                    "axis": axis,
+                    "train_rows_max": first["train_rows"],
+                    "lookback_periods": first["lookback"],
+                    "size": arm_size,
+                    "n_origins": compared.n_origins,
+                    "train_rows_used": compared.train_rows_used,
+                    "train_periods": compared.train_periods,
+                    "level": compared.level,
+                    "difference": compared.difference,
+                    "is_largest": bool(arm_size == frame["_size"].max()),
+                }
+            )
+        parts.append(_decide(rows, greater_is_better, tolerance))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _decide(rows: list[dict], greater_is_better: bool, tolerance: ToleranceConfig) -> pd.DataFrame:
+    """Within tolerance on bounds, and the monotone minimum, for one axis (rows sorted by size)."""
+    confidence = tolerance.confidence
+    largest = next(r for r in rows if r["is_largest"])
+    limit = acceptable_drop(tolerance, largest["level"].mean, greater_is_better)
+    table = []
+    for row in rows:
+        level, difference = row.pop("level"), row.pop("difference")
+        low, high = difference.interval(confidence)
+        within = bool(row["is_largest"] or (np.isfinite(low) and -low <= limit))
+        table.append(
+            {
+                **row,
+                "mean": level.mean,
+                "ci_low": level.interval(confidence)[0],
+                "ci_high": level.interval(confidence)[1],
+                "drop_from_largest": 0.0 if row["is_largest"] else -difference.mean,
+                "drop_ci_low": 0.0 if row["is_largest"] else -high,
+                "drop_ci_high": 0.0 if row["is_largest"] else -low,
+                "prob_within_tolerance": 1.0 if row["is_largest"] else 1 - difference.probability_at_most(-limit),
+                "is_within_tolerance": within,
+            }
+        )
+    frame = pd.DataFrame(table).sort_values("size")
+    # the minimum: the smallest arm from which every larger arm is within tolerance
+    failing = frame.loc[~frame["is_within_tolerance"], "size"]
+    floor = failing.max() if len(failing) else -np.inf
+    eligible = frame[frame["size"] > floor]
+    frame["is_minimum"] = frame["size"] == eligible["size"].min()
+    return frame.drop(columns="size")
 
 
 def minimum_training_size(curve: pd.DataFrame) -> tuple[int | None, bool]:
-    """(rows the smallest arm within tolerance of the largest trained on, whether the curve still
-    climbs at its end)."""
+    """(rows the minimum arm trained on, whether the largest arm alone is within tolerance: the
+    curve still climbs at its end and more data would help)."""
+    if curve.empty or "axis" not in curve:
+        return None, False
     rows = curve[curve["axis"] == ROWS].sort_values("train_rows_max")
     if rows.empty:
         return None, False

@@ -1,84 +1,61 @@
-"""The recommendation: one decision per slice from the five analyses, with the numbers behind it.
+"""The recommendation: one decision per slice from every question's answer, with the numbers behind
+it. Pure Python over small results.
 
-Pure Python over small tables. The rules, in order:
-- minimum training size: the smallest learning-curve size within tolerance of the largest;
-- minimum feasible interval: the longest of the batch cadence, the label delay and the periods
-  needed to collect the minimum training size;
-- interval: the longest one such that it and every shorter one stay within tolerance of
-  retraining every period and no longer than a measured shelf life (the cheapest with costs),
-  never below the feasible minimum;
-- policy: a quality or drift trigger instead, when one stays within tolerance with fewer retrains
-  (or costs less);
-- lookback: drop old data when a shorter lookback is reliably better than all history, or
-  reliably no worse than the tolerance; down-weight when a half-life arm beats both.
+- Status: `insufficient_evidence` when the history cannot answer (too few usable origins for the
+  decay curve, or too few replayed periods), with what is missing and what would settle it; no
+  interval is stated then.
+- Interval and policy: `analyses/schedule/rules.py` (loss within tolerance at the upper bound,
+  every served age surely within tolerance on the decay curve, never below the feasible minimum).
+- Lookback: `analyses/window_comparison/rules.py`; minimum training size:
+  `analyses/learning_curve/rules.py`.
+The rationale (`rationale.py`) quotes the numbers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
+import numpy as np
 
-from retrain_advisor.analyses.arrival.rules import ArrivalSummary
+from retrain_advisor.analyses.decay.analysis import SliceDecay
 from retrain_advisor.analyses.learning_curve.rules import minimum_training_size
-from retrain_advisor.analyses.schedule.replay import PolicyResult
-from retrain_advisor.analyses.schedule.rules import Choice, choose_schedule, feasible_interval
+from retrain_advisor.analyses.recommendation.evidence import Evidence
+from retrain_advisor.analyses.recommendation.rationale import insufficient_rationale, rationale
+from retrain_advisor.analyses.schedule.rules import (
+    Choice,
+    choose_schedule,
+    feasible_interval,
+)
 from retrain_advisor.analyses.window_comparison.rules import LookbackVerdict, lookback_verdict
-from retrain_advisor.foundation.config import PeriodUnit, StudyConfig
-from retrain_advisor.foundation.statistics import acceptable_drop
-from retrain_advisor.foundation.vocabulary import DOWN_WEIGHT, DRIFT, DROP_OLDER, PERIODIC, TRIGGER
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One slice's results, as the recommendation reads them."""
-
-    metric: str
-    greater_is_better: bool
-    shelf: dict[str, Any] | None  # the pooled shelf_life row
-    arrival: ArrivalSummary
-    learning_curve: pd.DataFrame  # learning_curve rows
-    windows: pd.DataFrame  # window_comparison rows
-    schedule: list[PolicyResult]
-    rows_per_period: float  # labelled rows per period of all rows, which every model trains on
-
-
-def _plural(n: float, unit: PeriodUnit) -> str:
-    return f"{n:g} {unit}" + ("" if n == 1 else "s")
+from retrain_advisor.foundation.config import StudyConfig
+from retrain_advisor.foundation.vocabulary import (
+    DOWN_WEIGHT,
+    DRIFT,
+    DROP_OLDER,
+    INSUFFICIENT_EVIDENCE,
+    PERIODIC,
+    RECOMMENDED,
+)
+from retrain_advisor.planning.study_plan import TrainingWindow
 
 
 def recommend(evidence: Evidence, config: StudyConfig) -> dict[str, Any]:
     """The recommendations row of one slice (without run and slice columns)."""
     unit, tolerance = config.period.unit, config.tolerance
-    shelf = evidence.shelf or {}
-    arrival = evidence.arrival
+    decay, arrival = evidence.decay, evidence.arrival
     min_rows, climbing = minimum_training_size(evidence.learning_curve)
     per_period = max(evidence.rows_per_period, 1.0)
-    min_periods = max(1, math.ceil(min_rows / per_period)) if min_rows is not None else 1
-    minimum, limited_by = feasible_interval(arrival, min_periods)
-
-    every = next((r for r in evidence.schedule if r.policy.kind == PERIODIC and r.policy.interval == 1), None)
-    quality_every = every.mean_quality if every else float("nan")
-    limit = acceptable_drop(tolerance, quality_every, evidence.greater_is_better)
-    measured_life = None if shelf.get("is_censored", True) else shelf.get("shelf_life_periods")
-    choice, summary = choose_schedule(evidence.schedule, minimum, limit, measured_life, config)
-
-    reference = evidence.windows.loc[evidence.windows["is_reference"].astype(bool), "mean"]
-    reference_value = float(reference.iloc[0]) if len(reference) else float("nan")
-    window_limit = acceptable_drop(tolerance, reference_value, evidence.greater_is_better)
-    lookback = lookback_verdict(evidence.windows, window_limit)
-
-    shelf_periods = shelf.get("shelf_life_periods")
-    censored = shelf.get("is_censored")
-    decays_first = bool(shelf_periods is not None and not censored and shelf_periods < minimum)
-    row = {
+    min_periods = max(1, math.ceil(min_rows / per_period)) if min_rows is not None else None
+    minimum, limited_by = feasible_interval(
+        arrival.batch_cadence_periods, min_rows, evidence.window_rows, evidence.rows_per_period
+    )
+    limit = decay.limit if decay is not None else math.nan
+    lookback = lookback_verdict(evidence.windows)
+    row: dict[str, Any] = {
         "metric": evidence.metric,
-        "fresh_quality": shelf.get("fresh_quality"),
-        "shelf_life_periods": shelf_periods,
-        "shelf_life_censored": censored,
-        "decay_pattern": shelf.get("decay_pattern"),
+        "fresh_quality": decay.fresh_quality if decay else None,
         "batch_cadence_periods": arrival.batch_cadence_periods,
         "label_delay_periods": arrival.label_delay_periods,
         "min_train_rows": min_rows,
@@ -86,106 +63,201 @@ def recommend(evidence: Evidence, config: StudyConfig) -> dict[str, Any]:
         "more_data_would_help": climbing,
         "min_feasible_interval_periods": minimum,
         "feasible_interval_limited_by": limited_by,
-        "decays_before_new_data": decays_first,
+        "tolerance_limit": limit,
+        "replayed_periods": evidence.replayed_periods,
+        "confidence": tolerance.confidence,
+        **_lookback_columns(lookback),
+        **_decay_columns(decay),
+    }
+    missing = missing_evidence(evidence, config)
+    if missing:
+        row.update(dict.fromkeys(CHOICE_COLUMNS), decays_before_new_data=None)
+        row["quality_every_period"] = _quality_every_period(evidence)
+        row.update(status=INSUFFICIENT_EVIDENCE, missing_evidence=" ".join(missing), notes=evidence.notes)
+        row["rationale"] = insufficient_rationale(row, missing, lookback, unit)
+        return row
+    evidence = _replay_to_decide_on(evidence, lookback, config, minimum, limit)
+    choice = _choose(evidence, config, minimum, limit)
+    row.update(_choice_columns(choice, tolerance.confidence))
+    row.update(_replayed_window(evidence, config), quality_every_period=_quality_every_period(evidence))
+    row["decays_before_new_data"] = bool(decay is not None and decay.shelf.within_periods < minimum)
+    row["status"], row["missing_evidence"] = RECOMMENDED, None
+    row["notes"] = evidence.notes
+    row["rationale"] = rationale(row, evidence, choice, lookback, unit)
+    return row
+
+
+def recommended_window(lookback: LookbackVerdict) -> TrainingWindow:
+    """The training window the lookback verdict recommends (keep all: all history, unweighted)."""
+    if lookback.verdict == DROP_OLDER:
+        return TrainingWindow(lookback.lookback)
+    if lookback.verdict == DOWN_WEIGHT:
+        return TrainingWindow(None, lookback.half_life)
+    return TrainingWindow(None)
+
+
+def _choose(evidence: Evidence, config: StudyConfig, minimum: int, limit: float) -> Choice:
+    decay = evidence.decay
+    return choose_schedule(
+        evidence.schedule,
+        evidence.summaries,
+        minimum,
+        limit,
+        _interval_cap(decay),
+        config.tolerance.confidence,
+        config.schedule.cost_per_retrain is not None,
+        decay.level_dependence if decay else None,
+    )
+
+
+def _replay_to_decide_on(
+    evidence: Evidence, lookback: LookbackVerdict, config: StudyConfig, minimum: int, limit: float
+) -> Evidence:
+    """The evidence whose replay the policy is chosen on: the replay run again with the
+    recommended training window (`joint_replay`) when the run has it, so the interval, its loss
+    and the quoted quality all hold for the window the recommendation also gives. A drift
+    trigger, which that replay does not run, is chosen on the study's own replay."""
+    joint = evidence.joint
+    if joint is None or joint.window != recommended_window(lookback):
+        return evidence
+    every = next((r for r in joint.schedule if r.policy.kind == PERIODIC and r.policy.interval == 1), None)
+    if every is None or every.n_measured < 2 or _choose(evidence, config, minimum, limit).policy == DRIFT:
+        return evidence
+    return dataclasses.replace(
+        evidence, schedule=joint.schedule, summaries=joint.summaries, replayed_window=joint.window
+    )
+
+
+def _quality_every_period(evidence: Evidence) -> float:
+    every = next((r for r in evidence.schedule if r.policy.kind == PERIODIC and r.policy.interval == 1), None)
+    return every.mean_quality if every else math.nan
+
+
+def _replayed_window(evidence: Evidence, config: StudyConfig) -> dict[str, Any]:
+    """The training window of the replay the policy was chosen on."""
+    window = evidence.replayed_window
+    if window is None:
+        study = config.windows.lookback if isinstance(config.windows.lookback, int) else None
+        return {"replayed_lookback_periods": study, "replayed_half_life_periods": None}
+    return {"replayed_lookback_periods": window.lookback, "replayed_half_life_periods": window.half_life}
+
+
+def _interval_cap(decay: SliceDecay | None) -> int | None:
+    """The longest interval whose oldest served age (interval - 1) is surely within tolerance."""
+    if decay is None:
+        return None
+    return max(decay.shelf.within_periods, 1)
+
+
+def missing_evidence(evidence: Evidence, config: StudyConfig) -> list[str]:
+    """What the history lacks to answer, each with what would settle it; empty when it can."""
+    missing = []
+    decay, tolerance = evidence.decay, config.tolerance
+    if decay is None or not np.isfinite(decay.fresh_quality) or decay.shelf.within_periods < 1:
+        missing.append(
+            f"No fresh model was measured on enough usable evaluations to compare older models with "
+            f"(each needs limits.min_eval_rows={config.limits.min_eval_rows} labelled rows"
+            + (
+                f" and limits.min_class_rows={config.limits.min_class_rows} of every class"
+                if config.limits.min_class_rows
+                else ""
+            )
+            + ")."
+        )
+    elif decay.measured_ages == 0:
+        missing.append(
+            f"No model age was measured on tolerance.min_origins={tolerance.min_origins} origins with usable "
+            "evaluations."
+        )
+    every = next((r for r in evidence.schedule if r.policy.kind == PERIODIC and r.policy.interval == 1), None)
+    if every is None or every.n_measured < 2:
+        measured = 0 if every is None else every.n_measured
+        missing.append(
+            f"The replay measured retraining every period on {measured} of {evidence.replayed_periods} periods; "
+            "at least 2 are needed to compare intervals."
+        )
+    if missing:
+        missing.append(settling_advice(evidence, config))
+    return missing
+
+
+def settling_advice(evidence: Evidence, config: StudyConfig) -> str:
+    """What would settle it, from the volumes the history has."""
+    rows = evidence.arrival.median_labelled_rows
+    unit = config.period.unit
+    coarser = {"day": "week", "week": "month"}.get(unit)
+    advice = [
+        f"A {unit} holds a median of {rows:.0f} labelled rows; more history"
+        + (f", a coarser period.unit ({coarser})" if coarser else "")
+        + f", or a lower limits.min_eval_rows (now {config.limits.min_eval_rows})"
+        + (f" or limits.min_class_rows (now {config.limits.min_class_rows})" if config.limits.min_class_rows else "")
+        + " would settle it."
+    ]
+    return " ".join(advice)
+
+
+def _decay_columns(decay: SliceDecay | None) -> dict[str, Any]:
+    if decay is None:
+        return {
+            "shelf_life_periods": None,
+            "shelf_life_censored": None,
+            "within_tolerance_periods": None,
+            "decay_pattern": None,
+            "decay_shape": None,
+            "event_period_id": None,
+        }
+    explained = decay.events[0].period_id if decay.explained_by_events and decay.events else None
+    return {
+        "shelf_life_periods": decay.shelf.periods,
+        "shelf_life_censored": decay.shelf.censored,
+        "within_tolerance_periods": decay.shelf.within_periods,
+        "decay_pattern": decay.pattern,
+        "decay_shape": decay.shape,
+        "event_period_id": explained,
+    }
+
+
+def _lookback_columns(lookback: LookbackVerdict) -> dict[str, Any]:
+    return {
+        "lookback_verdict": lookback.verdict,
+        "lookback_reason": lookback.reason,
+        "recommended_lookback_periods": lookback.lookback,
+        "recommended_half_life_periods": lookback.half_life,
+        "lookback_diff": lookback.mean_diff,
+        "lookback_diff_ci_low": lookback.diff_interval[0],
+        "lookback_diff_ci_high": lookback.diff_interval[1],
+    }
+
+
+CHOICE_COLUMNS = [
+    "recommended_interval_periods",
+    "recommended_policy",
+    "recommended_trigger_drop",
+    "recommended_drift_signal",
+    "recommended_drift_threshold",
+    "expected_quality",
+    "expected_quality_ci_low",
+    "expected_quality_ci_high",
+    "expected_loss",
+    "expected_loss_ci_high",
+    "prob_within_tolerance",
+    "expected_cost",
+]
+
+
+def _choice_columns(choice: Choice, confidence: float) -> dict[str, Any]:
+    low, high = choice.quality.interval(confidence)
+    return {
         "recommended_interval_periods": choice.interval,
         "recommended_policy": choice.policy,
         "recommended_trigger_drop": choice.trigger_drop,
         "recommended_drift_signal": choice.drift_signal,
         "recommended_drift_threshold": choice.drift_threshold,
-        "lookback_verdict": lookback.verdict,
-        "recommended_lookback_periods": lookback.lookback,
-        "recommended_half_life_periods": lookback.half_life,
-        "expected_quality": choice.quality,
-        "expected_quality_ci_low": choice.quality_interval[0],
-        "expected_quality_ci_high": choice.quality_interval[1],
-        "quality_every_period": quality_every,
+        "expected_quality": choice.quality.mean,
+        "expected_quality_ci_low": low,
+        "expected_quality_ci_high": high,
+        "expected_loss": choice.loss.mean,
+        "expected_loss_ci_high": choice.loss.interval(confidence)[1],
+        "prob_within_tolerance": choice.prob_within,
         "expected_cost": choice.cost,
-        "confidence": tolerance.confidence,
     }
-    row["rationale"] = rationale(row, summary, limit, unit, choice, lookback)
-    return row
-
-
-def rationale(
-    row: dict[str, Any],
-    summary: pd.DataFrame,
-    limit: float,
-    unit: PeriodUnit,
-    choice: Choice,
-    lookback: LookbackVerdict,
-) -> str:
-    """Plain sentences that quote the numbers behind the recommendation."""
-    metric, interval = row["metric"], row["recommended_interval_periods"]
-    parts = []
-    if choice.policy == TRIGGER:
-        parts.append(
-            f"Retrain when the measured {metric} of the serving model drops by more than "
-            f"{choice.trigger_drop:g} from its fresh value, and at the latest every "
-            f"{_plural(int(summary['interval'].max()), unit)} (on a calendar: every {_plural(interval, unit)})."
-        )
-    elif choice.policy == DRIFT:
-        parts.append(
-            f"Retrain when the drift signal {choice.drift_signal} of the last complete {unit} against the serving "
-            f"model's training window reaches {choice.drift_threshold:.3g}, and at the latest every "
-            f"{_plural(int(summary['interval'].max()), unit)} (on a calendar: every {_plural(interval, unit)}). "
-            "Drift needs no labels, so it acts before the quality can be measured."
-        )
-    else:
-        parts.append(f"Retrain every {_plural(interval, unit)}.")
-    if row["shelf_life_periods"] is not None:
-        life = _plural(row["shelf_life_periods"], unit)
-        stays = f"at least {life}" if row["shelf_life_censored"] else life
-        parts.append(
-            f"A fresh model scores {row['fresh_quality']:.3f} {metric} and stays within tolerance for {stays} "
-            f"({row['decay_pattern']} decay)."
-        )
-    confidence = f"{row['confidence']:.0%}"
-    parts.append(
-        f"Replayed on history, this policy averages {row['expected_quality']:.3f} "
-        f"({confidence} interval {row['expected_quality_ci_low']:.3f} to {row['expected_quality_ci_high']:.3f}), "
-        f"against {row['quality_every_period']:.3f} when retraining every {unit}; the tolerance is {limit:.3g}."
-    )
-    longer = summary[summary["interval"] > interval]
-    if len(longer) and choice.cost is None:
-        next_row = longer.iloc[0]
-        life = row["shelf_life_periods"]
-        past_shelf_life = (
-            f", and its models would serve past their {life}-{unit} shelf life"
-            if life is not None and not row["shelf_life_censored"] and next_row["interval"] > life
-            else ""
-        )
-        parts.append(
-            f"Every {_plural(int(next_row['interval']), unit)} would lose {-next_row['mean_diff']:.3f} "
-            f"against retraining every {unit}{past_shelf_life}."
-        )
-    if row["expected_cost"] is not None:
-        parts.append(f"Its expected cost over the replay is {row['expected_cost']:.4g}.")
-    parts.append(
-        f"New labelled data arrives every {_plural(row['batch_cadence_periods'], unit)}, labels take "
-        f"{_plural(row['label_delay_periods'], unit)} to arrive, and {row['min_train_rows']} rows "
-        f"({_plural(row['min_train_periods'], unit)} of data) come within tolerance of the largest training size"
-        f"{'; more data would still help' if row['more_data_would_help'] else ''}, so the shortest feasible "
-        f"interval is {_plural(row['min_feasible_interval_periods'], unit)} (set by the "
-        f"{row['feasible_interval_limited_by']})."
-    )
-    if choice.below_feasible:
-        parts.append(
-            f"Even the longest replayed interval, {_plural(interval, unit)}, is shorter than that minimum: "
-            "replay longer intervals (schedule.intervals, windows.max_age) to measure a feasible one."
-        )
-    elif choice.raised_to_feasible:
-        parts.append("Quality alone would call for retraining more often than that; the interval was raised to it.")
-    if row["decays_before_new_data"]:
-        parts.append("Quality decays before enough new data arrives: consider a more robust model or faster labels.")
-    low, high = lookback.diff_interval
-    against = f"{lookback.mean_diff:+.3f} {metric} against all history (interval {low:+.3f} to {high:+.3f})"
-    if lookback.verdict == DROP_OLDER:
-        parts.append(f"Old data: drop data older than {_plural(lookback.lookback or 0, unit)}: {against}.")
-    elif lookback.verdict == DOWN_WEIGHT:
-        parts.append(
-            f"Old data: keep it but down-weight it, halving a row's weight every "
-            f"{_plural(lookback.half_life or 0, unit)}: {against}."
-        )
-    else:
-        parts.append("Old data: keep all history; every shorter lookback measured worse than the tolerance allows.")
-    return " ".join(parts)

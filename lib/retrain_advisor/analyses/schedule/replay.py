@@ -2,8 +2,9 @@
 hindsight.
 
 The matrix holds the measured quality of the fit with training end t on each period j >= t. A policy only
-decides which fit serves each period; every policy is compared, period by period, with retraining every period.
-No Spark here.
+decides which fit serves each period; every policy is compared, period by period, with retraining every period
+(paired on the same rows). The mean difference over the replayed periods gets a `serial_mean` interval: the
+periods are a time series, weighted by their rows. No Spark here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from retrain_advisor.foundation.statistics import group_seed, weighted_interval
+from retrain_advisor.foundation.statistics import MeanEstimate, serial_mean
 from retrain_advisor.foundation.vocabulary import DRIFT, HINDSIGHT, PERIODIC, TRIGGER
 
 MATRIX_COLUMNS = ("train_end", "period_id", "value", "rows")
@@ -23,7 +24,10 @@ MATRIX_COLUMNS = ("train_end", "period_id", "value", "rows")
 @dataclass(frozen=True)
 class ReplaySettings:
     """Which periods to replay and which policies to try. `max_age`: models serve at ages 0..max_age-1.
-    `gap`: at the start of period j, the quality of period k is known only if k <= j - 1 - gap."""
+    `label_delay`: at the start of period j, the quality of period k is known only if k <= j - 1 - label_delay.
+    `trigger_max_age`: a triggered policy retrains at the latest when its model would reach this age (the
+    ages surely within tolerance, `within_tolerance_periods`); None: at max_age, like the longest calendar
+    interval."""
 
     start: int
     last: int
@@ -31,13 +35,15 @@ class ReplaySettings:
     trigger_drops: Sequence[float] = ()
     drift_triggers: Sequence[tuple[str, float]] = ()  # (signal, threshold)
     max_age: int = 8
-    gap: int = 0
+    label_delay: int = 0
+    trigger_max_age: int | None = None
     greater_is_better: bool = True
     cost_per_retrain: float | None = None
     cost_per_quality_unit: float | None = None
-    confidence: float = 0.9
-    samples: int = 1000
-    seed: int = 0
+
+    @property
+    def trigger_age_cap(self) -> int:
+        return self.max_age if self.trigger_max_age is None else max(1, min(self.max_age, self.trigger_max_age))
 
     def __post_init__(self) -> None:
         if 1 not in self.intervals or any(r < 1 for r in self.intervals):
@@ -54,12 +60,10 @@ class ReplaySettings:
             )
         if (self.cost_per_retrain is None) != (self.cost_per_quality_unit is None):
             raise ValueError("set both cost_per_retrain and cost_per_quality_unit, or neither")
-        if self.gap < 0:
-            raise ValueError(f"gap must be a non-negative number of periods, got {self.gap}")
+        if self.label_delay < 0:
+            raise ValueError(f"label_delay must be a non-negative number of periods, got {self.label_delay}")
         if any(not x >= 0 for x in self.trigger_drops):
             raise ValueError(f"trigger_drops must be non-negative drops, got {list(self.trigger_drops)}")
-        if not 0 < self.confidence < 1 or self.samples < 1:
-            raise ValueError("confidence must lie strictly between 0 and 1 and samples must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -115,8 +119,7 @@ class PolicyResult:
     worst_quality: float
     worst_period: int | None
     mean_diff: float
-    diff_ci_low: float
-    diff_ci_high: float
+    difference: MeanEstimate  # against retraining every period, per replayed period; positive = better
     quality_lost: float
     total_cost: float | None
     periods: tuple[ServedPeriod, ...]
@@ -227,7 +230,7 @@ def _watch(history: _History, alarm: Callable[[int, int], bool]) -> _Run:
     retrained: list[bool] = []
     n_failed = 0
     for j in history.periods:
-        due = model is None or not own or j - model >= s.max_age or alarm(model, j)
+        due = model is None or not own or j - model >= s.trigger_age_cap or alarm(model, j)
         success = due and j in history.fits
         if success:
             model, own = j, True
@@ -238,8 +241,8 @@ def _watch(history: _History, alarm: Callable[[int, int], bool]) -> _Run:
 
 
 def _dropped(history: _History, model: int, period: int, drop: float) -> bool:
-    """Whether the drop known at the start of `period` (labels up to period - 1 - gap) exceeds `drop`."""
-    known = period - 1 - history.settings.gap
+    """Whether the drop known at the start of `period` (labels up to period - 1 - label_delay) exceeds `drop`."""
+    known = period - 1 - history.settings.label_delay
     fresh = history.value(model, model)
     if known < model or not np.isfinite(fresh):
         return False
@@ -339,7 +342,6 @@ def _result(history: _History, policy: Policy, run: _Run, reference: tuple[Serve
     worst = int(np.flatnonzero(measured)[np.argmin(sign * values[measured])]) if measured.any() else None
     paired = measured & np.isfinite(np.array([p.value for p in reference]))
     diffs = sign * (values - np.array([p.value for p in reference]))[paired]  # positive = better than reference
-    low, high = weighted_interval(diffs, weights[paired], s.confidence, s.samples, group_seed(s.seed, policy.name))
     quality_lost = float(-diffs.sum())
     cost = None
     if s.cost_per_retrain is not None and s.cost_per_quality_unit is not None:
@@ -354,8 +356,7 @@ def _result(history: _History, policy: Policy, run: _Run, reference: tuple[Serve
         worst_quality=float("nan") if worst is None else float(values[worst]),
         worst_period=None if worst is None else periods[worst].period_id,
         mean_diff=_weighted_mean(diffs, weights[paired]),
-        diff_ci_low=low,
-        diff_ci_high=high,
+        difference=serial_mean(diffs, weights[paired]),
         quality_lost=quality_lost,
         total_cost=cost,
         periods=periods,
@@ -365,34 +366,3 @@ def _result(history: _History, policy: Policy, run: _Run, reference: tuple[Serve
 def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
     total = float(weights.sum())
     return float(values @ weights / total) if values.size and total > 0 else float("nan")
-
-
-def summarize_intervals(results: list[PolicyResult]) -> pd.DataFrame:
-    """One row per periodic interval, over its offsets: the average, and the worst offset for caution."""
-    records = [
-        {
-            "interval": r.policy.interval,
-            "mean_quality": r.mean_quality,
-            "mean_diff": r.mean_diff,
-            "diff_ci_low": r.diff_ci_low,
-            "n_retrains": float(r.n_retrains),
-            "total_cost": np.nan if r.total_cost is None else r.total_cost,
-        }
-        for r in results
-        if r.policy.kind == PERIODIC
-    ]
-    columns = ["interval", "mean_quality", "mean_diff", "diff_ci_low", "n_retrains", "total_cost"]
-    frame = pd.DataFrame(records, columns=columns)
-    return (
-        frame.groupby("interval", sort=True)
-        .agg(
-            n_offsets=("mean_diff", "size"),
-            mean_quality=("mean_quality", "mean"),
-            mean_diff=("mean_diff", "mean"),
-            worst_offset_diff=("mean_diff", "min"),
-            diff_ci_low=("diff_ci_low", "min"),
-            n_retrains=("n_retrains", "mean"),
-            total_cost=("total_cost", "mean"),
-        )
-        .reset_index()
-    )

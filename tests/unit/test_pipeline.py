@@ -1,0 +1,75 @@
+"""Every analysis of the evaluation table, end to end on simulated histories (no Spark): the cases
+that were wrong before decay became regret on the same period."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from calibration.regimes import REGIMES
+from calibration.simulate import FIRST_PERIOD, planned, simulate
+from retrain_advisor.analyses.arrival.rules import ArrivalSummary
+from retrain_advisor.analyses.pipeline import analyse
+from retrain_advisor.foundation.periods import period_start
+from retrain_advisor.foundation.vocabulary import ABRUPT, RECOMMENDED, STABLE, TRIGGER
+from retrain_advisor.modelling.metrics import METRICS
+
+REGIME = {regime.name: regime for regime in REGIMES}
+
+
+def recommendation(name: str, seed: int = 1, **context_changes):
+    study = planned(REGIME[name])
+    context = dataclasses.replace(study.context, **context_changes)
+    results = analyse(simulate(study, seed).assign(metric=context.primary.name), context)
+    return results, results.recommendations[0]
+
+
+def test_a_calendar_trend_without_ageing_neither_shortens_the_shelf_life_nor_the_interval():
+    results, row = recommendation("calendar trend, no ageing")
+    assert row["status"] == RECOMMENDED and row["shelf_life_censored"] and row["decay_pattern"] == STABLE
+    assert row["recommended_interval_periods"] == max(results.summaries[None])
+
+
+def test_one_change_on_one_date_is_named_in_the_rationale():
+    _, row = recommendation("abrupt change on one date")
+    date = period_start("week", FIRST_PERIOD + REGIME["abrupt change on one date"].event_period).isoformat()
+    assert row["decay_pattern"] == ABRUPT and row["event_period_id"] == FIRST_PERIOD + 40
+    assert date in row["rationale"] and "not a shorter calendar" in row["rationale"]
+
+
+def test_a_quality_trigger_sees_the_labels_as_late_as_they_arrive():
+    """windows.gap is 0 but labels take 3 weeks: the trigger is replayed with 3, and the
+    rationale says the gap is too short."""
+    late = ArrivalSummary(1, 3, 5000.0, observed_delay_periods=3)
+    results, row = recommendation("gradual, linear", arrival={None: late})
+    triggers = [r for r in results.schedule[None] if r.policy.kind == TRIGGER]
+    on_time, _ = recommendation("gradual, linear")
+    assert any("Labels take about 3 week(s)" in note and "windows.gap" in note for note in row["notes"])
+    assert row["label_delay_periods"] == 3 and triggers
+    quicker = {r.policy.name: r.mean_diff for r in on_time.schedule[None] if r.policy.kind == TRIGGER}
+    assert all(r.mean_diff <= quicker[r.policy.name] + 1e-12 for r in triggers)
+
+
+def test_a_metric_that_follows_the_base_rate_is_flagged_when_the_rate_drifts():
+    drifting = ArrivalSummary(1, 0, 5000.0, positive_rate_range=(0.03, 0.05))
+    _, row = recommendation("no change", arrival={None: drifting}, primary=METRICS["average_precision"])
+    assert any("moves with the positive rate" in note for note in row["notes"])
+    _, steady = recommendation("no change", arrival={None: drifting})
+    assert not steady["notes"], "roc_auc does not follow the base rate"
+
+
+@pytest.mark.parametrize("name", ["gradual, linear", "gradual, saturating", "noisy periods, AR(1)"])
+def test_the_recommended_interval_serves_only_ages_surely_within_tolerance(name):
+    results, row = recommendation(name)
+    assert row["recommended_interval_periods"] <= max(row["within_tolerance_periods"], 1)
+    assert row["expected_loss_ci_high"] <= row["tolerance_limit"] or row["recommended_interval_periods"] == 1
+    assert 0.5 <= row["prob_within_tolerance"] <= 1.0
+
+
+def test_a_study_whose_every_fit_failed_says_insufficient_evidence():
+    study = planned(REGIME["no change"])
+    frame = simulate(study, 1).assign(usable=False, fit_ok=False, value=float("nan"))
+    row = analyse(frame, study.context).recommendations[0]
+    assert row["status"] == "insufficient_evidence" and row["recommended_interval_periods"] is None
+    assert "nan" not in row["rationale"].lower() and row["missing_evidence"]
