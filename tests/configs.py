@@ -36,7 +36,6 @@ FAST_STUDY: dict[str, Any] = {
     "schedule": {"intervals": [1, 2, 4]},
     "limits": {"max_train_rows": 20000, "max_eval_rows": 5000},
     "output": {},
-    "execution": {"bootstrap_samples": 500},
     "tracking": {"mlflow": False},
 }
 

@@ -82,10 +82,17 @@ def test_consecutive_drift_shows_both_shifts(drift_study):
 def test_baseline_drift_compares_each_scored_period_with_the_training_window(drift_study):
     result, drift, _ = drift_study
     baseline = drift[(drift["drift_type"] == "BASELINE") & (drift["column_role"] != "prediction")]
-    evaluations = result.table("evaluations").where(F.col("slice_value").isNull())
     columns = baseline["column_name"].nunique()
     assert columns == 4, "x_rel, x_irr, noise and the label"
-    assert len(baseline) == evaluations.count() * columns
+    per_evaluation = baseline.assign(start=baseline["window"].map(lambda w: pd.Timestamp(w["start"]))).groupby(
+        ["fit_id", "start"]
+    )
+    assert (per_evaluation.size() == columns).all()
+    # every evaluation of the plan has its baseline; the joint replay's, scored after drift is measured, may not
+    planned = result.table("fits").where(~F.array_contains("analyses", "joint_replay")).select("fit_id")
+    evaluations = result.table("evaluations").where(F.col("slice_value").isNull()).join(planned, "fit_id")
+    keys = {(r["fit_id"], pd.Timestamp(r["window"]["start"])) for r in evaluations.select("fit_id", "window").collect()}
+    assert keys and keys <= set(per_evaluation.groups)
     fits = result.table("fits").select("fit_id", "train_window").toPandas().set_index("fit_id")["train_window"]
     for row in baseline.head(50).itertuples():
         assert row.window_cmp == fits[row.fit_id], "the baseline is the fit's own training window"
@@ -120,7 +127,8 @@ def test_only_the_feature_the_model_relies_on_ranks_as_costly(drift_study):
     quality = quality.assign(auc=quality["metrics"].map(lambda m: m["roc_auc"]), week=quality["window"].map(week_of))
     fresh = quality[quality["model_age"] == 0].set_index("fit_id")["auc"]
     drops = fresh.reindex(quality["fit_id"]).to_numpy() - quality["auc"].to_numpy()
-    assert drops[(quality["week"] < SHIFT_WEEK).to_numpy()].max() < 0.05, "no quality lost while only x_irr moved"
+    before = drops[(quality["week"] < SHIFT_WEEK).to_numpy() & np.isfinite(drops)]  # fits scored at age 0
+    assert len(before) > 10 and before.max() < 0.05, "no quality lost while only x_irr moved"
 
 
 def test_a_drift_trigger_on_the_costly_feature_retrains_right_after_the_shift(drift_study):

@@ -27,8 +27,10 @@ def interval_losses(result) -> pd.Series:
 def test_a_full_run_trains_each_shared_fit_once(stable_study):
     fits = stable_study.table("fits").toPandas()
     assert len(fits) == fits["fit_id"].nunique() == stable_study.n_fits
+    assert fits.loc[fits["status"] == "ok", "reason"].isna().all(), "a trained fit carries no failure reason"
     per_analysis = fits.explode("analyses")["analyses"].value_counts()
-    assert set(per_analysis.index) == {"decay", "learning_curve", "window_comparison", "schedule"}
+    analyses = {"decay", "learning_curve", "window_comparison", "schedule"}
+    assert analyses <= set(per_analysis.index) <= analyses | {"joint_replay"}
     assert per_analysis.sum() > len(fits), "fits that several analyses need are trained once"
     assert (fits["analyses"].map(len) > 1).sum() > 0
 
@@ -114,8 +116,11 @@ def test_label_delay_bounds_the_interval_and_what_models_see(spark, history, tmp
     delay = -(-arrival["label_delay_days_p90"].median() // 7)  # whole weeks
     assert delay >= 3
     assert recommendation["label_delay_periods"] == delay
-    assert recommendation["min_feasible_interval_periods"] >= delay
-    assert recommendation["recommended_interval_periods"] >= recommendation["min_feasible_interval_periods"]
+    # the delay is in every fit (label_time) and in the quality triggers, not counted again as a floor
+    assert recommendation["min_feasible_interval_periods"] == 1
+    triggers = result.table("schedule_backtest").where("policy = 'trigger' AND slice_value IS NULL").toPandas()
+    assert len(triggers) and (triggers["label_delay_periods"] == delay).all()
+    assert any("Labels take about" in note for note in recommendation["notes"])
 
     # No sampling (the cap is above every window): each fit used exactly the rows whose label had arrived.
     fits = (
@@ -154,9 +159,11 @@ def test_a_drifting_slice_and_a_steady_one_get_different_advice(spark, history, 
     assert set(recommendations) == {None, "drifting", "steady"}
     drifting, steady = recommendations["drifting"], recommendations["steady"]
     assert drifting["slice_key"] == steady["slice_key"] == "segment"
-    assert drifting["shelf_life_periods"] < steady["shelf_life_periods"]
-    assert steady["shelf_life_censored"] and not drifting["shelf_life_censored"]
+    assert drifting["decay_pattern"] == "abrupt" and drifting["event_window"] is not None
+    assert steady["decay_pattern"] == "stable" and steady["event_window"] is None
     assert drifting["recommended_interval_periods"] <= steady["recommended_interval_periods"]
+    events = result.table("calendar_events").toPandas()
+    assert set(events["slice_value"].dropna()) == {"drifting"}
 
     # the slices partition each scored period's rows
     evaluations = result.table("evaluations").select("fit_id", "window", "slice_value", "eval_rows_used").toPandas()

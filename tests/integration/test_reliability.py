@@ -16,7 +16,7 @@ import yaml
 from pyspark.sql import functions as F
 
 from localspark import StandaloneCluster, package_zip, submit_command
-from retrain_advisor.foundation.config import config_as_dict
+from retrain_advisor.foundation.config import OutputConfig, config_as_dict
 from retrain_advisor.foundation.errors import ConfigError, OutputError, PlanError, RecipeError, SourceError
 from retrain_advisor.foundation.schemas import SCHEMAS
 from retrain_advisor.outputs.store import ResultStore
@@ -82,7 +82,7 @@ BAD_INPUTS = [
         {},
         "SELECT * FROM {h} WHERE event_time < '2024-01-08'",
         PlanError,
-        ["1 weeks", "windows.lookback"],
+        ["only 1 of 1 weeks can give a usable evaluation", "more history"],
         id="one-period",
     ),
     pytest.param(
@@ -143,6 +143,28 @@ def test_an_output_that_cannot_be_written_is_named(spark, history, tmp_path):
         run_study(spark, config)
 
 
+def test_two_runs_creating_the_tables_at_once_both_succeed(spark, tmp_path):
+    """The second writer into a table folder the first has just made, before its first commit,
+    waits for that commit instead of failing."""
+    failures: list[Exception] = []
+
+    def create(output: Path) -> None:
+        try:
+            ResultStore(spark, OutputConfig(path=str(output))).ensure_tables()
+        except Exception as error:  # reported below
+            failures.append(error)
+
+    for attempt in range(3):
+        output = tmp_path / f"output-{attempt}"
+        threads = [threading.Thread(target=create, args=(output,)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(p.name for p in output.iterdir()) == sorted(SCHEMAS)
+    assert not failures, failures
+
+
 def comparable(store: ResultStore, run_id: str, table: str) -> pd.DataFrame:
     """A table's rows of one run without the columns that differ between runs by design, in a fixed order."""
     df = store.read(table, run_id)
@@ -163,7 +185,7 @@ def _canonical(df, name: str):
 def assert_same_results(first: tuple[ResultStore, str], second: tuple[ResultStore, str]) -> None:
     for table in SCHEMAS:
         left, right = comparable(*first, table), comparable(*second, table)
-        assert len(left) == len(right) > 0, table
+        assert len(left) == len(right) > (-1 if table == "calendar_events" else 0), table
         pd.testing.assert_frame_equal(left, right, check_exact=False, rtol=1e-9, obj=table)
 
 
@@ -204,7 +226,8 @@ def test_two_runs_into_one_output_at_once_both_land_complete(concurrent_runs):
     assert runs["first"] == runs["second"] == "succeeded"
     for table in SCHEMAS:
         counts = {run_id: store.read(table, run_id).count() for run_id in ("first", "second")}
-        assert counts["first"] == counts["second"] > 0, (table, counts)
+        assert counts["first"] == counts["second"], (table, counts)
+        assert counts["first"] > 0 or table == "calendar_events", (table, counts)  # no event in this history
 
 
 def test_the_source_is_read_not_written(spark, concurrent_runs):
@@ -249,7 +272,7 @@ def test_a_run_that_fails_part_way_leaves_no_partial_rows(spark, concurrent_runs
     for table in SCHEMAS:
         if table != "runs":
             assert store.read(table, "broken").count() == 0, table
-        assert store.read(table, "first").count() == before[table] > 0, table
+        assert store.read(table, "first").count() == before[table] > (-1 if table == "calendar_events" else 0), table
 
 
 @pytest.fixture(scope="module")

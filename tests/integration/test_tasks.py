@@ -64,6 +64,11 @@ def test_task_is_inferred_and_a_concept_change_shows_as_decay(spark, tmp_path, k
     assert (evaluations["status"] == "ok").all(), evaluations["reason"].dropna().unique()
     shelf = result.store.read("shelf_life", result.run_id).toPandas()
     per_origin = shelf[shelf["fit_id"].notna()]
-    before_change = per_origin[per_origin["origin"].map(lambda w: w["start"].date()) < START + dt.timedelta(weeks=8)]
-    assert len(before_change) > 0
-    assert (~before_change["is_censored"]).all(), "models trained before the change lose quality after it"
+    change = START + dt.timedelta(weeks=8)
+    origin = per_origin["origin"].map(lambda w: w["start"].date())
+    # trained just before the change and scored until fresh models had two weeks of new data
+    caught = per_origin[(origin < change) & (origin >= change - dt.timedelta(weeks=2))]
+    assert len(caught) == 2
+    assert (~caught["is_censored"]).all(), "models trained before the change lose to fresh ones after it"
+    events = result.store.read("calendar_events", result.run_id).toPandas()
+    assert [w["start"].date() for w in events["window"]] == [change]

@@ -25,7 +25,7 @@ def test_run_is_logged_with_config_results_and_tables(stable_study, mlflow_store
     assert run.data.params["windows.max_age"] == "6"
     assert run.data.tags["source.delta_version"] != "None"
     client = MlflowClient(mlflow_store)
-    history = client.get_metric_history(run.info.run_id, "decay.mean_drop")
+    history = client.get_metric_history(run.info.run_id, "decay.mean_regret")
     assert sorted(m.step for m in history) == list(range(7))
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"study.yml", "tables", "figures", "report.html"} <= artifacts

@@ -1,7 +1,7 @@
 import pytest
 
 from retrain_advisor.foundation.config import OutputConfig
-from retrain_advisor.outputs.store import ResultStore, is_conflict
+from retrain_advisor.outputs.store import CONFLICTS, CREATION_RACES, ResultStore, is_conflict
 
 
 class ConcurrentAppendException(Exception):
@@ -21,6 +21,15 @@ class ConcurrentAppendException(Exception):
 )
 def test_only_lost_races_are_retried(error, expected):
     assert is_conflict(error) is expected
+
+
+def test_a_table_folder_mid_creation_is_retried_only_while_creating():
+    error = RuntimeError(
+        "[DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION] Cannot create table ('`delta`.`/out/runs`'). "
+        "The associated location ('/out/runs') is not empty and also not a Delta table."
+    )
+    assert not is_conflict(error)
+    assert is_conflict(error, CONFLICTS + CREATION_RACES)
 
 
 def test_tables_are_named_for_sql():

@@ -18,7 +18,6 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from retrain_advisor.foundation.statistics import acceptable_drop
 from retrain_advisor.outputs.run_tables import RunTables
 
 INK = "#1f2933"
@@ -69,47 +68,63 @@ def _starts(frame: pd.DataFrame, column: str = "window") -> pd.Series:
 
 
 def decay_figure(tables: RunTables) -> Figure | None:
-    """Quality by model age across origins: quartiles, interval of the mean, the level the
-    tolerance allows below fresh quality, and the shelf life."""
-    curve = tables.overall("decay_curve").sort_values("model_age")
-    if curve.empty:
+    """What a model of each age loses against a fresh model on the same period, across origins:
+    quartiles, the interval of the mean, the tolerance, the ages surely within it and the shelf
+    life; with a year of history, one line per season of the origin."""
+    curve = tables.overall("decay_curve")
+    pooled = curve[curve["season"].isna()].sort_values("model_age")
+    if pooled.empty:
         return None
     shelf = tables.pooled_shelf_life()
+    recommendation = tables.recommendation() or {}
+    limit = recommendation.get("tolerance_limit")
     with styled():
         figure, axes = _figure(3.4)
         ax: Axes = axes[0, 0]
-        ages = curve["model_age"]
-        ax.fill_between(ages, curve["q25"], curve["q75"], color=ACCENT, alpha=0.12, label="quartiles across origins")
-        ax.fill_between(ages, curve["ci_low"], curve["ci_high"], color=ACCENT, alpha=0.3, label="interval of the mean")
-        ax.plot(ages, curve["mean"], color=ACCENT, marker="o", markersize=3, label="mean")
-        fresh = float(curve["mean"].iloc[0])
-        greater = bool(curve["greater_is_better"].iloc[0])
-        allowed = acceptable_drop(tables.config.tolerance, fresh, greater)
-        if np.isfinite(allowed):
-            level = fresh - allowed if greater else fresh + allowed
-            ax.axhline(level, color=WARN, linestyle=":", linewidth=1.2, label="tolerance below fresh quality")
-        if shelf is not None and not shelf["is_censored"]:
-            life = int(shelf["shelf_life_periods"])
-            ax.axvline(life, color=WARN, linestyle="--", linewidth=1.2)
-            ax.annotate(
-                f"shelf life {life} {tables.unit}s",
-                (life, ax.get_ylim()[1]),
-                xytext=(4, -12),
-                textcoords="offset points",
-                color=WARN,
-            )
+        ages = pooled["model_age"]
+        ax.fill_between(ages, pooled["regret_q25"], pooled["regret_q75"], color=ACCENT, alpha=0.12, label="quartiles")
+        ax.fill_between(
+            ages,
+            pooled["regret_ci_low"],
+            pooled["regret_ci_high"],
+            color=ACCENT,
+            alpha=0.3,
+            label="interval of the mean",
+        )
+        ax.plot(ages, pooled["mean_regret"], color=ACCENT, marker="o", markersize=3, label="mean over origins")
+        for season, rows in curve[curve["season"].notna()].groupby("season", sort=True):
+            rows = rows.sort_values("model_age")
+            ax.plot(rows["model_age"], rows["mean_regret"], linewidth=0.9, linestyle="--", label=f"origins in {season}")
+        if limit is not None and pd.notna(limit):
+            ax.axhline(float(limit), color=WARN, linestyle=":", linewidth=1.2, label="tolerance")
+        if shelf is not None:
+            within = int(shelf["within_tolerance_periods"])
+            ax.axvspan(-0.5, within - 0.5, color=GOOD, alpha=0.07, label=f"surely within tolerance ({within})")
+            if not shelf["is_censored"]:
+                life = int(shelf["shelf_life_periods"])
+                ax.axvline(life, color=WARN, linestyle="--", linewidth=1.2, label=f"surely beyond from age {life}")
+        ax.axhline(0, color=INK, linewidth=0.6)
         ax.set_xlabel(f"model age ({tables.unit}s since training)")
-        ax.set_ylabel(tables.metric)
+        ax.set_ylabel(f"{tables.metric} lost against a fresh model")
         pattern = f", {shelf['decay_pattern']} decay" if shelf is not None else ""
-        ax.set_title(f"Decay curve: {tables.metric} by model age{pattern}")
-        ax.legend(loc="lower left")
+        event = _event_text(tables)
+        ax.set_title(f"Decay: what an older model loses on the same {tables.unit}{pattern}{event}")
+        ax.legend(loc="upper left", ncols=2)
     return figure
 
 
+def _event_text(tables: RunTables) -> str:
+    events = tables.overall("calendar_events")
+    if events.empty:
+        return ""
+    dates = ", ".join(str(pd.Timestamp(w["start"]).date()) for w in events["window"])
+    return f"\n(cells that straddle the calendar event of {dates} are left out)"
+
+
 def decay_by_slice_figure(tables: RunTables) -> Figure | None:
-    """The mean drop by age for all rows and each slice, when the run has slices."""
+    """The mean regret by age for all rows and each slice, when the run has slices."""
     curve = tables.frames["decay_curve"]
-    curve = curve[curve["metric"] == tables.metric]
+    curve = curve[(curve["metric"] == tables.metric) & curve["season"].isna()]
     if curve["slice_value"].notna().sum() == 0:
         return None
     with styled():
@@ -118,12 +133,12 @@ def decay_by_slice_figure(tables: RunTables) -> Figure | None:
         for value, rows in curve.groupby(curve["slice_value"].fillna(""), sort=True):
             rows = rows.sort_values("model_age")
             style = {"color": INK, "linewidth": 2.2} if value == "" else {"linewidth": 1.2}
-            ax.plot(rows["model_age"], rows["mean_drop"], label=value or "all rows", **style)
-        allowed = tables.config.tolerance.absolute
-        if allowed is not None:
-            ax.axhline(allowed, color=WARN, linestyle=":", linewidth=1.2, label="tolerance")
+            ax.plot(rows["model_age"], rows["mean_regret"], label=value or "all rows", **style)
+        limit = (tables.recommendation() or {}).get("tolerance_limit")
+        if limit is not None and pd.notna(limit):
+            ax.axhline(float(limit), color=WARN, linestyle=":", linewidth=1.2, label="tolerance")
         ax.set_xlabel(f"model age ({tables.unit}s)")
-        ax.set_ylabel(f"drop of {tables.metric} from fresh")
+        ax.set_ylabel(f"{tables.metric} lost against a fresh model")
         ax.set_title(f"Decay by {curve['slice_key'].dropna().iloc[0]}")
         ax.legend(loc="upper left", ncols=2)
     return figure
@@ -161,9 +176,19 @@ def schedule_figure(tables: RunTables) -> Figure | None:
             label = f"every {interval}" + ("  (recommended)" if chosen else "")
             ax.text(0.005, 0.08, f"{label}: mean {row['mean_quality']:.3f}", transform=ax.transAxes, color=colour)
             ax.grid(axis="x", visible=False)
-        axes[0, 0].set_title(f"Replayed {tables.metric} per {tables.unit}, retraining every R {tables.unit}s")
+            for start in _event_starts(tables):
+                ax.axvline(start, color=WARN, linestyle="--", linewidth=1.0)
+        title = f"Replayed {tables.metric} per {tables.unit}, retraining every R {tables.unit}s"
+        if _event_starts(tables):
+            title += " (dashed: calendar events)"
+        axes[0, 0].set_title(title)
         figure.supylabel(tables.metric, fontsize=9)
     return figure
+
+
+def _event_starts(tables: RunTables) -> list[pd.Timestamp]:
+    events = tables.overall("calendar_events")
+    return [] if events.empty else [pd.Timestamp(w["start"]) for w in events["window"]]
 
 
 def learning_curve_figure(tables: RunTables) -> Figure | None:

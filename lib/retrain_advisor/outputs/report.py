@@ -35,13 +35,21 @@ details { margin: 0.5rem 0; } summary { cursor: pointer; color: #0b6e99; }
 """
 
 KEY_FACTS: list[tuple[str, str]] = [
+    ("status", "status"),
+    ("missing_evidence", "what is missing"),
     ("recommended_interval_periods", "retrain every ({unit}s)"),
     ("recommended_policy", "policy"),
     ("recommended_trigger_drop", "trigger: retrain when the drop exceeds"),
     ("recommended_drift_signal", "trigger: retrain when this drift signal"),
     ("recommended_drift_threshold", "... reaches"),
-    ("shelf_life_periods", "shelf life ({unit}s)"),
+    ("prob_within_tolerance", "probability of staying within tolerance"),
+    ("expected_loss", "loss against retraining every {unit}"),
+    ("expected_loss_ci_high", "... its upper bound"),
+    ("tolerance_limit", "tolerance (as one loss)"),
+    ("within_tolerance_periods", "ages surely within tolerance ({unit}s)"),
+    ("shelf_life_periods", "shelf life: surely beyond from age ({unit}s)"),
     ("decay_pattern", "decay pattern"),
+    ("decay_shape", "shape"),
     ("fresh_quality", "quality when fresh"),
     ("expected_quality", "expected quality under the recommendation"),
     ("quality_every_period", "quality when retraining every {unit}"),
@@ -50,6 +58,7 @@ KEY_FACTS: list[tuple[str, str]] = [
     ("min_train_rows", "minimum training size (rows)"),
     ("min_train_periods", "minimum training size ({unit}s)"),
     ("lookback_verdict", "old data"),
+    ("lookback_reason", "because"),
     ("recommended_lookback_periods", "keep the last ({unit}s)"),
     ("recommended_half_life_periods", "recency half-life ({unit}s)"),
     ("expected_cost", "expected cost"),
@@ -57,29 +66,35 @@ KEY_FACTS: list[tuple[str, str]] = [
 SLICE_COLUMNS = [
     "slice_key",
     "slice_value",
+    "status",
     "recommended_interval_periods",
     "recommended_policy",
+    "prob_within_tolerance",
+    "within_tolerance_periods",
     "shelf_life_periods",
-    "shelf_life_censored",
     "lookback_verdict",
     "expected_quality",
     "quality_every_period",
 ]
 TABLES: dict[str, tuple[str, list[str]]] = {
     "decay_curve": (
-        "Decay curve",
+        "Decay curve (regret: a fresh model on the same period minus this one)",
         [
+            "season",
             "model_age",
             "n_origins",
+            "n_straddling",
             "mean",
-            "q25",
-            "q75",
-            "ci_low",
-            "ci_high",
-            "mean_drop",
-            "drop_ci_low",
-            "drop_ci_high",
+            "mean_regret",
+            "regret_ci_low",
+            "regret_ci_high",
+            "prob_within_tolerance",
+            "mean_change_since_fresh",
         ],
+    ),
+    "calendar_events": (
+        "Calendar events",
+        ["drop", "fresh_drop", "n_models", "retraining_recovers", "recovery_periods", "explains_decay"],
     ),
     "schedule_backtest": (
         "Schedule backtest",
@@ -94,21 +109,32 @@ TABLES: dict[str, tuple[str, list[str]]] = {
             "mean_quality",
             "worst_quality",
             "mean_diff",
-            "diff_ci_low",
-            "diff_ci_high",
+            "pooled_loss",
+            "pooled_loss_ci_high",
+            "prob_within_tolerance",
             "total_cost",
         ],
     ),
     "learning_curve": (
         "Learning curve",
-        ["axis", "train_rows_used", "train_periods", "n_origins", "mean", "ci_low", "ci_high", "is_minimum"],
+        [
+            "axis",
+            "train_rows_used",
+            "train_periods",
+            "n_origins",
+            "mean",
+            "drop_from_largest",
+            "drop_ci_high",
+            "prob_within_tolerance",
+            "is_minimum",
+        ],
     ),
     "window_comparison": (
-        "Lookback comparison",
+        "Lookback comparison (simultaneous intervals)",
         ["lookback_periods", "half_life_periods", "is_reference", "mean", "mean_diff", "diff_ci_low", "diff_ci_high"],
     ),
     "drift_signals": (
-        "Drift signals, best predictors of a drop beyond tolerance first",
+        "Drift signals, best predictors of a loss beyond tolerance first",
         ["rank", "signal", "auc", "spearman", "n_breaches", "alert_threshold", "alert_precision", "alert_recall"],
     ),
     "data_arrival": (
@@ -116,6 +142,23 @@ TABLES: dict[str, tuple[str, list[str]]] = {
         ["rows", "labelled_rows", "positive_rate", "target_mean", "label_delay_days_p50", "label_delay_days_p90"],
     ),
 }
+# Rows in a fixed order, whatever order the tables were written in.
+ORDER = [
+    "season",
+    "period_start",
+    "model_age",
+    "policy",
+    "interval_periods",
+    "offset_periods",
+    "trigger_drop",
+    "drift_signal",
+    "axis",
+    "train_rows_used",
+    "train_periods",
+    "lookback_periods",
+    "half_life_periods",
+    "rank",
+]
 
 
 def svg_of(figure: Figure) -> str:
@@ -157,9 +200,9 @@ def _table_section(tables: RunTables, name: str) -> str:
         frame = frame.assign(period_start=frame["window"].map(lambda w: pd.Timestamp(w["start"]).date()))
         columns = ["period_start", *columns]
     frame = frame[[c for c in columns if c in frame.columns]]
-    for order in ("model_age", "rank"):
-        if order in frame.columns:
-            frame = frame.sort_values(order)
+    keys = [c for c in ORDER if c in frame.columns]
+    if keys:
+        frame = frame.sort_values(keys, na_position="first", kind="stable")
     return f"<details><summary>{html.escape(title)} ({len(frame)} rows)</summary>{_table(frame)}</details>"
 
 

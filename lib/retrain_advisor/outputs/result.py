@@ -24,7 +24,7 @@ class StudyResult:
 
     def shelf_life(self) -> DataFrame:
         """The pooled shelf life row(s) of this run, for all rows and each slice."""
-        return self.store.read("shelf_life", self.run_id).where(F.col("fit_id").isNull())
+        return self.store.read("shelf_life", self.run_id).where(F.col("fit_id").isNull() & F.col("season").isNull())
 
     def recommendations(self) -> DataFrame:
         return self.store.read("recommendations", self.run_id)

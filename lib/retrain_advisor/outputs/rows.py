@@ -15,12 +15,15 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from retrain_advisor.analyses.schedule.replay import PolicyResult
+from retrain_advisor.analyses.pipeline import StudyAnalyses
+from retrain_advisor.analyses.schedule.replay import REFERENCE, PolicyResult
+from retrain_advisor.analyses.schedule.rules import IntervalSummary, policy_loss
 from retrain_advisor.foundation.config import StudyConfig, config_as_dict
 from retrain_advisor.foundation.frames import plain_value
 from retrain_advisor.foundation.periods import GRANULARITY, period_window
-from retrain_advisor.foundation.schemas import SCHEMAS, columns
-from retrain_advisor.foundation.vocabulary import OK
+from retrain_advisor.foundation.schemas import SCHEMAS, columns, integer_columns
+from retrain_advisor.foundation.vocabulary import OK, PERIODIC, TRIGGER
+from retrain_advisor.modelling.metrics import Metric
 from retrain_advisor.planning.plan import Plan
 from retrain_advisor.spark.source import PreparedSource
 
@@ -38,18 +41,27 @@ def status_counts(table: DataFrame) -> str:
 
 def backtest_rows(
     results: dict[str | None, list[PolicyResult]],
+    summaries: dict[str | None, dict[int, IntervalSummary]],
     metric: str,
     confidence: float,
+    label_delay: Callable[[str | None], int],
+    limit: Callable[[str | None], float],
     window: Callable[[int], dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """Rows of the schedule_backtest table, without the run columns (for `frame_of`, which turns
     top-level NaN into null; nested values are converted here). `window` turns a period id into
-    its window struct."""
+    its window struct; `limit` gives each slice's tolerance as one loss."""
     window = functools.cache(window)
     rows = []
     for slice_value, policies in results.items():
         for result in policies:
             policy = result.policy
+            pooled = (
+                summaries[slice_value][policy.interval].loss
+                if policy.kind == PERIODIC and policy.interval is not None
+                else policy_loss(result)
+            )
+            low, high = result.difference.interval(confidence)
             rows.append(
                 {
                     "slice_value": slice_value,
@@ -60,6 +72,7 @@ def backtest_rows(
                     "trigger_drop": policy.trigger_drop,
                     "drift_signal": policy.signal,
                     "drift_threshold": policy.threshold,
+                    "label_delay_periods": label_delay(slice_value) if policy.kind == TRIGGER else None,
                     "n_periods": result.n_periods,
                     "n_measured": result.n_measured,
                     "n_retrains": result.n_retrains,
@@ -68,8 +81,13 @@ def backtest_rows(
                     "worst_quality": result.worst_quality,
                     "worst_window": None if result.worst_period is None else window(result.worst_period),
                     "mean_diff": result.mean_diff,
-                    "diff_ci_low": result.diff_ci_low,
-                    "diff_ci_high": result.diff_ci_high,
+                    "diff_ci_low": low if policy != REFERENCE else 0.0,
+                    "diff_ci_high": high if policy != REFERENCE else 0.0,
+                    "pooled_loss": pooled.mean,
+                    "pooled_loss_ci_high": pooled.interval(confidence)[1] if policy != REFERENCE else 0.0,
+                    "prob_within_tolerance": 1.0
+                    if policy == REFERENCE
+                    else pooled.probability_at_most(limit(slice_value)),
                     "quality_lost": result.quality_lost,
                     "total_cost": result.total_cost,
                     "confidence": confidence,
@@ -90,8 +108,13 @@ def backtest_rows(
 
 def frame_of(spark: SparkSession, table: str, records: Iterable[dict[str, Any]]) -> DataFrame:
     """A DataFrame with the table's schema from small records on the driver (missing keys are null)."""
-    names = columns(table)
-    return spark.createDataFrame([tuple(plain_value(r.get(n)) for n in names) for r in records], SCHEMAS[table])
+    names, integers = columns(table), integer_columns(table)
+
+    def value(record: dict[str, Any], name: str) -> Any:
+        found = plain_value(record.get(name))
+        return int(found) if name in integers and isinstance(found, float) else found
+
+    return spark.createDataFrame([tuple(value(r, n) for n in names) for r in records], SCHEMAS[table])
 
 
 LIBRARIES = ["retrain-advisor", "pyspark", "delta-spark", "pandas", "numpy", "pyarrow", "scikit-learn"]
@@ -290,3 +313,75 @@ class RunRows:
             F.col("slice_value").alias("_slice_value"),
             F.col("rows").alias("eval_rows_available"),
         )
+
+
+class TableRows:
+    """The result tables of the analyses, as DataFrames with the run columns."""
+
+    def __init__(self, rows: RunRows, config: StudyConfig, primary: Metric) -> None:
+        self.rows = rows
+        self.config = config
+        self.primary = primary
+
+    def of(self, results: StudyAnalyses, drift: pd.DataFrame | None) -> dict[str, DataFrame]:
+        tolerance, rows = self.config.tolerance, self.rows
+        confidence = tolerance.confidence
+        decay = results.decay
+        limits = {key: value.limit for key, value in decay.by_slice.items()}
+        recommendation_delays = {r["slice_value"]: r.get("label_delay_periods") for r in results.recommendations}
+        tables = {
+            "decay_curve": rows.frame("decay_curve", _records(decay.curve)),
+            "shelf_life": rows.frame("shelf_life", [self._shelf_row(r) for r in _records(decay.shelf_life)]),
+            "calendar_events": rows.frame(
+                "calendar_events",
+                [{**r, "window": rows.window(int(r["period_id"]))} for r in _records(decay.events)],
+            ),
+            "learning_curve": rows.frame(
+                "learning_curve", [{**r, "confidence": confidence} for r in _records(results.learning_curve)]
+            ),
+            "window_comparison": rows.frame(
+                "window_comparison", [{**r, "confidence": confidence} for r in _records(results.window_comparison)]
+            ),
+            "schedule_backtest": rows.frame(
+                "schedule_backtest",
+                backtest_rows(
+                    results.schedule,
+                    results.summaries,
+                    self.primary.name,
+                    confidence,
+                    lambda key: int(recommendation_delays.get(key) or 0),
+                    lambda key: limits.get(key, float("nan")),
+                    rows.window,
+                ),
+            ),
+            "recommendations": rows.frame(
+                "recommendations", [self._recommendation_row(r) for r in results.recommendations]
+            ),
+        }
+        if drift is not None:
+            tables["feature_drift"] = rows.frame("feature_drift", rows.drift_records(drift))
+            tables["drift_signals"] = rows.frame("drift_signals", results.signals)
+        return tables
+
+    def _event_window(self, period_id: Any) -> dict[str, dt.datetime] | None:
+        return None if period_id is None or pd.isna(period_id) else self.rows.window(int(period_id))
+
+    def _shelf_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        tolerance = self.config.tolerance
+        return {
+            **row,
+            "origin": self._event_window(row.get("origin_period_id")),
+            "event_window": self._event_window(row.get("event_period_id")),
+            "tolerance_absolute": tolerance.absolute,
+            "tolerance_relative": tolerance.relative,
+            "tolerance_floor": tolerance.floor,
+            "persistence": tolerance.persistence,
+            "confidence": tolerance.confidence,
+        }
+
+    def _recommendation_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {**row, "event_window": self._event_window(row.get("event_period_id"))}
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [] if frame.empty else [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]

@@ -16,7 +16,6 @@ from retrain_advisor.analyses.drift.signals import drift_values
 from retrain_advisor.foundation.config import StudyConfig, parse_config
 from retrain_advisor.foundation.errors import OutputError
 from retrain_advisor.foundation.frames import first_row
-from retrain_advisor.foundation.statistics import acceptable_drop
 from retrain_advisor.foundation.vocabulary import BASELINE
 from retrain_advisor.outputs.store import ResultStore
 
@@ -25,6 +24,7 @@ from retrain_advisor.outputs.store import ResultStore
 ANALYSIS_TABLES = [
     "decay_curve",
     "shelf_life",
+    "calendar_events",
     "data_arrival",
     "learning_curve",
     "window_comparison",
@@ -70,7 +70,7 @@ class RunTables:
 
     def pooled_shelf_life(self) -> dict[str, Any] | None:
         rows = self.overall("shelf_life")
-        return first_row(rows[rows["fit_id"].isna()])
+        return first_row(rows[rows["fit_id"].isna() & rows["season"].isna()])
 
 
 def latest_run_id(store: ResultStore, study_name: str | None = None) -> str:
@@ -100,20 +100,24 @@ def load_run_tables(store: ResultStore, run_id: str) -> RunTables:
     curve = frames["decay_curve"]
     directions = curve.loc[curve["metric"] == metric, "greater_is_better"]
     better = bool(directions.iloc[0]) if len(directions) else True
-    evidence = signal_evidence(store, run_id, metric, frames["drift_signals"])
-    allowed = [acceptable_drop(config.tolerance, fresh, better) for fresh in evidence["fresh"]]
-    evidence["drop"] *= 1 if better else -1
-    frames[SIGNAL_EVIDENCE] = evidence.assign(breach=evidence["drop"].to_numpy(dtype=float) > np.array(allowed))
+    recommendations = frames["recommendations"]
+    overall = recommendations[recommendations["slice_value"].isna()]
+    limit = float(overall["tolerance_limit"].iloc[0]) if len(overall) else np.nan
+    evidence = signal_evidence(store, run_id, metric, frames["drift_signals"], better)
+    frames[SIGNAL_EVIDENCE] = evidence.assign(breach=evidence["drop"].to_numpy(dtype=float) > limit)
     return RunTables(run.asDict(recursive=True), config, frames)
 
 
-def signal_evidence(store: ResultStore, run_id: str, metric: str, signals: pd.DataFrame) -> pd.DataFrame:
-    """For the best-ranked drift signal of one column: its value and the change of the metric
-    (fresh - value) of every evaluation of a decay fit at age 1 or older, the evaluations the
-    signal was ranked on: fit_id, model_age, signal, value, fresh, drop."""
+def signal_evidence(
+    store: ResultStore, run_id: str, metric: str, signals: pd.DataFrame, greater_is_better: bool
+) -> pd.DataFrame:
+    """For the best-ranked drift signal of one column: its value and the drop of the metric since
+    the fit was fresh (positive: worse) of every evaluation of a decay fit at age 1 or older, the
+    evaluations the signal was ranked on: fit_id, model_age, signal, value, fresh, drop."""
+    columns = ["fit_id", "model_age", "signal", "value", "fresh", "drop"]
     ranked = signals[signals["slice_value"].isna() & signals["column_name"].notna() & signals["auc"].notna()]
     if ranked.empty:
-        return pd.DataFrame(columns=["fit_id", "model_age", "signal", "value", "fresh", "drop"])
+        return pd.DataFrame(columns=columns)
     best = ranked.sort_values("rank").iloc[0]
     baseline = (F.col("drift_type") == BASELINE) & (F.col("column_name") == best["column_name"])
     values = drift_values(store.read("feature_drift", run_id).where(baseline).toPandas())
@@ -129,7 +133,7 @@ def signal_evidence(store: ResultStore, run_id: str, metric: str, signals: pd.Da
     # fresh quality from the age-0 evaluation itself: prediction drift has no age-0 row
     fresh = quality[quality["model_age"] == 0].set_index("fit_id")["quality"]
     quality["fresh"] = quality["fit_id"].map(fresh)
-    quality["drop"] = quality["fresh"] - quality["quality"]
+    quality["drop"] = (quality["fresh"] - quality["quality"]) * (1 if greater_is_better else -1)
     evidence = values.merge(quality[quality["model_age"] > 0], on=["fit_id", "model_age"])
     evidence = evidence.dropna(subset=["fresh", "value", "drop"])
-    return evidence.assign(signal=best["signal"])[["fit_id", "model_age", "signal", "value", "fresh", "drop"]]
+    return evidence.assign(signal=best["signal"])[columns]

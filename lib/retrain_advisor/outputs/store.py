@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -37,13 +37,16 @@ CONFLICTS = (
     "TABLE_OR_VIEW_ALREADY_EXISTS",
     "FileAlreadyExistsException",
 )
+# Creating a table at a path another writer is creating: its folder exists, its first commit
+# does not yet. Retried only while creating; a location that stays so is reported.
+CREATION_RACES = ("DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION",)
 ATTEMPTS = 5
 
 
-def is_conflict(error: Exception) -> bool:
+def is_conflict(error: Exception, markers: tuple[str, ...] = CONFLICTS) -> bool:
     """A Delta commit lost a race with another writer (retrying is safe)."""
     text = f"{type(error).__name__} {error}"
-    return any(marker in text for marker in CONFLICTS)
+    return any(marker in text for marker in markers)
 
 
 class ResultStore:
@@ -76,7 +79,7 @@ class ResultStore:
             if self.output.schema_name:
                 self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {self.output.schema_name}")
             for table, ddl in SCHEMAS.items():
-                self.retried(functools.partial(self._create, table, ddl))
+                self.retried(functools.partial(self._create, table, ddl), CONFLICTS + CREATION_RACES)
         except Exception as error:
             raise OutputError(
                 f"cannot create the result tables in {self.describe()}: {type(error).__name__}: "
@@ -89,13 +92,13 @@ class ResultStore:
             f"CREATE TABLE IF NOT EXISTS {self.reference(table)} ({ddl}) USING DELTA PARTITIONED BY (run_id)"
         )
 
-    def retried(self, write: Callable[[], object]) -> None:
+    def retried(self, write: Callable[[], object], conflicts: tuple[str, ...] = CONFLICTS) -> None:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 write()
                 return
             except Exception as error:
-                if not is_conflict(error) or attempt == ATTEMPTS:
+                if not is_conflict(error, conflicts) or attempt == ATTEMPTS:
                     raise
                 log.info("a concurrent writer changed the table; retrying (%d/%d)", attempt, ATTEMPTS)
                 time.sleep(0.2 * attempt)
@@ -113,6 +116,26 @@ class ResultStore:
             writer.saveAsTable(self.reference(table))
         else:
             writer.save(self.location(table))
+
+    def append_run(self, table: str, rows: DataFrame) -> None:
+        """Add rows to a run already written (rows the run adds later, such as the joint replay's)."""
+        ordered = rows.select(*[F.col(c) for c in columns(table)])
+        writer = ordered.write.format("delta").mode("append").option("mergeSchema", "true")
+        if self.output.schema_name:
+            writer.saveAsTable(self.reference(table))
+        else:
+            writer.save(self.location(table))
+
+    def add_analysis(self, run_id: str, fit_ids: Iterable[str], analysis: str) -> None:
+        """Record in `fits.analyses` that a later stage of the run used fits it already has."""
+        listed = ", ".join(f"'{fit_id}'" for fit_id in sorted(fit_ids))
+        if not listed:
+            return
+        statement = (
+            f"UPDATE {self.reference('fits')} SET analyses = array_sort(array_union(analyses, array('{analysis}'))) "
+            f"WHERE run_id = '{run_id}' AND fit_id IN ({listed})"
+        )
+        self.retried(lambda: self.spark.sql(statement))
 
     def discard_run(self, run_id: str) -> None:
         """Delete a run's rows from every result table but `runs` (after the run failed)."""

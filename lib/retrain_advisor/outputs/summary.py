@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+import math
 import textwrap
+from typing import Any
 
+from pyspark.sql import Row
 from pyspark.sql import functions as F
 
 from retrain_advisor.foundation.config import StudyConfig
 from retrain_advisor.foundation.schemas import SCHEMAS
+from retrain_advisor.foundation.vocabulary import INSUFFICIENT_EVIDENCE
 from retrain_advisor.outputs.result import StudyResult
 
 
-def _tolerance_text(config: StudyConfig) -> str:
-    tol = config.tolerance
+def number(value: Any, digits: int = 3) -> str:
+    """A figure for the terminal; '-' when not measured."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def _tolerance_text(shelf: Row) -> str:
     parts = []
-    if tol.absolute is not None:
-        parts.append(f"dropped by more than {tol.absolute:g}")
-    if tol.relative is not None:
-        parts.append(f"dropped by more than {tol.relative:.0%}")
-    if tol.floor is not None:
-        parts.append(f"crossed the floor {tol.floor:g}")
-    return " or ".join(parts)
+    if shelf["tolerance_absolute"] is not None:
+        parts.append(f"{shelf['tolerance_absolute']:g}")
+    if shelf["tolerance_relative"] is not None:
+        parts.append(f"{shelf['tolerance_relative']:.0%} of fresh quality")
+    if shelf["tolerance_floor"] is not None:
+        parts.append(f"the floor {shelf['tolerance_floor']:g}")
+    return " or ".join(parts) or "the tolerance"
 
 
 def recommendation_lines(result: StudyResult, config: StudyConfig) -> list[str]:
@@ -30,16 +40,19 @@ def recommendation_lines(result: StudyResult, config: StudyConfig) -> list[str]:
     lines = []
     for row in rows:
         if row["slice_value"] is None:
-            lines.append("recommendation:")
+            lines.append("recommendation:" if row["status"] != INSUFFICIENT_EVIDENCE else "insufficient evidence:")
             lines += textwrap.wrap(row["rationale"], width=100, initial_indent="  ", subsequent_indent="  ")
+        elif row["status"] == INSUFFICIENT_EVIDENCE:
+            lines.append(f"  {row['slice_key']} = {row['slice_value']}: insufficient evidence")
         else:
             policy = {"trigger": "on a quality trigger", "drift": "on a drift trigger"}.get(
                 row["recommended_policy"], "periodically"
             )
             lines.append(
                 f"  {row['slice_key']} = {row['slice_value']}: retrain {policy} every "
-                f"{row['recommended_interval_periods']} {unit}(s), shelf life {row['shelf_life_periods']}, "
-                f"old data: {row['lookback_verdict']}"
+                f"{row['recommended_interval_periods']} {unit}(s) (within tolerance with probability "
+                f"{number(row['prob_within_tolerance'], 2)}), surely within tolerance for "
+                f"{row['within_tolerance_periods']} {unit}(s), old data: {row['lookback_verdict']}"
             )
     return lines
 
@@ -50,7 +63,7 @@ def summary_lines(result: StudyResult, config: StudyConfig) -> list[str]:
     shelf = result.shelf_life().where((F.col("metric") == metric) & F.col("slice_value").isNull()).first()
     curve = (
         result.store.read("decay_curve", result.run_id)
-        .where((F.col("metric") == metric) & F.col("slice_value").isNull())
+        .where((F.col("metric") == metric) & F.col("slice_value").isNull() & F.col("season").isNull())
         .orderBy("model_age")
         .collect()
     )
@@ -59,29 +72,29 @@ def summary_lines(result: StudyResult, config: StudyConfig) -> list[str]:
         f"{result.n_evaluations} evaluations in {result.seconds:.0f} s",
         *recommendation_lines(result, config),
     ]
-    if shelf is None:
-        return lines + ["no shelf life: no evaluation was sufficient (see the evaluations table)"]
+    if shelf is None or not curve:
+        return lines + ["no decay curve: no evaluation was sufficient (see the evaluations table)"]
     fresh = curve[0]
-    lines.append(f"{metric} when fresh: {fresh['mean']:.3f} (mean over {fresh['n_origins']} origins)")
-    rule = (
-        f"{_tolerance_text(config)} with {shelf['confidence']:.0%} confidence, {shelf['persistence']} {unit}s in a row"
+    lines.append(f"{metric} when fresh: {number(fresh['mean'])} (mean over {fresh['n_origins']} origins)")
+    tolerance = _tolerance_text(shelf)
+    lines.append(
+        f"ages surely within tolerance ({tolerance}, {shelf['confidence']:.0%} confidence): "
+        f"0 to {shelf['within_tolerance_periods'] - 1}"
     )
     if shelf["is_censored"]:
-        lines.append(
-            f"shelf life: at least {shelf['shelf_life_periods']} {unit}s: up to age {shelf['max_age_tested']}, "
-            f"the {metric} never {rule}"
-        )
+        lines.append(f"shelf life: no age up to {shelf['max_age_tested']} is surely beyond the tolerance")
     else:
         lines.append(
-            f"shelf life: {shelf['shelf_life_periods']} {unit}s: from age {shelf['shelf_life_periods']}, "
-            f"the {metric} has {rule}"
+            f"shelf life: {shelf['shelf_life_periods']} {unit}s: from age {shelf['shelf_life_periods']} the loss is "
+            f"surely beyond the tolerance, {shelf['persistence']} {unit}s in a row"
         )
-    lines.append(f"decay pattern: {shelf['decay_pattern']}")
-    lines.append(f"  {'age':>4} {'origins':>7} {'mean':>7} {'drop':>7}  interval of drop")
+    shape = f" ({shelf['decay_shape']})" if shelf["decay_shape"] else ""
+    lines.append(f"decay pattern: {shelf['decay_pattern']}{shape}")
+    lines.append(f"  {'age':>4} {'origins':>7} {'mean':>7} {'loss':>7}  interval of the loss against a fresh model")
     for row in curve:
         lines.append(
-            f"  {row['model_age']:>4} {row['n_origins']:>7} {row['mean']:>7.3f} {row['mean_drop']:>7.3f}  "
-            f"[{row['drop_ci_low']:.3f}, {row['drop_ci_high']:.3f}]"
+            f"  {row['model_age']:>4} {row['n_origins']:>7} {number(row['mean']):>7} {number(row['mean_regret']):>7}  "
+            f"[{number(row['regret_ci_low'])}, {number(row['regret_ci_high'])}]"
         )
     lines.append("tables: " + ", ".join(result.store.reference(t) for t in SCHEMAS))
     if result.report_path is not None:

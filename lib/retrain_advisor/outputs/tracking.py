@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 MAX_PARAM_LENGTH = 6000
 HEADLINE = [
     "shelf_life_periods",
+    "within_tolerance_periods",
+    "prob_within_tolerance",
+    "expected_loss",
     "fresh_quality",
     "min_feasible_interval_periods",
     "recommended_interval_periods",
@@ -98,12 +101,14 @@ def log_study(
                 {
                     "recommendation": rationale,
                     "mlflow.note.content": rationale,  # the run's description in the MLflow UI
+                    "status": str(overall["status"]),
                     "lookback_verdict": str(overall["lookback_verdict"]),
                     "recommended_policy": str(overall["recommended_policy"]),
                 }
             )
-        for row in tables.overall("decay_curve").sort_values("model_age").to_dict("records"):
-            decay = {"decay.mean": float(row["mean"]), "decay.mean_drop": float(row["mean_drop"])}
+        curve = tables.overall("decay_curve")
+        for row in curve[curve["season"].isna()].sort_values("model_age").to_dict("records"):
+            decay = {"decay.mean": float(row["mean"]), "decay.mean_regret": float(row["mean_regret"])}
             mlflow.log_metrics(decay, step=int(row["model_age"]))
         for name, frame in tables.frames.items():
             mlflow.log_table(loggable(frame), f"tables/{name}.json")

@@ -40,6 +40,7 @@ VIEWS: dict[str, str] = {
     "latest_recommendations": _latest("recommendations"),
     "latest_decay_curve": _latest("decay_curve"),
     "latest_shelf_life": _latest("shelf_life", "t.fit_id IS NULL"),
+    "latest_calendar_events": _latest("calendar_events"),
 }
 
 

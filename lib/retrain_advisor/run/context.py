@@ -15,6 +15,7 @@ from retrain_advisor.foundation.config import RUN_ID, StudyConfig
 from retrain_advisor.foundation.errors import ConfigError
 from retrain_advisor.outputs.rows import RunRows
 from retrain_advisor.outputs.store import ResultStore
+from retrain_advisor.planning.plan import Plan
 from retrain_advisor.run.prepare import PreparedStudy
 from retrain_advisor.spark.session import JobLabels
 
@@ -52,14 +53,17 @@ class StudyRun:
         self.started_at = dt.datetime.now(dt.timezone.utc)
         self.jobs = JobLabels(spark, self.run_id)
 
-    def record(self, status: str, error: str | None = None, study: PreparedStudy | None = None) -> None:
-        """Write this run's row of `runs`; the study fills in what is known once it is prepared."""
+    def record(
+        self, status: str, error: str | None = None, study: PreparedStudy | None = None, done: Plan | None = None
+    ) -> None:
+        """Write this run's row of `runs`; the study fills in what is known once it is prepared,
+        and `done` every fit and evaluation the run made once it has."""
         row = self.rows.runs_row(
             status,
             self.started_at,
             error,
             study.source if study else None,
             study.primary_metric if study else None,
-            study.plan if study else None,
+            done or (study.plan if study else None),
         )
         self.store.replace_run("runs", row, self.run_id)

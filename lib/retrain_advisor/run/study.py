@@ -53,7 +53,7 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
             run.store.replace_run("evaluations", run.rows.evaluation_rows(scores, plan, source, fits), run.run_id)
         evaluations = run.store.read("evaluations", run.run_id)
         log.info("evaluations by status (all rows and slices): %s", status_counts(evaluations))
-        analyze(run, study, evaluations, timings)
+        done = analyze(run, study, evaluations, timings)
     except BaseException as error:
         try:
             run.record("failed", f"{type(error).__name__}: {error}"[:4000], study)
@@ -61,11 +61,11 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
         except Exception as cleanup_error:  # keep the original error; say what is left behind
             log.error("could not mark run %s as failed and remove its rows: %s", run.run_id, cleanup_error)
         raise
-    run.record("succeeded", None, study)
+    run.record("succeeded", None, study, done)
     seconds = time.perf_counter() - started
     log.info("run %s succeeded in %.1f s", run.run_id, seconds)
     result = StudyResult(
-        run.run_id, run.store, study.primary_metric, len(plan.fits), len(plan.evaluations), seconds, timings
+        run.run_id, run.store, study.primary_metric, len(done.fits), len(done.evaluations), seconds, timings
     )
     with run.jobs.label("publish", "(report and MLflow)"):
         return publish(result, config)

@@ -232,7 +232,9 @@ def run_fits(
         "fit_id",
         "train_rows_available",
         F.coalesce("status", F.lit("skipped")).alias("status"),
-        F.coalesce("reason", F.lit("no labelled rows in the training window")).alias("reason"),
+        F.when(F.col("status").isNull(), F.lit("no labelled rows in the training window"))
+        .otherwise(F.col("reason"))
+        .alias("reason"),
         F.coalesce("train_rows_used", F.lit(0)).alias("train_rows_used"),
         "train_class_counts",
         F.coalesce("fit_seconds", F.lit(0.0)).alias("fit_seconds"),

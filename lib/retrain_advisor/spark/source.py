@@ -76,7 +76,7 @@ class PreparedSource:
     categorical: list[str]
     classes: list[str]
     positive_label: str | None
-    periods: pd.DataFrame  # period_id, slice_value (None: all rows), rows
+    periods: pd.DataFrame  # period_id, slice_value (None: all rows), rows, class_counts (all rows, classification)
     report: SourceReport
     arrival_rows: DataFrame  # every row with a period: labelled flag, target, label delay, slice
     slice_key: str | None = None
@@ -92,6 +92,12 @@ class PreparedSource:
     @property
     def period_ids(self) -> list[int]:
         return sorted(self._rows_by_period)
+
+    def class_counts(self, period_id: int) -> dict[str, int]:
+        """Labelled rows of each class in a period (classification; empty for regression)."""
+        overall = self.periods[self.periods["slice_value"].isna() & (self.periods["period_id"] == period_id)]
+        found = overall["class_counts"].iloc[0] if len(overall) else None
+        return dict(found) if isinstance(found, dict) else {}
 
 
 def _delta_version(spark: SparkSession, reference: str) -> int | None:
@@ -267,7 +273,7 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
         features.categorical,
         label.classes,
         None if label.positive is None else str(label.positive),
-        _profile(rows, config),
+        _profile(rows, config, label.task),
         report,
         _arrival_rows(timed, config, label),
         config.slice.key,
@@ -477,10 +483,29 @@ def _as_timestamp(df: DataFrame, name: str) -> Column:
     )
 
 
-def _profile(rows: DataFrame, config: StudyConfig) -> pd.DataFrame:
-    """Labelled rows per period, and per period and slice (a small result)."""
-    counts = rows.groupBy(F.col(PERIOD).alias("period_id")).agg(F.count(F.lit(1)).alias("rows"))
-    profile = counts.toPandas().assign(slice_value=None)
+def _profile(rows: DataFrame, config: StudyConfig, task: Task) -> pd.DataFrame:
+    """Labelled rows per period (with the rows of each class, for classification), and per
+    period and slice (a small result)."""
+    if task == "regression":
+        counts = rows.groupBy(F.col(PERIOD).alias("period_id")).agg(F.count(F.lit(1)).alias("rows")).toPandas()
+        profile = counts.assign(slice_value=None, class_counts=None)
+    else:
+        by_class = (
+            rows.groupBy(F.col(PERIOD).alias("period_id"), F.col(TARGET).cast("string").alias("target"))
+            .agg(F.count(F.lit(1)).alias("rows"))
+            .toPandas()
+        )
+        profile = pd.DataFrame(
+            [
+                {
+                    "period_id": int(group["period_id"].iloc[0]),
+                    "rows": int(group["rows"].sum()),
+                    "class_counts": {str(k): int(v) for k, v in zip(group["target"], group["rows"], strict=True)},
+                }
+                for _, group in by_class.groupby("period_id", sort=True)
+            ],
+            columns=["period_id", "rows", "class_counts"],
+        ).assign(slice_value=None)
     if config.slice.key:
         per_slice = (
             rows.groupBy(F.col(PERIOD).alias("period_id"), F.col(SLICE).alias("slice_value"))
@@ -494,7 +519,7 @@ def _profile(rows: DataFrame, config: StudyConfig) -> pd.DataFrame:
                 f"slice.max_values={config.slice.max_values} (e.g. {sorted(values)[:5]}); slice on a coarser column "
                 "or raise slice.max_values"
             )
-        profile = pd.concat([profile, per_slice], ignore_index=True)
+        profile = pd.concat([profile, per_slice.assign(class_counts=None)], ignore_index=True)
     return profile.sort_values(["period_id", "slice_value"], na_position="first").reset_index(drop=True)
 
 
