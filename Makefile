@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench bench-profile bench-drift
+.PHONY: demo test calibrate bench bench-profile bench-drift
 
 $(BIN)/retrain-advisor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ test: $(BIN)/retrain-advisor
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+calibrate: $(BIN)/retrain-advisor
+	$(BIN)/python -m calibration
 
 bench: $(BIN)/retrain-advisor
 	$(BIN)/python -m bench
