@@ -10,6 +10,7 @@ import pytest
 
 from retrain_advisor.analyses.decay.analysis import analyse_decay
 from retrain_advisor.analyses.decay.curve import decay_curve
+from retrain_advisor.analyses.decay.events import calendar_events
 from retrain_advisor.analyses.decay.pattern import decay_pattern
 from retrain_advisor.analyses.decay.regret import regret_cells
 from retrain_advisor.analyses.decay.rules import shelf_life
@@ -134,6 +135,16 @@ def test_widening_variance():
     assert decay_pattern(curve[curve["season"].isna()], 0.02, 3)[0] == WIDENING
 
 
+def test_widening_variance_whatever_the_level_its_origins_happen_to_have():
+    """Models that age at random speeds: their mean regret is a matter of chance (here they gain a
+    little on average, there they lose a little) and says neither stable nor gradual."""
+    slopes = np.random.default_rng(4).normal(0, 0.006, 100)
+    for drift in (-0.0018, 0.0018):
+        rates = slopes - slopes.mean() + drift
+        curve = curve_of(matrix(lambda t, j, rates=rates: 0.9 - rates[t] * (j - t), noise=0.001))
+        assert decay_pattern(curve[curve["season"].isna()], 0.02, 3)[0] == WIDENING, drift
+
+
 def concept_change(on: int, size: float = 0.06, lookback: int = 4) -> Callable[[int, int], float]:
     """Models lose `size` times the share of their training window from before `on`, from then on."""
 
@@ -184,3 +195,17 @@ def test_each_season_of_the_origins_gets_its_own_curve_and_shelf_life():
     assert set(result.curve["season"].dropna()) == {"Q1", "Q2"}
     pooled = result.shelf_life[result.shelf_life["fit_id"].isna()]
     assert pooled["season"].tolist() == [None, "Q1", "Q2"]
+
+
+def test_a_change_that_takes_two_periods_is_one_event():
+    """Half the change lands in one week and half in the next (a change mid-week): one event that
+    starts on the first, with both weeks' loss."""
+
+    def quality(t: int, j: int) -> float:
+        before = min(max(20 - (t - 4), 0), 4) / 4
+        return 0.85 - 0.04 * before * ((j >= 20) + (j >= 21))
+
+    frame = matrix(quality, noise=0.001)
+    (event,) = calendar_events(frame, design(), 0.02, 0.9)
+    assert (event.period_id, event.n_periods) == (20, 2)
+    assert event.drop == pytest.approx(0.08, abs=0.01)
