@@ -75,7 +75,8 @@ SCHEMAS: dict[str, str] = {
     ),
     "calendar_events": (
         f"run_id string, {SLICE_COLUMNS}, granularity string, metric string, window {WINDOW}, drop double, "
-        "fresh_drop double, n_models int, retraining_recovers boolean, recovery_periods int, explains_decay boolean"
+        "fresh_drop double, n_periods int, n_models int, retraining_recovers boolean, recovery_periods int, "
+        "explains_decay boolean"
     ),
     "feature_drift": (
         f"run_id string, {SLICE_COLUMNS}, granularity string, window {WINDOW}, window_cmp {WINDOW}, drift_type string, "

@@ -201,8 +201,8 @@ class RunRows:
         """A table's rows from driver-side records, with the run columns."""
         return frame_of(self.spark, table, self.run_records(records))
 
-    def window(self, period_id: int) -> dict[str, dt.datetime]:
-        start, end = period_window(self.config.period.unit, period_id, period_id + 1, self.config.period.timezone)
+    def window(self, period_id: int, periods: int = 1) -> dict[str, dt.datetime]:
+        start, end = period_window(self.config.period.unit, period_id, period_id + periods, self.config.period.timezone)
         return {"start": start, "end": end}
 
     def drift_records(self, drift: pd.DataFrame) -> list[dict]:
@@ -334,7 +334,10 @@ class TableRows:
             "shelf_life": rows.frame("shelf_life", [self._shelf_row(r) for r in _records(decay.shelf_life)]),
             "calendar_events": rows.frame(
                 "calendar_events",
-                [{**r, "window": rows.window(int(r["period_id"]))} for r in _records(decay.events)],
+                [
+                    {**r, "window": rows.window(int(r["period_id"]), int(r["n_periods"]))}
+                    for r in _records(decay.events)
+                ],
             ),
             "learning_curve": rows.frame(
                 "learning_curve", [{**r, "confidence": confidence} for r in _records(results.learning_curve)]

@@ -80,6 +80,7 @@ def analyse_decay(
                 "period_id": e.period_id,
                 "drop": e.drop,
                 "fresh_drop": e.fresh_drop,
+                "n_periods": e.n_periods,
                 "n_models": e.n_models,
                 "retraining_recovers": e.retraining_recovers,
                 "recovery_periods": e.recovery_periods,
@@ -99,6 +100,7 @@ EVENT_COLUMNS = [
     "period_id",
     "drop",
     "fresh_drop",
+    "n_periods",
     "n_models",
     "retraining_recovers",
     "recovery_periods",
@@ -161,7 +163,8 @@ def _level_dependence(rows: pd.DataFrame, design: DecayDesign, events: list[Cale
     between calendar events is centred on its own mean: a dated step is not persistence."""
     fresh = rows[rows["fit_id"].isin(set(design.reference_fits.values())) & (rows["model_age"] == 0) & rows["usable"]]
     fresh = fresh.sort_values("period_id")
-    stretch = np.searchsorted(sorted(e.period_id for e in events), fresh["period_id"].to_numpy(), side="right")
+    starts = sorted(period for event in events for period in event.periods)
+    stretch = np.searchsorted(starts, fresh["period_id"].to_numpy(), side="right")
     centred = fresh["value"] - fresh.groupby(stretch)["value"].transform("mean").to_numpy()
     return estimate_dependence(centred.to_numpy(dtype=float))
 

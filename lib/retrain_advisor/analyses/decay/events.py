@@ -6,7 +6,8 @@ scored on both j - 1 and j gives its own change of quality between them (the sam
 its own strengths cancel); their mean is the period's change. A period is an event when that
 change is a loss larger than the tolerance and an outlier among all periods' changes (more than
 OUTLIER_SCALE robust standard deviations below their median), so a steady calendar trend is not
-an event while a step is.
+an event while a step is. Consecutive such periods are one event (a change that takes hold over
+more than one period, or lands mid-period): it starts at the first and its loss is their sum.
 
 For each event: how much the models lost, whether models trained after it recover what the
 older ones lost (a concept change: retraining helps; the fresh models' mean gain over the last
@@ -31,12 +32,17 @@ MIN_MODELS = 2
 
 @dataclass(frozen=True)
 class CalendarEvent:
-    period_id: int
-    drop: float  # mean loss of the models serving both the period before and this one
-    fresh_drop: float  # the loss of the youngest of them
-    n_models: int
+    period_id: int  # the first period of the change
+    drop: float  # mean loss of the models serving each period of it and the period before, summed
+    fresh_drop: float  # the loss of the youngest of them, summed likewise
+    n_models: int  # the fewest models that measured one of its periods
     retraining_recovers: bool  # fresh models after it surely beat the last model trained before it
     recovery_periods: int | None  # periods until a fresh model is back within tolerance; None: not seen
+    n_periods: int = 1  # consecutive periods the change took
+
+    @property
+    def periods(self) -> range:
+        return range(self.period_id, self.period_id + self.n_periods)
 
 
 Quality = dict[str, dict[int, float]]  # fit id -> scored period -> value (usable evaluations only)
@@ -62,23 +68,40 @@ def calendar_events(
     spread = 1.4826 * float(np.median(np.abs(means - np.median(means))))
     floor = float(np.median(means)) - OUTLIER_SCALE * max(spread, 1e-12)
     fresh = _fresh_quality(usable, design)
+    flagged = [
+        p for p, (mean, count) in sorted(changes.items()) if mean <= -limit and mean <= floor and count >= MIN_MODELS
+    ]
     events = []
-    for period, (mean, count) in sorted(changes.items()):
-        if mean > -limit or mean > floor or count < MIN_MODELS:
-            continue
-        serving = [f for f, values in quality.items() if period in values and period - 1 in values]
-        youngest = max(serving, key=lambda f: origin_of[f])
+    for run in _consecutive(flagged):
+        first = run[0]
+        youngest_drops = []
+        for period in run:
+            serving = [f for f, values in quality.items() if period in values and period - 1 in values]
+            youngest = max(serving, key=lambda f: origin_of[f])
+            youngest_drops.append(-sign * (quality[youngest][period] - quality[youngest][period - 1]))
         events.append(
             CalendarEvent(
-                period_id=period,
-                drop=-mean,
-                fresh_drop=-sign * (quality[youngest][period] - quality[youngest][period - 1]),
-                n_models=count,
-                retraining_recovers=_retraining_recovers(quality, origin_of, fresh, period, sign, confidence),
-                recovery_periods=_recovery(fresh, period, sign, limit),
+                period_id=first,
+                drop=-sum(changes[p][0] for p in run),
+                fresh_drop=float(sum(youngest_drops)),
+                n_models=min(changes[p][1] for p in run),
+                retraining_recovers=_retraining_recovers(quality, origin_of, fresh, first, sign, confidence),
+                recovery_periods=_recovery(fresh, first, sign, limit),
+                n_periods=len(run),
             )
         )
     return sorted(events, key=lambda e: -e.drop)
+
+
+def _consecutive(periods: list[int]) -> list[list[int]]:
+    """Sorted periods in runs of consecutive ones."""
+    runs: list[list[int]] = []
+    for period in periods:
+        if runs and period == runs[-1][-1] + 1:
+            runs[-1].append(period)
+        else:
+            runs.append([period])
+    return runs
 
 
 def _period_changes(quality: Quality, sign: float) -> dict[int, tuple[float, int]]:
@@ -135,5 +158,6 @@ def spans_event(train_starts: pd.Series, periods: pd.Series, events: list[Calend
     in its window is the event's too: it loses to fresher models as they adapt."""
     spanning = pd.Series(False, index=train_starts.index)
     for event in events:
-        spanning |= (train_starts < event.period_id) & (periods >= event.period_id)
+        for period in event.periods:
+            spanning |= (train_starts < period) & (periods >= period)
     return spanning

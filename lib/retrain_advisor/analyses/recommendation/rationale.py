@@ -127,6 +127,11 @@ def _decay(row: dict[str, Any], evidence: Evidence, unit: PeriodUnit) -> list[st
     ]
     for event in decay.events[:2]:
         date = period_start(unit, event.period_id).isoformat()
+        when = (
+            f"On the {unit} of {date}"
+            if event.n_periods == 1
+            else f"Over the {plural(event.n_periods, unit)} from {date}"
+        )
         recovery = (
             f"fresh models were back within tolerance {plural(event.recovery_periods, unit)} later"
             if event.recovery_periods is not None
@@ -135,11 +140,11 @@ def _decay(row: dict[str, Any], evidence: Evidence, unit: PeriodUnit) -> list[st
         kind = (
             "retraining on data from after it recovers what older models lost"
             if event.retraining_recovers
-            else "it hit every model alike, so retraining does not undo it"
+            else "models trained after it did not surely beat the last one trained before it, as when a change "
+            "hits every model alike"
         )
         parts.append(
-            f"On the {unit} of {date} every model lost {event.drop:.3f} {metric} at once (a calendar event): {kind}; "
-            f"{recovery}."
+            f"{when} every model lost {event.drop:.3f} {metric} together (a calendar event): {kind}; {recovery}."
         )
     if decay.explained_by_events and decay.events:
         date = period_start(unit, decay.events[0].period_id).isoformat()
@@ -158,7 +163,8 @@ def _seasons(decay: Any, unit: PeriodUnit) -> str | None:
     if not decay.seasons:
         return None
     overall = decay.shelf.within_periods
-    shorter = {s: v.within_periods for s, v in decay.seasons.items() if v.within_periods + 2 <= overall}
+    measured = {s: v for s, v in decay.seasons.items() if v.within_periods > 0}  # age 0 on enough origins
+    shorter = {s: v.within_periods for s, v in measured.items() if v.within_periods + 2 <= overall}
     if not shorter:
         return None
     listed = ", ".join(f"{season} {plural(n, unit)}" for season, n in sorted(shorter.items()))
