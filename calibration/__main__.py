@@ -39,6 +39,11 @@ class Target:
     text: str
     applies: Callable[[Regime], bool] = lambda regime: True
 
+    @property
+    def column(self) -> str:
+        """The label, short enough for a table's header."""
+        return COLUMNS.get(self.measure, self.label) + f" ({self.text})"
+
 
 TARGETS = [
     Target("false_breach", "false breach at the boundary", lambda v: v <= 1.2 * (1 - NOMINAL) / 2, "<= 0.06"),
@@ -64,6 +69,18 @@ TARGETS = [
         lambda regime: regime.pattern == ABRUPT,
     ),
 ]
+COLUMNS = {
+    "false_breach": "false breach",
+    "drop_coverage": "regret coverage",
+    "quality_coverage": "quality coverage",
+    "wrong_interval": "policy loses more",
+    "lookback_claim_false": "false lookback",
+    "too_small_minimum": "minimum too small",
+    "pattern_right": "pattern right",
+    "false_event": "false event",
+    "shape_right": "shape right",
+    "event_dated": "event dated",
+}
 DESCRIPTIVE = {
     "insufficient": "insufficient evidence",
     "mean_interval": "mean recommended interval",
@@ -117,7 +134,7 @@ def report(rates: Rates, stress: bool) -> tuple[list[str], int]:
 def markdown_table(rows: list[tuple[Rates, bool]]) -> str:
     """One row per regime, one column per target; in brackets a figure with no target there (the
     level moves with the calendar, or a stress regime), a dash where a measure does not exist."""
-    header = ["regime", "seeds", *(f"{t.label} ({t.text})" for t in TARGETS)]
+    header = ["regime", "seeds", *(t.column for t in TARGETS)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for rates, stress in rows:
         figures = {**rates.figures, "pattern_right": rates.patterns.get(rates.regime.pattern, 0.0)}
