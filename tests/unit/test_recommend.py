@@ -225,6 +225,21 @@ def test_a_change_on_one_date_is_named_with_what_it_means_for_the_cadence():
     assert "a one-off change calls for a retrain on data from after" in text and "3 weeks later" in text
 
 
+def test_a_change_over_two_weeks_is_dated_once_and_an_unsure_recovery_claims_nothing():
+    event = CalendarEvent(START + 5, 0.12, 0.1, 8, False, 8, n_periods=2)
+    row = recommend(evidence(replayed(linear(0.0)), decay=decay(pattern=ABRUPT, events=[event])), config())
+    text = row["rationale"]
+    assert "Over the 2 weeks from 1972-01-10 every model lost 0.120" in text
+    assert "does not undo" not in text and "did not surely beat the last one trained before it" in text
+
+
+def test_only_seasons_measured_on_enough_origins_get_a_cadence_note():
+    thin, short = ShelfLife(7, True, None, 0, 6), ShelfLife(7, True, None, 3, 6)
+    row = recommend(evidence(replayed(linear(0.0)), decay=decay(seasons={"Q1": thin, "Q3": short})), config())
+    assert "(Q3 3 weeks, against 7 weeks overall): retrain more often then" in row["rationale"]
+    assert "Q1" not in row["rationale"]
+
+
 def test_notes_reach_the_rationale():
     note = "Only 3 of the 24 weeks asked for were replayed: earlier fits would lack a full lookback."
     row = recommend(evidence(replayed(linear(0.0)), notes=[note]), config())
