@@ -8,8 +8,8 @@ widening variance. No Spark here.
   of it, surely below its peak (a season or a cycle that comes back);
 - widening variance: the spread of the regret across origins at the oldest ages is at least
   twice the spread at the youngest and larger than the mean regret there, and a quarter of the
-  origins lose more than the tolerance there (or half the interquartile range reaches it):
-  models age at different speeds, and their mean says little (models that share fewer training
+  origins lose more than the tolerance there: models age at different speeds, and their mean
+  says little (models that share fewer training
   rows differ more by chance; that alone is not widening);
 - gradual: the mean regret reaches half the tolerance; saturating when a curve that levels off,
   c (1 - exp(-a / s)), fits the mean regret clearly better than a line through the origin,
@@ -60,17 +60,15 @@ def decay_pattern(
 
 def _widens(later: pd.DataFrame, limit: float) -> bool:
     """Over the oldest third of ages, the interquartile range across origins is twice the youngest
-    third's and above the mean regret, and a quarter of the origins lose more than the tolerance:
-    the upper quartile reaches it, or half the interquartile range does (a quarter lose that much
-    against the typical origin: the level of a few dozen randomly ageing origins is itself a
-    matter of chance)."""
+    third's and above the mean regret, and a quarter of the origins lose more than the tolerance
+    against the fresh model (the upper quartile reaches it)."""
     spread = (later["regret_q75"] - later["regret_q25"]).to_numpy(dtype=float)
     if len(spread) < 4:
         return False
     third = max(2, len(spread) // 3)
     late, early = float(np.nanmean(spread[-third:])), float(np.nanmean(spread[:third]))
     late_mean = float(np.nanmean(later["mean_regret"].to_numpy(dtype=float)[-third:]))
-    worst_quarter = max(float(np.nanmean(later["regret_q75"].to_numpy(dtype=float)[-third:])), late / 2)
+    worst_quarter = float(np.nanmean(later["regret_q75"].to_numpy(dtype=float)[-third:]))
     return late >= WIDENING_RATIO * max(early, 1e-9) and late > abs(late_mean) and worst_quarter >= limit
 
 
