@@ -213,17 +213,7 @@ def simulate(study: Study, seed: int) -> pd.DataFrame:
             - slope.get(fit.fit_id, 0.0) * evaluation.model_age
         )
         records.append((None, fit.fit_id, fit.train_end, j, evaluation.model_age, value, fit.max_rows))
-    frame = pd.DataFrame(
-        records, columns=["slice_value", "fit_id", "train_end", "period_id", "model_age", "value", "train_rows_used"]
-    )
-    return frame.assign(
-        metric=METRIC.name,
-        greater_is_better=True,
-        usable=True,
-        rows=float(regime.rows),
-        train_rows_used=frame["train_rows_used"].astype(float),
-        fit_ok=True,
-    )[PERFORMANCE_COLUMNS]
+    return _performance_frame(records, regime)
 
 
 def true_frame(study: Study) -> pd.DataFrame:
@@ -241,6 +231,12 @@ def true_frame(study: Study) -> pd.DataFrame:
         )
         for e in plan.sorted_evaluations()
     ]
+    return _performance_frame(records, regime)
+
+
+def _performance_frame(records: list[tuple], regime: Regime) -> pd.DataFrame:
+    """(slice, fit, train end, period, age, value, training rows) records as the analyses read them:
+    every evaluation usable, every fit ok."""
     frame = pd.DataFrame(
         records, columns=["slice_value", "fit_id", "train_end", "period_id", "model_age", "value", "train_rows_used"]
     )
@@ -249,8 +245,8 @@ def true_frame(study: Study) -> pd.DataFrame:
         greater_is_better=True,
         usable=True,
         rows=float(regime.rows),
-        fit_ok=True,
         train_rows_used=frame["train_rows_used"].astype(float),
+        fit_ok=True,
     )[PERFORMANCE_COLUMNS]
 
 
