@@ -24,14 +24,13 @@ URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 Task = Literal["binary", "multiclass", "regression"]
 PeriodUnit = Literal["day", "week", "month"]
+EpochUnit = Literal["seconds", "milliseconds", "microseconds", "nanoseconds"]
 
 
-def _check_identifier(value: str, what: str) -> str:
-    if not IDENTIFIER.match(value):
-        raise ValueError(
-            f"{what} {value!r} is not a plain identifier (letters, digits, underscore, not starting "
-            "with a digit); rename or alias the column in a `source.query`"
-        )
+def _check_column_name(value: str, what: str) -> str:
+    """Any name Spark can hold (spaces, dots, digits first, any letters) except an empty one."""
+    if not value.strip():
+        raise ValueError(f"{what} is empty; give the column's name as the source spells it")
     return value
 
 
@@ -93,25 +92,37 @@ class SourceConfig(_Section):
 
 
 class ColumnsConfig(_Section):
-    event_time: str = Field(description="timestamp, date or parseable string column that orders the history")
+    event_time: str = Field(
+        description="the column that orders the history: a timestamp, a date, text holding a time, or a number "
+        "of seconds (or ms, µs, ns) since 1970"
+    )
     label: str = Field(description="the target column")
     features: list[str] | None = Field(
         None, description="feature columns; when absent, every other column except `exclude`"
     )
     exclude: list[str] = Field(default_factory=list, description="columns never used as features (ids, leaks)")
     label_time: str | None = Field(None, description="optional: when the label became known")
+    event_time_format: str | None = Field(
+        None,
+        description="Spark datetime pattern of text times, e.g. dd/MM/yyyy HH:mm; default: ISO 8601 and "
+        "yyyy-MM-dd HH:mm:ss, with or without an offset (also used for label_time)",
+    )
+    event_time_unit: EpochUnit | None = Field(
+        None,
+        description="integer times: seconds, milliseconds, microseconds or nanoseconds since 1970-01-01 UTC; "
+        "default: inferred from the values' magnitude (also used for label_time)",
+    )
 
     @field_validator("event_time", "label", "label_time")
     @classmethod
-    def _plain(cls, value: str | None) -> str | None:
-        return None if value is None else _check_identifier(value, "column")
+    def _named(cls, value: str | None) -> str | None:
+        return None if value is None else _check_column_name(value, "a column name")
 
     @field_validator("features", "exclude")
     @classmethod
-    def _plain_list(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None:
-            for name in value:
-                _check_identifier(name, "column")
+    def _named_list(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or []:
+            _check_column_name(name, "a column name")
         return value
 
 
@@ -333,7 +344,7 @@ class SliceConfig(_Section):
     @field_validator("column")
     @classmethod
     def _plain(cls, value: str | None) -> str | None:
-        return None if value is None else _check_identifier(value, "slice.column")
+        return None if value is None else _check_column_name(value, "slice.column")
 
     @model_validator(mode="after")
     def _not_both(self) -> SliceConfig:
@@ -429,7 +440,9 @@ class StudyConfig(_Section):
     columns: ColumnsConfig
     task: Task | None = Field(None, description="binary, multiclass or regression; inferred from the label when absent")
     positive_label: str | int | bool | None = Field(
-        None, description="binary: the label value that is the positive class; default 1 / true / the larger value"
+        None,
+        description="binary: the label value that is the positive class; default 1, true, or a recognised name "
+        "such as yes",
     )
     period: PeriodConfig = Field(default_factory=PeriodConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)

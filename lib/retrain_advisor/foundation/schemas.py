@@ -13,7 +13,8 @@ SCHEMAS: dict[str, str] = {
         "run_id string, study_name string, status string, started_at timestamp, finished_at timestamp, "
         "error string, source_name string, source_version bigint, source_rows map<string, bigint>, "
         "granularity string, task string, primary_metric string, n_fits int, n_evaluations int, "
-        "config_json string, library_versions map<string, string>"
+        "config_json string, library_versions map<string, string>, positive_label string, "
+        "left_out_columns map<string, string>"
     ),
     "fits": (
         f"run_id string, {SLICE_COLUMNS}, fit_id string, granularity string, train_window {WINDOW}, "

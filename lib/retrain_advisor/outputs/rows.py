@@ -168,6 +168,8 @@ class RunRows:
             "n_evaluations": len(plan.evaluations) if plan else None,
             "config_json": json.dumps(config_as_dict(self.config), sort_keys=True),
             "library_versions": library_versions(),
+            "positive_label": source.positive_label if source else None,
+            "left_out_columns": source.report.left_out_columns if source else None,
         }
         return self.spark.createDataFrame([row], SCHEMAS["runs"])
 

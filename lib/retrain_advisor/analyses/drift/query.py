@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 
 from retrain_advisor.analyses.drift.histograms import DriftColumn
 from retrain_advisor.foundation.vocabulary import FEATURE, LABEL, PERIOD, ROW_HASH, TARGET
+from retrain_advisor.spark.columns import quoted
 from retrain_advisor.spark.source import PreparedSource
 
 QUANTILES = [i / 10 for i in range(1, 10)]
@@ -48,7 +49,7 @@ class MeasuredColumn:
 
 def drift_columns(source: PreparedSource, label: str) -> list[MeasuredColumn]:
     """The features and the label, numeric ones with decile edges of all labelled history."""
-    numeric = [(name, F.col(name), FEATURE) for name in source.numeric]
+    numeric = [(name, quoted(name), FEATURE) for name in source.numeric]
     if source.task == "regression":
         numeric.append((label, F.col(TARGET).cast("double"), LABEL))
     edges = _decile_edges(source, [value for _, value, _ in numeric])
@@ -56,7 +57,7 @@ def drift_columns(source: PreparedSource, label: str) -> list[MeasuredColumn]:
         MeasuredColumn(DriftColumn(name, role, True, column_edges), value)
         for (name, value, role), column_edges in zip(numeric, edges, strict=True)
     ]
-    columns += [MeasuredColumn(DriftColumn(name, FEATURE, False), F.col(name)) for name in source.categorical]
+    columns += [MeasuredColumn(DriftColumn(name, FEATURE, False), quoted(name)) for name in source.categorical]
     if source.task != "regression":
         columns.append(MeasuredColumn(DriftColumn(label, LABEL, False), F.col(TARGET)))
     return columns
