@@ -1,4 +1,4 @@
-"""Command line: `retrain-advisor analyze|demo|report`. docs/cli.md documents every flag."""
+"""Command line: `retrain-advisor analyze|demo|report|init`. docs/cli.md documents every flag."""
 
 from __future__ import annotations
 
@@ -56,6 +56,24 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", help="the HTML file to write (default: the report folder, or ./<run id>.html)")
     add_override_flag(report)
     _add_log_flag(report)
+
+    init = commands.add_parser("init", help="profile a source once and write a commented starting config")
+    source = init.add_mutually_exclusive_group(required=True)
+    source.add_argument("--table", help="a table: table, schema.table or catalog.schema.table")
+    source.add_argument("--path", help="a file or folder, read with --format")
+    source.add_argument("--query", help="a Spark SQL SELECT returning the history")
+    init.add_argument(
+        "--format",
+        default="delta",
+        choices=["parquet", "csv", "json", "delta", "orc"],
+        help="format of --path (default: delta)",
+    )
+    init.add_argument("--event-time", help="the column that orders the history (default: detected)")
+    init.add_argument("--label", help="the target column (default: detected)")
+    init.add_argument("--name", help="the study name (default: the table's or path's name)")
+    init.add_argument("--out", required=True, help="the config file to write (YAML)")
+    init.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    _add_log_flag(init)
     return parser
 
 
@@ -145,13 +163,29 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def init(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from retrain_advisor.run.starting_config import refuse_overwrite, source_from_flags, write_starting_config
+    from retrain_advisor.spark.session import get_spark
+
+    source = source_from_flags(args.table, args.path, args.format, args.query)
+    out = Path(args.out)
+    refuse_overwrite(out, args.force)
+    chosen = write_starting_config(get_spark(), source, out, args.event_time, args.label, args.name)
+    print(f"starting config: {out}")
+    for line in chosen.summary:
+        print(f"  {line}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("py4j", "pyspark"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        return {"analyze": analyze, "demo": demo, "report": report}[args.command](args)
+        return {"analyze": analyze, "demo": demo, "report": report, "init": init}[args.command](args)
     except RetrainAdvisorError as error:
         print(f"retrain-advisor: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,146 @@
+"""What one pass over a source says about it, and which of its columns are the event time and
+the label. Pure: the Spark layer measures the profile (`spark/profile.py`), the rules that
+turn it into a starting config read it (`starting_config.py`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+from retrain_advisor.foundation.errors import SourceError
+
+ColumnKind = Literal["timestamp", "date", "string", "integer", "float", "boolean", "other"]
+
+TYPED_TIME_KINDS = ("timestamp", "date")
+# Kinds that hold a time only when the column's name says so: "2024-03-01" text, an epoch number.
+NAMED_TIME_KINDS = ("string", "integer")
+# The event-time kinds the study reads (columns.event_time): a timestamp, a date or text holding one.
+READABLE_TIME_KINDS = ("timestamp", "date", "string")
+TIME_WORDS = frozenset({"time", "date", "ts", "timestamp", "datetime", "dt"})
+LABEL_NAMES = frozenset({"label", "target", "y", "class", "outcome"})
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """One column other than the event time and the label. Distinct counts are approximate."""
+
+    name: str
+    kind: ColumnKind
+    nulls: int
+    distinct: int | None = None  # discrete columns (text, integer, boolean)
+    time_correlation: float | None = None  # numeric and boolean columns, with the event time
+    label_correlation: float | None = None  # numeric and boolean columns, with the label as a number
+    label_pairs: int | None = None  # distinct (value, label) pairs: discrete columns, class-like labels
+
+
+@dataclass(frozen=True)
+class SourceProfile:
+    """The source as the starting config sees it: its size, its labelled rows per UTC day (and per
+    class when the label has few values) and its other columns."""
+
+    description: str
+    rows: int
+    event_time: str
+    event_time_kind: ColumnKind
+    label: str
+    label_kind: ColumnKind
+    null_event_time: int
+    unparseable_event_time: int
+    null_label: int
+    label_distinct: int  # approximate; exact when `classes` is not empty
+    label_range: tuple[float, float] | None  # numeric labels
+    daily_rows: Mapping[dt.date, int]  # rows with an event time and a label
+    daily_classes: Mapping[dt.date, Mapping[str, int]]  # empty when the label has too many values
+    columns: tuple[ColumnProfile, ...]
+
+    @property
+    def labelled_rows(self) -> int:
+        return sum(self.daily_rows.values())
+
+    @cached_property
+    def classes(self) -> list[str]:
+        return sorted({c for counts in self.daily_classes.values() for c in counts})
+
+
+def words(name: str) -> list[str]:
+    """The words of a column name: snake_case, camelCase, kebab-case or spaced."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
+
+
+def looks_like_time(name: str) -> bool:
+    found = words(name)
+    return any(w in TIME_WORDS for w in found) or (len(found) > 1 and found[-1] == "at")  # created_at
+
+
+def looks_like_label(name: str) -> bool:
+    found = words(name)
+    return name.lower() in LABEL_NAMES or name.lower().startswith("churn") or (len(found) > 1 and found[-1] == "label")
+
+
+def choose_event_time(kinds: Mapping[str, ColumnKind], given: str | None) -> tuple[str, str]:
+    """(column, why): the given column, else the one timestamp or date column, else the one text or
+    integer column named like a time. Stops naming the candidates when there are none or several."""
+    if given is not None:
+        _require(kinds, given, "--event-time")
+        choice, why = given, "given with --event-time"
+    else:
+        typed = [c for c, k in kinds.items() if k in TYPED_TIME_KINDS]
+        named = [c for c, k in kinds.items() if k in NAMED_TIME_KINDS and looks_like_time(c)]
+        candidates, why = (typed, "the only timestamp or date column") if typed else (named, "")
+        if len(candidates) != 1:
+            raise SourceError(_no_single_event_time(kinds, candidates))
+        choice = candidates[0]
+        why = why or f"the only {kinds[choice]} column named like a time, and no column is a timestamp or date"
+    if kinds[choice] not in READABLE_TIME_KINDS:
+        raise SourceError(
+            f"the event time {choice!r} is a column of {kinds[choice]}s; the study reads a timestamp, a date or text "
+            "holding one. Convert it in --query, e.g. SELECT *, timestamp_seconds("
+            f"{choice}) AS event_ts FROM ... (timestamp_millis or timestamp_micros for other units), "
+            "then pass --event-time event_ts"
+        )
+    return choice, why
+
+
+def choose_label(kinds: Mapping[str, ColumnKind], event_time: str, given: str | None) -> tuple[str, str]:
+    """(column, why): the given column, else the one column named like a label."""
+    if given is not None:
+        _require(kinds, given, "--label")
+        if given == event_time:
+            raise SourceError(f"--label {given!r} is also the event time; the label must be another column")
+        return given, "given with --label"
+    candidates = [c for c in kinds if c != event_time and looks_like_label(c)]
+    if len(candidates) == 1:
+        return candidates[0], "named like a label: label, target, y, class, outcome or churn*"
+    others = ", ".join(c for c in kinds if c != event_time)
+    if candidates:
+        raise SourceError(f"several columns could be the label: {', '.join(candidates)}; pass --label with the target")
+    raise SourceError(
+        f"no column is named like a label (label, target, y, class, outcome, churn...); pass --label with one of: "
+        f"{others}"
+    )
+
+
+def _no_single_event_time(kinds: Mapping[str, ColumnKind], candidates: list[str]) -> str:
+    if candidates:
+        shown = ", ".join(f"{c} ({kinds[c]})" for c in candidates)
+        return (
+            f"several columns could be the event time: {shown}; pass --event-time with the one that orders the history"
+        )
+    shown = ", ".join(f"{c} ({k})" for c, k in kinds.items())
+    return (
+        "no column looks like the event time (a timestamp or date column, or a text or integer column named like "
+        f"time, date, ts or timestamp); pass --event-time with one of: {shown}"
+    )
+
+
+def _require(kinds: Mapping[str, ColumnKind], name: str, flag: str) -> None:
+    if name not in kinds:
+        near = difflib.get_close_matches(name, list(kinds), n=3)
+        hint = f"did you mean {', '.join(near)}?" if near else f"the source has: {', '.join(kinds)}"
+        raise SourceError(f"column {name!r} given with {flag} is not in the source; {hint}")
