@@ -33,6 +33,7 @@ def profile(
         "rows": days * rows_per_day,
         "event_time": "event_time",
         "event_time_kind": "timestamp",
+        "event_time_reading": "timestamp",
         "label": "label",
         "label_kind": "integer",
         "null_event_time": 0,
@@ -40,6 +41,7 @@ def profile(
         "null_label": 0,
         "label_distinct": 2,
         "label_range": (0.0, 1.0),
+        "positive_class": "1",
         "daily_rows": daily,
         "daily_classes": {d: {"0": n - positives_per_day, "1": positives_per_day} for d, n in daily.items()},
         "columns": columns or (ColumnProfile("amount", "float", 0, days * rows_per_day, 0.01, 0.3),),
@@ -192,8 +194,10 @@ def test_the_event_time_is_the_one_time_column_or_a_name_that_says_time():
     assert choose_event_time({"createdAt": "string", "amount": "float", "y": "integer"}, None)[0] == "createdAt"
     with pytest.raises(SourceError, match=r"no column looks like the event time .* one of: amount \(float\)"):
         choose_event_time({"amount": "float", "y": "integer"}, None)
-    with pytest.raises(SourceError, match=r"is a column of integers.*timestamp_seconds\(event_ts\)"):
-        choose_event_time({"event_ts": "integer", "y": "integer"}, None)
+    assert choose_event_time({"event_ts": "integer", "y": "integer"}, None) == (
+        "event_ts",
+        "the only number column named like a time, and no column is a timestamp or date",
+    )
     with pytest.raises(SourceError, match="did you mean event_time"):
         choose_event_time({"event_time": "timestamp"}, "event_tim")
 
@@ -230,6 +234,21 @@ def test_the_task_follows_the_label(kind, classes, distinct, label_range, task):
         daily_classes={START: {c: 1 for c in classes}} if classes else {},
     )
     assert choose_task(p)[0] == task
+
+
+def test_a_positive_class_the_study_cannot_tell_is_the_rarer_one_and_said_to_be_a_guess():
+    daily = {START + dt.timedelta(days=d): {"approved": 40, "rejected": 10} for d in range(2 * 364)}
+    p = profile(2 * 364, 50, 10, label_kind="string", daily_classes=daily, positive_class=None, label_range=None)
+    chosen = choose(p)
+    assert loaded(chosen).positive_label == "rejected"
+    assert "the rarer class (20% of the labelled rows)" in chosen.reasons[("positive_label",)]
+    assert "note: positive_label rejected is the rarer class, a guess: check it" in chosen.summary
+
+
+def test_a_positive_class_the_study_can_tell_is_not_written():
+    chosen = choose(profile(2 * 364, 50, 10))
+    assert loaded(chosen).positive_label is None
+    assert chosen.reasons[("task",)] == "the label holds 2 values: 0, 1; the positive class is 1"
 
 
 def test_a_single_class_stops_with_the_reason():

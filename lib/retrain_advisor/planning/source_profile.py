@@ -17,10 +17,9 @@ from retrain_advisor.foundation.errors import SourceError
 ColumnKind = Literal["timestamp", "date", "string", "integer", "float", "boolean", "other"]
 
 TYPED_TIME_KINDS = ("timestamp", "date")
-# Kinds that hold a time only when the column's name says so: "2024-03-01" text, an epoch number.
+# Kinds that hold a time only when the column's name says so: "2024-03-01" text, an epoch number
+# (pandas' nanosecond parquet timestamps are read as such numbers).
 NAMED_TIME_KINDS = ("string", "integer")
-# The event-time kinds the study reads (columns.event_time): a timestamp, a date or text holding one.
-READABLE_TIME_KINDS = ("timestamp", "date", "string")
 TIME_WORDS = frozenset({"time", "date", "ts", "timestamp", "datetime", "dt"})
 LABEL_NAMES = frozenset({"label", "target", "y", "class", "outcome"})
 
@@ -47,6 +46,7 @@ class SourceProfile:
     rows: int
     event_time: str
     event_time_kind: ColumnKind
+    event_time_reading: str  # how the study reads it, e.g. "nanoseconds since 1970-01-01 UTC"
     label: str
     label_kind: ColumnKind
     null_event_time: int
@@ -54,6 +54,7 @@ class SourceProfile:
     null_label: int
     label_distinct: int  # approximate; exact when `classes` is not empty
     label_range: tuple[float, float] | None  # numeric labels
+    positive_class: str | None  # two classes: the one the study takes as positive, if it can tell
     daily_rows: Mapping[dt.date, int]  # rows with an event time and a label
     daily_classes: Mapping[dt.date, Mapping[str, int]]  # empty when the label has too many values
     columns: tuple[ColumnProfile, ...]
@@ -88,23 +89,15 @@ def choose_event_time(kinds: Mapping[str, ColumnKind], given: str | None) -> tup
     integer column named like a time. Stops naming the candidates when there are none or several."""
     if given is not None:
         _require(kinds, given, "--event-time")
-        choice, why = given, "given with --event-time"
-    else:
-        typed = [c for c, k in kinds.items() if k in TYPED_TIME_KINDS]
-        named = [c for c, k in kinds.items() if k in NAMED_TIME_KINDS and looks_like_time(c)]
-        candidates, why = (typed, "the only timestamp or date column") if typed else (named, "")
-        if len(candidates) != 1:
-            raise SourceError(_no_single_event_time(kinds, candidates))
-        choice = candidates[0]
-        why = why or f"the only {kinds[choice]} column named like a time, and no column is a timestamp or date"
-    if kinds[choice] not in READABLE_TIME_KINDS:
-        raise SourceError(
-            f"the event time {choice!r} is a column of {kinds[choice]}s; the study reads a timestamp, a date or text "
-            "holding one. Convert it in --query, e.g. SELECT *, timestamp_seconds("
-            f"{choice}) AS event_ts FROM ... (timestamp_millis or timestamp_micros for other units), "
-            "then pass --event-time event_ts"
-        )
-    return choice, why
+        return given, "given with --event-time"
+    typed = [c for c, k in kinds.items() if k in TYPED_TIME_KINDS]
+    if len(typed) == 1:
+        return typed[0], "the only timestamp or date column"
+    named = [c for c, k in kinds.items() if k in NAMED_TIME_KINDS and looks_like_time(c)]
+    if not typed and len(named) == 1:
+        kind = "number" if kinds[named[0]] == "integer" else "text"
+        return named[0], f"the only {kind} column named like a time, and no column is a timestamp or date"
+    raise SourceError(_no_single_event_time(kinds, typed or named))
 
 
 def choose_label(kinds: Mapping[str, ColumnKind], event_time: str, given: str | None) -> tuple[str, str]:

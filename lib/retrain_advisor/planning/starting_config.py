@@ -18,7 +18,6 @@ from typing import Any
 import yaml
 
 from retrain_advisor.foundation.config import (
-    IDENTIFIER,
     ComparisonsConfig,
     LimitsConfig,
     PeriodUnit,
@@ -38,8 +37,9 @@ TOLERANCE = ToleranceConfig()
 COMPARISONS = ComparisonsConfig()
 DEFAULT_LOOKBACK: int = WindowsConfig.model_fields["lookback"].default
 
-# The task, as the source infers it when `task` is absent: more label values than this cannot be
-# classes, and an integer label with more values than MULTICLASS_MAX_INTEGER_VALUES is a number.
+# The task, as the source infers it when `task` is absent (spark/labels.py): more label values
+# than this cannot be classes, and an integer label with more values than
+# MULTICLASS_MAX_INTEGER_VALUES is a number.
 MAX_CLASSES = 100
 MULTICLASS_MAX_INTEGER_VALUES = 20
 
@@ -150,9 +150,12 @@ class _Choices:
         return _count(self.volume.periods, self.volume.unit)
 
     @property
-    def excluded(self) -> list[Exclusion]:
-        """The exclusions columns.exclude can name (plain identifiers)."""
-        return [e for e in self.exclusions if IDENTIFIER.match(e.column)]
+    def guessed_positive(self) -> str | None:
+        """A binary label's positive class when the study cannot tell it from the names: the rarer."""
+        if self.task != "binary" or self.profile.positive_class is not None:
+            return None
+        totals = _class_totals(self.profile)
+        return min(self.profile.classes, key=lambda c: (totals[c], c))
 
     @property
     def features(self) -> list[str]:
@@ -189,7 +192,7 @@ def choose_config(
         *choose_comparisons(volumes[unit].periods, lookback),
         choose_exclusions(profile, task),
     )
-    problems += _history_problems(chosen) + _unnamed_problems(chosen.exclusions) + _no_features(chosen)
+    problems += _history_problems(chosen) + _no_features(chosen)
     notes = _notes(chosen)
     why = {"event_time": event_time_why, "label": label_why, "task": task_why, "unit": unit_why}
     return StartingConfig(
@@ -204,13 +207,15 @@ def choose_config(
 
 def _data(chosen: _Choices, source: SourceConfig, name: str, output_path: str) -> dict[str, Any]:
     columns: dict[str, Any] = {"event_time": chosen.profile.event_time, "label": chosen.profile.label}
-    if chosen.excluded:
-        columns["exclude"] = [e.column for e in chosen.excluded]
+    if chosen.exclusions:
+        columns["exclude"] = [e.column for e in chosen.exclusions]
+    positive = {"positive_label": chosen.guessed_positive} if chosen.guessed_positive is not None else {}
     return {
         "name": name,
         "source": _source_data(source),
         "columns": columns,
         "task": chosen.task,
+        **positive,
         "period": {"unit": chosen.volume.unit, "timezone": "UTC"},
         "windows": {"lookback": chosen.lookback, "max_age": chosen.max_age},
         "tolerance": {"min_origins": TOLERANCE.min_origins},
@@ -225,7 +230,6 @@ def _reasons(chosen: _Choices, why: Mapping[str, str]) -> dict[tuple[str, ...], 
     test_periods, compared = chosen.test_periods, chosen.compared
     reasons = {
         ("source",): "the source init profiled",
-        ("source", "options"): "reader options, as init read the source",
         ("columns",): "features: every other numeric, boolean or text column"
         + (f" ({', '.join(features)})" if features else ""),
         ("columns", "event_time"): f"{why['event_time']}; {_time_facts(profile)}",
@@ -246,7 +250,13 @@ def _reasons(chosen: _Choices, why: Mapping[str, str]) -> dict[tuple[str, ...], 
         f"its training end (default {COMPARISONS.test_periods})",
         ("output",): "where the result tables go: a folder of Delta tables; or output.schema: catalog.schema",
     }
-    return reasons | {("columns", "exclude", e.column): e.reason for e in chosen.excluded}
+    if chosen.guessed_positive is not None:
+        reasons[("positive_label",)] = (
+            f"the study cannot tell the positive class from the names {_values(profile.classes)}: the rarer class "
+            f"({_rarest_share(profile):.0%} of the labelled rows) is taken, as the class a model is usually asked to "
+            "find; change it if the other is"
+        )
+    return reasons | {("columns", "exclude", e.column): e.reason for e in chosen.exclusions}
 
 
 def _summary(chosen: _Choices, why: Mapping[str, str]) -> list[str]:
@@ -285,11 +295,13 @@ def choose_task(profile: SourceProfile) -> tuple[Task, str]:
             f"the label {label!r} holds about {values} text values, too many classes (at most {MAX_CLASSES}); "
             "bucket it in --query or pass another --label"
         )
+    positive = f"; the positive class is {profile.positive_class}" if profile.positive_class is not None else ""
     if kind in ("string", "boolean") or (kind == "integer" and values <= MULTICLASS_MAX_INTEGER_VALUES):
-        task: Task = "binary" if values == 2 else "multiclass"
-        return task, f"the label holds {values} values: {shown}"
+        if values == 2:
+            return "binary", f"the label holds 2 values: {shown}{positive}"
+        return "multiclass", f"the label holds {values} values: {shown}"
     if kind == "float" and values == 2 and profile.label_range == (0.0, 1.0):
-        return "binary", "the label holds the numbers 0 and 1 only"
+        return "binary", f"the label holds the numbers 0 and 1 only{positive}"
     return "regression", f"a numeric label with about {values} distinct values"
 
 
@@ -413,11 +425,16 @@ def _exclusion(column: ColumnProfile, profile: SourceProfile, task: Task, rarest
     return None
 
 
-def _rarest_share(profile: SourceProfile) -> float:
-    """The rarest class's share of the labelled rows."""
+def _class_totals(profile: SourceProfile) -> Counter[str]:
     totals: Counter[str] = Counter()
     for counts in profile.daily_classes.values():
         totals.update(counts)
+    return totals
+
+
+def _rarest_share(profile: SourceProfile) -> float:
+    """The rarest class's share of the labelled rows."""
+    totals = _class_totals(profile)
     return min(totals[c] for c in profile.classes) / profile.labelled_rows if profile.classes else 0.0
 
 
@@ -439,15 +456,6 @@ def _history_problems(chosen: _Choices) -> list[str]:
     return problems
 
 
-def _unnamed_problems(exclusions: list[Exclusion]) -> list[str]:
-    return [
-        f"column {e.column!r} should be excluded ({e.short}), but columns.exclude takes plain names only: rename it "
-        "in a source.query"
-        for e in exclusions
-        if not IDENTIFIER.match(e.column)
-    ]
-
-
 def _no_features(chosen: _Choices) -> list[str]:
     if chosen.features:
         return []
@@ -463,6 +471,8 @@ def _notes(chosen: _Choices) -> list[str]:
         )
     if unparseable:
         notes.append(f"{unparseable} rows have an event time that does not parse; they are left out")
+    if chosen.guessed_positive is not None:
+        notes.append(f"positive_label {chosen.guessed_positive} is the rarer class, a guess: check it")
     return notes
 
 
@@ -479,13 +489,13 @@ def _windows_why(chosen: _Choices) -> str:
 
 
 def _time_facts(profile: SourceProfile) -> str:
-    facts = f"{profile.event_time_kind}, {min(profile.daily_rows)} to {max(profile.daily_rows)}"
+    facts = f"read as {profile.event_time_reading}, {min(profile.daily_rows)} to {max(profile.daily_rows)}"
     missing = profile.null_event_time + profile.unparseable_event_time
     return facts + (f"; {missing} rows without a usable time are left out" if missing else "")
 
 
 def _label_facts(profile: SourceProfile) -> str:
-    facts = f"{profile.label_kind} values"
+    facts = f"{'text' if profile.label_kind == 'string' else profile.label_kind} values"
     return facts + (f"; {profile.null_label} rows without a label are left out" if profile.null_label else "")
 
 
@@ -505,8 +515,6 @@ def _source_data(source: SourceConfig) -> dict[str, Any]:
         data["table"] = source.table
     if source.path:
         data |= {"path": source.path, "format": source.format}
-    if source.options:
-        data["options"] = dict(source.options)
     if source.query:
         data["query"] = source.query
     return data

@@ -21,16 +21,13 @@ from retrain_advisor.planning.source_profile import choose_event_time, choose_la
 from retrain_advisor.planning.starting_config import StartingConfig, choose_config
 from retrain_advisor.spark.profile import column_kinds, profile_source, read_history
 
-# CSV has neither a schema nor column names of its own: read the header row and infer the types,
-# and write the same options into the config so that the study reads what was profiled.
-CSV_OPTIONS = {"header": "true", "inferSchema": "true"}
 RESULTS_FOLDER = "retrain_advisor_results"
 
 
 def source_from_flags(table: str | None, path: str | None, format: str, query: str | None) -> SourceConfig:
     data: dict[str, Any] = {"table": table, "path": path, "query": query}
     if path:
-        data |= {"format": format, "options": CSV_OPTIONS if format == "csv" else {}}
+        data["format"] = format
     try:
         return SourceConfig.model_validate(data)
     except ValidationError as error:

@@ -1,10 +1,11 @@
 """Profile a source for a starting config, in two passes over its rows, each with a small result.
 
-The first is one aggregation: row counts, nulls per column, approximate distinct counts of the
-discrete columns (alone and with the label), and for numeric columns the covariance with the
-event time and with the label (the correlation is taken from covariance and variances on the
-driver: Spark's `corr` divides by zero on a constant column under ANSI SQL). The second counts
-the labelled rows per UTC day, and per class when the label has few values.
+The event time is read as a study reads it (`times.py`). The first pass is one aggregation: row
+counts, nulls per column, approximate distinct counts of the discrete columns (alone and with the
+label), and for numeric columns the covariance with the event time and with the label (the
+correlation is taken from covariance and variances on the driver: Spark's `corr` divides by zero
+on a constant column under ANSI SQL). The second counts the labelled rows per UTC day, and per
+class when the label has few values.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from retrain_advisor.foundation.config import SourceConfig, StudyConfig
+from retrain_advisor.foundation.config import ColumnsConfig, SourceConfig, StudyConfig
 from retrain_advisor.foundation.errors import SourceError
 from retrain_advisor.planning.source_profile import ColumnKind, ColumnProfile, SourceProfile
-from retrain_advisor.planning.starting_config import MAX_CLASSES
-from retrain_advisor.spark.source import read_source
+from retrain_advisor.spark.columns import quoted
+from retrain_advisor.spark.labels import MAX_CLASSES, positive_label
+from retrain_advisor.spark.reading import read_source
+from retrain_advisor.spark.times import time_column
 
 # Relative error of the distinct counts: Spark's default. Below a few hundred values the sketch
 # counts nearly exactly (linear counting), which is where a column's values and its (value, label)
@@ -59,31 +62,33 @@ def profile_source(
     df: DataFrame, kinds: dict[str, ColumnKind], event_time: str, label: str, description: str
 ) -> SourceProfile:
     """The profile of `df` with the given event-time and label columns."""
-    time_type = df.schema[event_time].dataType
-    instant, day = _instant(df[event_time], time_type), _utc_day(df[event_time], time_type)
-    has_label = _present(df[label], kinds[label])
-    label_number = F.when(has_label, _label_number(df[label], kinds[label]))
-    days = F.unix_micros(instant) / F.lit(MICROS_PER_DAY)
+    time = time_column(df, event_time, ColumnsConfig(event_time=event_time, label=label))
+    has_label = _present(quoted(label), kinds[label])
+    label_number = F.when(has_label, _label_number(quoted(label), kinds[label]))
+    days = F.unix_micros(time.instant()) / F.lit(MICROS_PER_DAY)
     others = [c for c in df.columns if c not in (event_time, label)]
     totals = df.agg(
         F.count(F.lit(1)).alias("rows"),
-        F.count_if(df[event_time].isNull()).alias("null_time"),
-        F.count_if(df[event_time].isNotNull() & instant.isNull()).alias("bad_time"),
+        F.count_if(quoted(event_time).isNull()).alias("null_time"),
+        F.count_if(time.unparseable).alias("bad_time"),
         F.count_if(~has_label).alias("null_label"),
-        F.approx_count_distinct(F.when(has_label, df[label]), DISTINCT_RSD).alias("label_distinct"),
+        F.approx_count_distinct(F.when(has_label, quoted(label)), DISTINCT_RSD).alias("label_distinct"),
         F.min(label_number).alias("label_min"),
         F.max(label_number).alias("label_max"),
-        *[agg for i, c in enumerate(others) for agg in _column_aggregates(df, c, kinds[c], i, days, label_number)],
-        *[_pairs(df, c, label, has_label, i) for i, c in enumerate(others) if kinds[c] in DISCRETE_KINDS],
+        *[agg for i, c in enumerate(others) for agg in _column_aggregates(c, kinds[c], i, days, label_number)],
+        *[_pairs(c, label, has_label, i) for i, c in enumerate(others) if kinds[c] in DISCRETE_KINDS],
     ).first()
     assert totals is not None  # a global aggregation always returns one row
-    daily_rows, daily_classes = _daily(df, day, has_label, label, totals["label_distinct"] <= MAX_CLASSES)
+    by_class = totals["label_distinct"] <= MAX_CLASSES
+    daily_rows, daily_classes = _daily(df, time.local_date("UTC"), has_label, label, by_class)
+    classes = sorted({c for counts in daily_classes.values() for c in counts})
     numeric_label = kinds[label] in NUMERIC_KINDS and totals["label_min"] is not None
     return SourceProfile(
         description=description,
         rows=int(totals["rows"]),
         event_time=event_time,
         event_time_kind=kinds[event_time],
+        event_time_reading=time.reading,
         label=label,
         label_kind=kinds[label],
         null_event_time=int(totals["null_time"]),
@@ -91,18 +96,17 @@ def profile_source(
         null_label=int(totals["null_label"]),
         label_distinct=int(totals["label_distinct"]),
         label_range=(totals["label_min"], totals["label_max"]) if numeric_label else None,
+        positive_class=_positive(classes, label),
         daily_rows=daily_rows,
         daily_classes=daily_classes,
         columns=tuple(_column_profile(totals, c, kinds[c], i) for i, c in enumerate(others)),
     )
 
 
-def _column_aggregates(
-    df: DataFrame, name: str, kind: ColumnKind, i: int, days: Column, label_number: Column
-) -> list[Column]:
+def _column_aggregates(name: str, kind: ColumnKind, i: int, days: Column, label_number: Column) -> list[Column]:
     """Nulls; distinct values of discrete columns; for numbers, the moments of their correlations
     with the time and the label."""
-    value = _number(df[name], kind) if kind in NUMERIC_KINDS else df[name]
+    value = _number(quoted(name), kind) if kind in NUMERIC_KINDS else quoted(name)
     aggregates = [F.count_if(value.isNull()).alias(f"nulls_{i}")]
     if kind in DISCRETE_KINDS:
         aggregates.append(F.approx_count_distinct(value, DISTINCT_RSD).alias(f"distinct_{i}"))
@@ -116,9 +120,9 @@ def _column_aggregates(
     return aggregates
 
 
-def _pairs(df: DataFrame, name: str, label: str, has_label: Column, i: int) -> Column:
+def _pairs(name: str, label: str, has_label: Column, i: int) -> Column:
     """Distinct (value, label) pairs: as many as the values when every value goes with one class."""
-    pair = F.when(has_label & df[name].isNotNull(), F.struct(df[name], df[label]))
+    pair = F.when(has_label & quoted(name).isNotNull(), F.struct(quoted(name), quoted(label)))
     return F.approx_count_distinct(pair, DISTINCT_RSD).alias(f"pairs_{i}")
 
 
@@ -151,7 +155,7 @@ def _daily(
     df: DataFrame, day: Column, has_label: Column, label: str, by_class: bool
 ) -> tuple[dict[dt.date, int], dict[dt.date, dict[str, int]]]:
     """Labelled rows per UTC day and, when the label's values can be classes, per day and class."""
-    group = df[label].cast("string") if by_class else F.lit(None).cast("string")
+    group = quoted(label).cast("string") if by_class else F.lit(None).cast("string")
     counts = (
         df.where(day.isNotNull() & has_label)
         .groupBy(day.alias("day"), group.alias("class"))
@@ -167,26 +171,18 @@ def _daily(
     return dict(rows), dict(classes)
 
 
+def _positive(classes: list[str], label: str) -> str | None:
+    """The positive class of two, as the study picks it; None when it cannot tell."""
+    if len(classes) != 2:
+        return None
+    try:
+        return str(positive_label(classes, None, label))
+    except SourceError:
+        return None
+
+
 def _kind(data_type: T.DataType) -> ColumnKind:
     return next((kind for types, kind in KINDS if isinstance(data_type, types)), "other")
-
-
-def _instant(raw: Column, data_type: T.DataType) -> Column:
-    """The event time as a timestamp; null where text does not parse."""
-    if isinstance(data_type, T.StringType):
-        return F.try_to_timestamp(raw)
-    if isinstance(data_type, (T.TimestampType, T.TimestampNTZType, T.DateType)):
-        return raw.cast("timestamp")
-    raise SourceError(f"the event time has type {data_type.simpleString()}; it must be a timestamp, date or text")
-
-
-def _utc_day(raw: Column, data_type: T.DataType) -> Column:
-    """The UTC calendar date of each row, as the study cuts periods with period.timezone UTC."""
-    if isinstance(data_type, T.DateType):
-        return raw
-    if isinstance(data_type, T.TimestampNTZType):
-        return F.to_date(raw)
-    return F.to_date(F.convert_timezone(None, F.lit("UTC"), _instant(raw, data_type)))
 
 
 def _present(raw: Column, kind: ColumnKind) -> Column:
