@@ -83,15 +83,23 @@ def recommendation(spark, config_path: Path):
     return row
 
 
+ODD_NAMES = {"event_time": "event time", "x1": "x.one", "x2": "2024", "segment": "größe", "churned": "is churned?"}
+
+
 def test_a_pandas_default_parquet_file_runs_the_study_from_the_command_line(spark, tmp_path, capsys):
-    data = history()
+    """Nanosecond times, a saved index and column names with spaces, dots, digits and umlauts."""
+    data = history().rename(columns=ODD_NAMES)
     data.index = pd.Index(np.arange(len(data)) * 2)  # not a RangeIndex: pandas writes it as a column
-    assert cli.main(["analyze", "--config", str(study(tmp_path, data))]) == 0
+    config = study(tmp_path, data, columns={"event_time": "event time", "label": "is churned?"})
+    assert cli.main(["analyze", "--config", str(config)]) == 0
     printed = capsys.readouterr().out
-    assert "Retrain" in printed or "retrain" in printed
-    (run,) = ResultStore(spark, load_config(tmp_path / "study.yml").output).read("runs").collect()
-    assert run.positive_label == "1" and "__index_level_0__" in run.left_out_columns
-    assert run.source_rows["used_rows"] == len(data)
+    assert f"source: {len(data)} of {len(data)} rows used; task binary, positive class '1'" in printed
+    assert "not features: __index_level_0__" in printed
+    store = ResultStore(spark, load_config(config).output)
+    (run,) = store.read("runs").collect()
+    assert run.status == "succeeded" and run.positive_label == "1"
+    drifted = {r.column_name for r in store.read("feature_drift").select("column_name").distinct().collect()}
+    assert {"x.one", "2024", "größe"} <= drifted
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,12 @@ LABEL_TIME = "__label_time"
 LABELLED = "__labelled"
 DELAY_DAYS = "__label_delay_days"
 
+# Task inference from the label (the run and `init` apply the same rule): a label with more
+# values than MAX_CLASSES cannot be classes; an integer label with more values than
+# MULTICLASS_MAX_INTEGER_VALUES is a number.
+MAX_CLASSES = 100
+MULTICLASS_MAX_INTEGER_VALUES = 20
+
 # Status of a fit or an evaluation.
 OK = "ok"
 SKIPPED = "skipped"

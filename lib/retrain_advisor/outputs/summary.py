@@ -57,6 +57,21 @@ def recommendation_lines(result: StudyResult, config: StudyConfig) -> list[str]:
     return lines
 
 
+def _source_lines(result: StudyResult) -> list[str]:
+    """What was read: rows used, the task and positive class, and the columns left out."""
+    run = result.store.read("runs", result.run_id).first()
+    if run is None or run["source_rows"] is None:
+        return []
+    counts = run["source_rows"]
+    read = f"source: {counts['used_rows']} of {counts['total_rows']} rows used; task {run['task']}"
+    if run["positive_label"] is not None:
+        read += f", positive class {run['positive_label']!r}"
+    lines = [read]
+    if run["left_out_columns"]:
+        lines.append("  not features: " + "; ".join(f"{k} ({v})" for k, v in sorted(run["left_out_columns"].items())))
+    return lines
+
+
 def summary_lines(result: StudyResult, config: StudyConfig) -> list[str]:
     unit = config.period.unit
     metric = result.primary_metric
@@ -70,6 +85,7 @@ def summary_lines(result: StudyResult, config: StudyConfig) -> list[str]:
     lines = [
         f"run {result.run_id} of study {config.name!r}: {result.n_fits} fits, "
         f"{result.n_evaluations} evaluations in {result.seconds:.0f} s",
+        *_source_lines(result),
         *recommendation_lines(result, config),
     ]
     if shelf is None or not curve:

@@ -28,6 +28,7 @@ from retrain_advisor.foundation.config import (
 )
 from retrain_advisor.foundation.errors import SourceError
 from retrain_advisor.foundation.periods import period_id_of
+from retrain_advisor.foundation.vocabulary import MAX_CLASSES, MULTICLASS_MAX_INTEGER_VALUES
 from retrain_advisor.planning.source_profile import ColumnProfile, SourceProfile
 from retrain_advisor.planning.volumes import evaluable_periods
 
@@ -36,12 +37,6 @@ WINDOWS = WindowsConfig()
 TOLERANCE = ToleranceConfig()
 COMPARISONS = ComparisonsConfig()
 DEFAULT_LOOKBACK: int = WindowsConfig.model_fields["lookback"].default
-
-# The task, as the source infers it when `task` is absent (spark/labels.py): more label values
-# than this cannot be classes, and an integer label with more values than
-# MULTICLASS_MAX_INTEGER_VALUES is a number.
-MAX_CLASSES = 100
-MULTICLASS_MAX_INTEGER_VALUES = 20
 
 UNITS: tuple[PeriodUnit, ...] = ("day", "week", "month")
 # The decay curve's intervals are over dependent origins (docs/statistics.md): below about eight

@@ -165,6 +165,20 @@ def group_windows(groups: list[list[FitSample]]) -> list[tuple[int, int, float, 
     return [(group, period, *needed) for (group, period), needed in sorted(windows.items())]
 
 
+def map_in_pandas(
+    rows: DataFrame, task: Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]], schema: str
+) -> DataFrame:
+    """`mapInPandas` for columns of any name. pyspark reads each column name as a path (`x.one`
+    is field `one` of `x`), so the columns travel under positional names and get theirs back in
+    the task."""
+    names = rows.columns
+
+    def renamed(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        return task(batch.set_axis(names, axis=1) for batch in batches)
+
+    return rows.toDF(*[f"c{i}" for i in range(len(names))]).mapInPandas(renamed, schema)
+
+
 def _in_memory_groups(batches: Iterator[pd.DataFrame], key: str) -> dict[int, pd.DataFrame]:
     """Collect a task's Arrow batches into one frame per (integer) key (a task holds one key, rarely two)."""
     pieces: dict[int, list[pd.DataFrame]] = defaultdict(list)
@@ -223,7 +237,7 @@ def run_fits(
         _sampled(_sample_columns(source, ctx.seed).join(F.broadcast(window_df), PERIOD))
         .repartition(max(len(groups), 1), TASK)
         .drop(TASK)
-        .mapInPandas(_fit_task(groups, ctx), FIT_RESULT_SCHEMA)
+        .transform(lambda rows: map_in_pandas(rows, _fit_task(groups, ctx), FIT_RESULT_SCHEMA))
     )
     planned = spark.createDataFrame(
         [(s.fit.fit_id, s.available) for s in samples], "fit_id string, train_rows_available bigint"
@@ -357,5 +371,5 @@ def run_scores(
         .join(F.broadcast(keys), BLOCK)
         .repartition(max(len(blocks), 1), TASK)
         .drop(TASK)
-        .mapInPandas(_score_task(blocks, planned, ctx), SCORE_RESULT_SCHEMA)
+        .transform(lambda rows: map_in_pandas(rows, _score_task(blocks, planned, ctx), SCORE_RESULT_SCHEMA))
     )

@@ -17,10 +17,9 @@ from pyspark.sql import types as T
 
 from retrain_advisor.foundation.config import StudyConfig, Task
 from retrain_advisor.foundation.errors import SourceError
+from retrain_advisor.foundation.vocabulary import MAX_CLASSES, MULTICLASS_MAX_INTEGER_VALUES
 from retrain_advisor.spark.columns import INTEGER_TYPES, NUMERIC_TYPES, quoted
 
-MAX_CLASSES = 100
-MULTICLASS_MAX_INTEGER_VALUES = 20
 POSITIVE_NAMES = frozenset({"1", "1.0", "true", "t", "yes", "y", "positive", "pos"})
 NEGATIVE_NAMES = frozenset({"0", "0.0", "-1", "false", "f", "no", "n", "negative", "neg"})
 

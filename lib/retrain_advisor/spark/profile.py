@@ -20,9 +20,10 @@ from pyspark.sql import types as T
 
 from retrain_advisor.foundation.config import ColumnsConfig, SourceConfig, StudyConfig
 from retrain_advisor.foundation.errors import SourceError
+from retrain_advisor.foundation.vocabulary import MAX_CLASSES
 from retrain_advisor.planning.source_profile import ColumnKind, ColumnProfile, SourceProfile
 from retrain_advisor.spark.columns import quoted
-from retrain_advisor.spark.labels import MAX_CLASSES, positive_label
+from retrain_advisor.spark.labels import positive_label
 from retrain_advisor.spark.reading import read_source
 from retrain_advisor.spark.times import time_column
 

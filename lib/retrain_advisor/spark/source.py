@@ -26,13 +26,14 @@ from retrain_advisor.foundation.vocabulary import (
     DELAY_DAYS,
     LABEL_TIME,
     LABELLED,
+    MAX_CLASSES,
     PERIOD,
     ROW_HASH,
     SLICE,
     TARGET,
 )
 from retrain_advisor.spark.columns import Features, candidate_features, quoted
-from retrain_advisor.spark.labels import MAX_CLASSES, Label, label_of
+from retrain_advisor.spark.labels import Label, label_of
 from retrain_advisor.spark.reading import read_source
 from retrain_advisor.spark.times import TimeColumn, time_column
 
