@@ -146,6 +146,14 @@ def test_minimums_must_not_exceed_caps():
     assert "limits.min_eval_rows (500) is above limits.max_eval_rows (100)" in message
 
 
+def test_overrides_reach_keys_at_any_depth_and_leave_the_file_data_alone():
+    data = {**MINIMAL, "model": {"estimator": "sklearn.tree.DecisionTreeClassifier", "params": {"min_samples_leaf": 5}}}
+    config = parse_config(data, overrides={"model.params.max_depth": 3, "comparisons.half_lives": [4]})
+    assert config.model.params == {"min_samples_leaf": 5, "max_depth": 3}
+    assert config.comparisons.half_lives == [4.0]
+    assert data["model"]["params"] == {"min_samples_leaf": 5}
+
+
 def test_override_into_a_section_left_empty_in_yaml():
     config = parse_config({**MINIMAL, "metrics": None}, overrides={"metrics.primary": "log_loss"})
     assert config.metrics.primary == "log_loss"

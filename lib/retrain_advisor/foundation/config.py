@@ -556,14 +556,22 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> St
 
 
 def _apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    """Each dotted key set at any depth (`model.params.max_depth`); the data is not modified."""
+    merged = _copied(data)
     for dotted, value in overrides.items():
-        section, _, key = dotted.partition(".")
-        if key:
-            merged[section] = {**(merged.get(section) or {}), key: value}
-        else:
-            merged[section] = value
+        *parents, key = dotted.split(".")
+        level = merged
+        for name in parents:
+            child = level.get(name)
+            if not isinstance(child, dict):
+                child = level[name] = {}
+            level = child
+        level[key] = value
     return merged
+
+
+def _copied(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: (_copied(v) if isinstance(v, dict) else v) for k, v in data.items()}
 
 
 def config_as_dict(config: StudyConfig) -> dict[str, Any]:
