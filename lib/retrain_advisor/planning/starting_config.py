@@ -9,13 +9,10 @@ study still gets a config, headed by what is missing.
 from __future__ import annotations
 
 import statistics
-import textwrap
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import yaml
 
 from retrain_advisor.foundation.config import (
     ComparisonsConfig,
@@ -29,6 +26,7 @@ from retrain_advisor.foundation.config import (
 from retrain_advisor.foundation.errors import SourceError
 from retrain_advisor.foundation.periods import period_id_of
 from retrain_advisor.foundation.vocabulary import MAX_CLASSES, MULTICLASS_MAX_INTEGER_VALUES
+from retrain_advisor.planning.commented_yaml import render_config
 from retrain_advisor.planning.source_profile import ColumnProfile, SourceProfile
 from retrain_advisor.planning.volumes import evaluable_periods
 
@@ -110,17 +108,7 @@ class StartingConfig:
     summary: list[str]
 
     def to_yaml(self) -> str:
-        lines = [f"# {line}" if line else "#" for line in self.header]
-        if self.problems:
-            lines += ["#", "# NOT READY: a study of this history would stop before any fit:"]
-            for problem in self.problems:
-                first, *rest = _wrap(problem, 110)
-                lines += [f"#   - {first}", *[f"#     {line}" for line in rest]]
-        lines += [f"# Note: {wrapped}" for n in self.notes for wrapped in _wrap(n, 110)]
-        for key, value in self.data.items():
-            lines.append("")
-            lines += _render(key, value, (key,), "", self.reasons)
-        return "\n".join(lines) + "\n"
+        return render_config(self.header, self.problems, self.notes, self.data, self.reasons)
 
 
 @dataclass(frozen=True)
@@ -513,36 +501,3 @@ def _source_data(source: SourceConfig) -> dict[str, Any]:
     if source.query:
         data["query"] = source.query
     return data
-
-
-def _render(
-    key: str, value: Any, path: tuple[str, ...], indent: str, reasons: Mapping[tuple[str, ...], str]
-) -> list[str]:
-    """One key in block YAML, with the reason above it as a comment; list items get their own."""
-    lines = _comment(reasons.get(path, ""), indent)
-    if isinstance(value, dict) and value:
-        lines.append(f"{indent}{key}:")
-        for sub, inner in value.items():
-            lines += _render(sub, inner, (*path, sub), indent + "  ", reasons)
-    elif isinstance(value, list) and any((*path, str(item)) in reasons for item in value):
-        lines.append(f"{indent}{key}:")
-        for item in value:
-            lines += _comment(reasons.get((*path, str(item)), ""), indent + "  ")
-            lines.append(f"{indent}  - {_flow(item)}")
-    else:
-        lines.append(f"{indent}{key}: {_flow(value)}")
-    return lines
-
-
-def _comment(text: str, indent: str) -> list[str]:
-    return [f"{indent}# {line}" for line in _wrap(text, 100 - len(indent))]
-
-
-def _flow(value: Any) -> str:
-    """A value as one line of YAML (quoted where plain text would read as another type)."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=2**31 - 1, allow_unicode=True)
-    return text.strip().removesuffix("...").strip()
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    return textwrap.wrap(text, width=max(width, 40), break_long_words=False, break_on_hyphens=False) if text else []
