@@ -146,11 +146,11 @@ def test_epoch_numbers_of_no_single_unit_ask_for_the_unit(spark, tmp_path):
 def test_delta_by_path_by_name_and_a_query_over_a_view_read_the_same(spark, tmp_path):
     df = spark.createDataFrame(frame())
     df.write.format("delta").save(str(tmp_path / "delta"))
-    df.write.format("delta").mode("overwrite").saveAsTable("spark_catalog.default.gallery_history")
+    df.write.format("delta").mode("overwrite").saveAsTable("spark_catalog.default.`2024`")
     df.createOrReplaceTempView("gallery_view")
     for source in (
         {"path": str(tmp_path / "delta")},
-        {"table": "spark_catalog.default.gallery_history"},
+        {"table": "spark_catalog.default.2024"},  # a name SQL reads only in backticks
         {"query": "SELECT * FROM gallery_view"},
     ):
         assert_read(read(spark, source), ["amount", "visits"], ["plan"])
@@ -271,5 +271,48 @@ def test_the_nanosecond_hint_names_the_fix_when_the_setting_is_refused(spark, tm
     frame().to_parquet(tmp_path / "history.parquet")
     monkeypatch.setattr(reading, "_read_nanosecond_timestamps_as_integers", lambda session: None)
     spark.conf.set(reading.NANOS_AS_LONG, "false")
-    with pytest.raises(SourceError, match=r"coerce_timestamps='us'"):
-        read(spark, {"path": str(tmp_path / "history.parquet"), "format": "parquet"})
+    try:
+        with pytest.raises(SourceError, match=r"coerce_timestamps='us'"):
+            read(spark, {"path": str(tmp_path / "history.parquet"), "format": "parquet"})
+    finally:
+        spark.conf.set(reading.NANOS_AS_LONG, "true")
+
+
+def test_float_epoch_seconds_with_gaps_are_missing_times_not_1970(spark, tmp_path):
+    data = frame().assign(ts=lambda d: d["ts"].astype("int64") / 1e9)
+    data.loc[[3, 50], "ts"] = np.nan
+    spark.createDataFrame(data).write.format("delta").save(str(tmp_path / "floats"))
+    for columns in ({}, {"event_time_unit": "seconds"}):
+        prepared = read(spark, {"path": str(tmp_path / "floats")}, columns)
+        assert (prepared.report.null_event_time, prepared.report.used_rows) == (2, 98)
+        assert prepared.period_ids == WEEK_IDS
+
+
+def test_numbers_in_another_unit_than_configured_are_unreadable_not_an_overflow(spark, tmp_path):
+    data = frame().assign(ts=lambda d: d["ts"].astype("int64"))  # nanoseconds
+    spark.createDataFrame(data).write.format("delta").save(str(tmp_path / "nanos"))
+    with pytest.raises(SourceError, match=r"0 of 100 given times in 'ts' were read \(seconds since"):
+        read(spark, {"path": str(tmp_path / "nanos")}, {"event_time_unit": "seconds"})
+
+
+def test_nanoseconds_convert_exactly_at_the_end_of_a_day(spark, tmp_path):
+    """A double holds only about 16 digits: 23:59:59.999999999 must not become the next day."""
+    last_moment = 1709337599999999999  # 2024-03-01 23:59:59.999999999 UTC
+    data = pd.DataFrame({"ts": [last_moment] * 4, "amount": [1.0, 2.0, 3.0, 4.0], "label": [0, 1, 0, 1]})
+    spark.createDataFrame(data).write.format("delta").save(str(tmp_path / "edge"))
+    prepared = read(spark, {"path": str(tmp_path / "edge")}, period={"unit": "day"})
+    assert prepared.period_ids == [period_id_of("day", dt.date(2024, 3, 1))]
+
+
+def test_a_pattern_spark_cannot_use_is_named(spark):
+    spark.createDataFrame(frame().assign(ts=lambda d: d["ts"].dt.strftime("%Y-%m-%d"))).createOrReplaceTempView("days")
+    with pytest.raises(SourceError, match=r"columns.event_time_format 'YYYY-MM-dd' is not a pattern Spark can use"):
+        read(spark, {"query": "SELECT * FROM days"}, {"event_time_format": "YYYY-MM-dd"})
+
+
+def test_label_times_that_cannot_be_read_stop_the_run(spark):
+    """An unread label time would count as known at once and let labels into earlier fits."""
+    data = frame().assign(known=lambda d: (d["ts"] + pd.Timedelta(days=9)).dt.strftime("%d.%m.%Y"))
+    spark.createDataFrame(data).createOrReplaceTempView("label_times")
+    with pytest.raises(SourceError, match=r"0 of 100 given times in 'known' were read"):
+        read(spark, {"query": "SELECT * FROM label_times"}, {"label_time": "known"})

@@ -24,7 +24,9 @@ from tests.configs import study_config
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = "advisor_results"
+# A name SQL reads only in backticks (Unity Catalog also allows hyphens, which the local catalog refuses)
+SCHEMA = "2024"
+QUOTED = f"`{SCHEMA}`"
 # the stages that run Spark jobs (the analyses themselves run on the driver from one read)
 STAGES = ["prepare", "fit", "score", "arrival", "evaluations", "drift", "write", "publish"]
 
@@ -57,7 +59,7 @@ def test_spark_ui_names_the_jobs_of_every_stage(spark, schema_study):
 
 def test_views_answer_the_common_questions(spark, schema_study):
     result, config = schema_study
-    tables = {row["viewName"] for row in spark.sql(f"SHOW VIEWS IN {SCHEMA}").collect()}
+    tables = {row["viewName"] for row in spark.sql(f"SHOW VIEWS IN {QUOTED}").collect()}
     assert {
         "latest_runs",
         "latest_recommendations",
@@ -65,18 +67,18 @@ def test_views_answer_the_common_questions(spark, schema_study):
         "latest_shelf_life",
         "latest_calendar_events",
     } <= tables
-    latest = spark.table(f"{SCHEMA}.latest_recommendations").where("slice_value IS NULL").collect()
+    latest = spark.table(f"{QUOTED}.latest_recommendations").where("slice_value IS NULL").collect()
     assert [r["run_id"] for r in latest] == [result.run_id]
     expected = result.recommendations().where("slice_value IS NULL").first()
     assert latest[0]["rationale"] == expected["rationale"]
     assert latest[0]["study_name"] == config.name
     curve = (
-        spark.table(f"{SCHEMA}.latest_decay_curve")
+        spark.table(f"{QUOTED}.latest_decay_curve")
         .where((F.col("metric") == "roc_auc") & F.col("season").isNull())
         .orderBy("model_age")
     )
     assert [r["model_age"] for r in curve.collect()] == list(range(config.windows.max_age + 1))
-    assert spark.table(f"{SCHEMA}.latest_shelf_life").where("fit_id IS NOT NULL").count() == 0
+    assert spark.table(f"{QUOTED}.latest_shelf_life").where("fit_id IS NOT NULL").count() == 0
 
 
 def test_views_follow_the_latest_succeeded_run(spark, schema_study):
@@ -90,7 +92,7 @@ def test_views_follow_the_latest_succeeded_run(spark, schema_study):
         rows = result.recommendations().withColumn("run_id", F.lit(run_id))
         store.replace_run("recommendations", rows, run_id)
     try:
-        latest = spark.table(f"{SCHEMA}.latest_recommendations").select("run_id").distinct().collect()
+        latest = spark.table(f"{QUOTED}.latest_recommendations").select("run_id").distinct().collect()
         assert [r["run_id"] for r in latest] == ["later-succeeded"]
     finally:
         for run_id in ("later-succeeded", "latest-failed"):
@@ -112,8 +114,8 @@ def test_documented_queries_run_and_return_rows(spark, schema_study, document):
     statements = sql_examples(ROOT / document)
     assert statements
     for statement in statements:
-        query = re.sub(r"delta\.`retrain_advisor_demo/results/(\w+)`", rf"{SCHEMA}.\1", statement)
-        query = query.replace("main.retrain_advisor.", f"{SCHEMA}.")
+        query = re.sub(r"delta\.`retrain_advisor_demo/results/(\w+)`", rf"{QUOTED}.\1", statement)
+        query = query.replace("main.retrain_advisor.", f"{QUOTED}.")
         query = query.replace(":run_id", f"'{result.run_id}'")
         assert spark.sql(query).count() > 0, query
 

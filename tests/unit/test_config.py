@@ -6,6 +6,7 @@ import pytest
 
 from retrain_advisor.foundation.config import load_config, optional_sections, parse_config
 from retrain_advisor.foundation.errors import ConfigError
+from retrain_advisor.foundation.names import quoted_name
 from retrain_advisor.modelling.metrics import METRICS, resolve_tolerance
 from tests.configs import MINIMAL, config_data
 
@@ -66,9 +67,23 @@ def test_output_needs_exactly_one_location():
     )
 
 
-@pytest.mark.parametrize("name", ["t; DROP TABLE x", "a.b.c.d", "bad-name"])
-def test_table_names_must_be_plain_identifiers(name):
+@pytest.mark.parametrize("name", ["t; DROP TABLE x", "a.b.c.d", "a..b", "a.`b", ""])
+def test_table_names_must_be_names_joined_by_dots(name):
     assert "source.table" in error_of(config_data(MINIMAL, source={"table": name}))
+
+
+@pytest.mark.parametrize(
+    "name, quoted",
+    [
+        ("main.sales.history", "`main`.`sales`.`history`"),
+        ("my-catalog.ml-2024.churn", "`my-catalog`.`ml-2024`.`churn`"),
+        ("main.`sales.eu`.h", "`main`.`sales.eu`.`h`"),
+        ("`odd``name`", "`odd``name`"),
+    ],
+)
+def test_names_unity_catalog_allows_are_quoted_for_sql(name, quoted):
+    assert parse_config(config_data(MINIMAL, source={"table": name})).source.table == name
+    assert quoted_name(name) == quoted
 
 
 @pytest.mark.parametrize("name", ["event time", "x.one", "2024", "größe", "y) OR (1=1"])

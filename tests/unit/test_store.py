@@ -37,4 +37,6 @@ def test_tables_are_named_for_sql():
     assert by_path.reference("runs") == "delta.`/data/with``tick/runs`"
     assert by_path.describe() == "output.path /data/with`tick"
     by_schema = ResultStore(None, OutputConfig(schema="main.advisor"))
-    assert by_schema.reference("fits") == "main.advisor.fits"
+    assert by_schema.reference("fits") == "`main`.`advisor`.fits"
+    hyphenated = ResultStore(None, OutputConfig(schema="my-catalog.`ml.results`"))
+    assert hyphenated.reference("runs") == "`my-catalog`.`ml.results`.runs"

@@ -17,8 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from retrain_advisor.foundation.errors import ConfigError
+from retrain_advisor.foundation.names import name_parts
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
@@ -42,11 +42,7 @@ def _absolute(path: str | None) -> str | None:
 
 
 def _check_table_name(value: str, what: str, max_parts: int = 3) -> str:
-    parts = value.split(".")
-    if len(parts) > max_parts or not all(IDENTIFIER.match(p) for p in parts):
-        raise ValueError(
-            f"{what} {value!r} must be up to {max_parts} plain identifiers joined by dots, e.g. main.sales.history"
-        )
+    name_parts(value, what, max_parts)
     return value
 
 
@@ -109,7 +105,7 @@ class ColumnsConfig(_Section):
     )
     event_time_unit: EpochUnit | None = Field(
         None,
-        description="integer times: seconds, milliseconds, microseconds or nanoseconds since 1970-01-01 UTC; "
+        description="number times: seconds, milliseconds, microseconds or nanoseconds since 1970-01-01 UTC; "
         "default: inferred from the values' magnitude (also used for label_time)",
     )
 

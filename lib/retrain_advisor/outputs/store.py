@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 
 from retrain_advisor.foundation.config import OutputConfig
 from retrain_advisor.foundation.errors import OutputError
+from retrain_advisor.foundation.names import quoted_name
 from retrain_advisor.foundation.schemas import SCHEMAS, columns
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class ResultStore:
     def reference(self, table: str) -> str:
         """How SQL names the table: schema.table, or delta.`path/table`."""
         if self.output.schema_name:
-            return f"{self.output.schema_name}.{table}"
+            return f"{quoted_name(self.output.schema_name)}.{table}"
         return f"delta.`{self.location(table).replace('`', '``')}`"
 
     def location(self, table: str) -> str:
@@ -77,7 +78,7 @@ class ResultStore:
         """
         try:
             if self.output.schema_name:
-                self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {self.output.schema_name}")
+                self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {quoted_name(self.output.schema_name)}")
             for table, ddl in SCHEMAS.items():
                 self.retried(functools.partial(self._create, table, ddl), CONFLICTS + CREATION_RACES)
         except Exception as error:

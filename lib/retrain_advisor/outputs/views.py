@@ -12,6 +12,7 @@ import logging
 
 from pyspark.sql import SparkSession
 
+from retrain_advisor.foundation.names import quoted_name
 from retrain_advisor.foundation.schemas import SCHEMAS, columns
 from retrain_advisor.outputs.store import ResultStore
 
@@ -67,9 +68,12 @@ def refresh_views(spark: SparkSession, store: ResultStore) -> None:
 def create_views(spark: SparkSession, store: ResultStore, temporary: bool = False) -> dict[str, str]:
     """Create (or replace) the views; returns how SQL names each one."""
     schema = store.output.schema_name
-    if not temporary and not schema:
+    if temporary:
+        names = {view: view for view in VIEWS}
+    elif schema:
+        names = {view: f"{quoted_name(schema)}.{view}" for view in VIEWS}
+    else:
         raise ValueError("persistent views need output.schema; with output.path use temporary=True")
-    names = {view: view if temporary else f"{schema}.{view}" for view in VIEWS}
     kind = "TEMPORARY VIEW" if temporary else "VIEW"
     for view in VIEWS:
         spark.sql(f"CREATE OR REPLACE {kind} {names[view]} AS {view_sql(store, view, names)}")

@@ -135,8 +135,13 @@ def _check_cardinality(distinct: dict[str, int], config: StudyConfig) -> None:
 
 
 def _clean_numeric(name: str, kind: T.DataType) -> Column:
-    """Numbers as double, with infinities turned into missing values (estimators reject them)."""
-    value = quoted(name).cast("double")
+    """Numbers as double, with infinities turned into missing values (estimators reject them).
+    Text is read with try_cast: a source that changed since it was checked gives a missing value."""
+    value = (
+        F.expr(f"try_cast({sql_name(name)} AS DOUBLE)")
+        if isinstance(kind, T.StringType)
+        else quoted(name).cast("double")
+    )
     if isinstance(kind, (T.FloatType, T.DoubleType, T.StringType)):
         value = F.when(F.abs(value) == F.lit(float("inf")), F.lit(None)).otherwise(value)
     return value.alias(name)

@@ -13,6 +13,8 @@ from pyspark.sql import DataFrame, SparkSession
 
 from retrain_advisor.foundation.config import StudyConfig
 from retrain_advisor.foundation.errors import SourceError
+from retrain_advisor.foundation.names import quoted_name
+from retrain_advisor.spark.columns import sql_name
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +38,15 @@ def read_source(spark: SparkSession, config: StudyConfig) -> tuple[DataFrame, in
         if source.query:
             return spark.sql(source.query), None
         if source.table:
-            version = _delta_version(spark, source.table)
+            table = quoted_name(source.table)
+            version = _delta_version(spark, table)
             if version is None:
-                return spark.read.table(source.table), None
-            return spark.sql(f"SELECT * FROM {source.table} VERSION AS OF {version}"), version
+                return spark.read.table(table), None
+            return spark.sql(f"SELECT * FROM {table} VERSION AS OF {version}"), version
         assert source.path is not None
         options = {**READER_DEFAULTS.get(source.format, {}), **source.options}
         if source.format == "delta":
-            quoted = source.path.replace("`", "``")
-            version = _delta_version(spark, f"delta.`{quoted}`")
+            version = _delta_version(spark, f"delta.{sql_name(source.path)}")
             reader = spark.read.format("delta").options(**options)
             if version is not None:
                 reader = reader.option("versionAsOf", version)

@@ -26,6 +26,9 @@ LOCAL_CONF: dict[str, str] = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.memory": "4g",
+    # Text times without an offset are read in the session zone: UTC, as on Databricks, not the
+    # zone of whichever machine runs the study.
+    "spark.sql.session.timeZone": "UTC",
 }
 
 

@@ -110,6 +110,7 @@ class _TimedRows:
     frame: DataFrame
     missing_label: Column
     event_time: TimeColumn
+    label_time: TimeColumn | None
 
 
 def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
@@ -176,22 +177,29 @@ def _timed_rows(raw: DataFrame, config: StudyConfig, features: Features) -> _Tim
     cols = config.columns
     event_time = time_column(raw, cols.event_time, cols)
     extra = [_slice_column(config).alias(SLICE)] if config.slice.key else []
+    label_time = None
     if cols.label_time:
-        label_time = time_column(raw, cols.label_time, cols).instant()
-        delay = F.unix_micros(label_time) - F.unix_micros(event_time.instant())
-        extra += [(delay / MICROS_PER_DAY).alias(DELAY_DAYS), label_time.alias(LABEL_TIME)]
+        label_time = time_column(raw, cols.label_time, cols)
+        delay = F.unix_micros(label_time.instant()) - F.unix_micros(event_time.instant())
+        extra += [
+            (delay / MICROS_PER_DAY).alias(DELAY_DAYS),
+            label_time.instant().alias(LABEL_TIME),
+            (~label_time.missing).alias("__given_label_time"),
+            label_time.unparseable.alias("__bad_label_time"),
+            quoted(cols.label_time).cast("string").alias("__bad_label_time_text"),
+        ]
     frame = raw.select(
         *[quoted(c) for c in [cols.label, *features.numeric, *features.categorical]],
         period_id_column(config.period.unit, event_time.local_date(config.period.timezone)).alias(PERIOD),
-        quoted(cols.event_time).isNull().alias("__null_time"),
+        event_time.missing.alias("__null_time"),
         event_time.unparseable.alias("__bad_time"),
-        quoted(cols.event_time).cast("string").alias("__raw_time"),
+        quoted(cols.event_time).cast("string").alias("__bad_time_text"),
         *extra,
     )
     missing_label = quoted(cols.label).isNull()
     if isinstance(raw.schema[cols.label].dataType, (T.FloatType, T.DoubleType)):
         missing_label = missing_label | F.isnan(quoted(cols.label))
-    return _TimedRows(frame, missing_label, event_time)
+    return _TimedRows(frame, missing_label, event_time, label_time)
 
 
 def _count_rows(timed: _TimedRows, config: StudyConfig, features: Features) -> Row:
@@ -205,6 +213,8 @@ def _count_rows(timed: _TimedRows, config: StudyConfig, features: Features) -> R
         F.count_if(missing_label).alias("null_label"),
         F.count_if(F.col(PERIOD).isNotNull() & ~missing_label).alias("used"),
         F.approx_count_distinct(quoted(cols.label)).alias("distinct_labels"),
+        *([F.count_if("__given_label_time").alias("given_label_time")] if cols.label_time else []),
+        *([F.count_if("__bad_label_time").alias("bad_label_time")] if cols.label_time else []),
         *features.checks(),
     ).first()
     assert totals is not None
@@ -219,22 +229,37 @@ def _count_rows(timed: _TimedRows, config: StudyConfig, features: Features) -> R
 
 
 def _check_times_parsed(timed: _TimedRows, totals: Row, config: StudyConfig) -> None:
-    """Say how many given times were read; stop when most were not (a wrong pattern)."""
-    unparsed = int(totals["bad_time"])
+    """Say how many given times were read; stop when most were not (a wrong pattern or unit)."""
+    cols = config.columns
+    given = int(totals["total"]) - int(totals["null_time"])
+    bad = int(totals["bad_time"])
+    _check_parsed(timed.frame, cols.event_time, timed.event_time, given, bad, "__bad_time", "are left out")
+    if not totals["used"]:
+        raise SourceError(
+            f"no row of source {config.source.describe()} has both a valid {cols.event_time!r} and a "
+            f"non-null {cols.label!r}"
+        )
+    if timed.label_time is not None and cols.label_time:
+        given, bad = int(totals["given_label_time"]), int(totals["bad_label_time"])
+        outcome = "count as known when their row happened, like a null label time"
+        _check_parsed(timed.frame, cols.label_time, timed.label_time, given, bad, "__bad_label_time", outcome)
+
+
+def _check_parsed(
+    frame: DataFrame, name: str, time: TimeColumn, given: int, unparsed: int, flag: str, outcome: str
+) -> None:
+    """Stop when fewer than half the given values of a time column were read; else warn, with examples."""
     if not unparsed:
         return
-    name = config.columns.event_time
-    given = int(totals["total"]) - int(totals["null_time"])
-    examples = [
-        r[0] for r in timed.frame.where("__bad_time").select("__raw_time").distinct().limit(UNPARSED_EXAMPLES).collect()
-    ]
-    read = f"{given - unparsed} of {given} given times in {name!r} were read ({timed.event_time.reading})"
-    if given - unparsed < MIN_PARSED_SHARE * given or not totals["used"]:
+    examples = [r[0] for r in frame.where(flag).select(f"{flag}_text").distinct().limit(UNPARSED_EXAMPLES).collect()]
+    read = f"{given - unparsed} of {given} given times in {name!r} were read ({time.reading})"
+    if given - unparsed < MIN_PARSED_SHARE * given:
         raise SourceError(
             f"{read}; the others look like {examples}. Set columns.event_time_format to their Spark datetime "
-            "pattern (e.g. dd/MM/yyyy HH:mm), or derive a timestamp in a source.query"
+            "pattern (e.g. dd/MM/yyyy HH:mm) or columns.event_time_unit for numbers, or derive a timestamp in a "
+            "source.query"
         )
-    log.warning("%s; %d could not be and are left out, e.g. %s", read, unparsed, examples)
+    log.warning("%s; the %d others %s, e.g. %s", read, unparsed, outcome, examples)
 
 
 def _valid(timed: _TimedRows) -> DataFrame:
