@@ -6,11 +6,11 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 
-from retrain_advisor.foundation.config import StudyConfig, load_config
+from retrain_advisor.foundation.config import EpochUnit, StudyConfig, load_config
 from retrain_advisor.foundation.errors import ConfigError, RetrainAdvisorError
 from retrain_advisor.outputs.summary import print_summary
 
@@ -22,6 +22,13 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"--set expects KEY=VALUE, e.g. windows.max_age=8 (got {text!r})")
     return key, yaml.safe_load(value)
+
+
+def parse_option(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--option expects KEY=VALUE, e.g. sep=; (got {text!r})")
+    return key, value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +75,24 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["parquet", "csv", "json", "delta", "orc"],
         help="format of --path (default: delta)",
     )
+    init.add_argument(
+        "--option",
+        dest="options",
+        action="append",
+        type=parse_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a reader option for --path, e.g. --option sep=; (repeatable)",
+    )
     init.add_argument("--event-time", help="the column that orders the history (default: detected)")
+    init.add_argument(
+        "--event-time-format", metavar="PATTERN", help="Spark datetime pattern of a text event time, e.g. dd/MM/yyyy"
+    )
+    init.add_argument(
+        "--event-time-unit",
+        choices=get_args(EpochUnit),
+        help="unit of a numeric event time since 1970 (default: inferred from its values)",
+    )
     init.add_argument("--label", help="the target column (default: detected)")
     init.add_argument("--name", help="the study name (default: the table's or path's name)")
     init.add_argument("--out", required=True, help="the config file to write (YAML)")
@@ -169,10 +193,19 @@ def init(args: argparse.Namespace) -> int:
     from retrain_advisor.run.starting_config import refuse_overwrite, source_from_flags, write_starting_config
     from retrain_advisor.spark.session import get_spark
 
-    source = source_from_flags(args.table, args.path, args.format, args.query)
+    source = source_from_flags(args.table, args.path, args.format, args.query, dict(args.options))
     out = Path(args.out)
     refuse_overwrite(out, args.force)
-    chosen = write_starting_config(get_spark(), source, out, args.event_time, args.label, args.name)
+    chosen = write_starting_config(
+        get_spark(),
+        source,
+        out,
+        args.event_time,
+        args.label,
+        args.name,
+        args.event_time_format,
+        args.event_time_unit,
+    )
     print(f"starting config: {out}")
     for line in chosen.summary:
         print(f"  {line}")

@@ -1,23 +1,32 @@
-"""The starting config's rules: columns found by name and type, a period whose periods hold enough
-rows, windows the history can fill, ids and leaks left out, each with its reason."""
+"""The starting config's rules: columns found by name and type, the task the study would infer, a
+period whose periods hold enough rows, windows the history can fill, ids and leaks left out, each
+with its reason; and how init takes its flags and writes the file."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
 import yaml
+from pyspark.sql import types as T
 
+from retrain_advisor import cli
 from retrain_advisor.foundation.config import SourceConfig, parse_config
-from retrain_advisor.foundation.errors import SourceError
+from retrain_advisor.foundation.errors import ConfigError, SourceError
 from retrain_advisor.foundation.periods import period_id_of
+from retrain_advisor.foundation.vocabulary import MAX_CLASSES
 from retrain_advisor.planning.plan import History
 from retrain_advisor.planning.source_profile import ColumnProfile, SourceProfile, choose_event_time, choose_label
 from retrain_advisor.planning.starting_config import StartingConfig, choose_config, choose_task
 from retrain_advisor.planning.study_plan import plan_study
 from retrain_advisor.planning.volumes import check_evaluable
+from retrain_advisor.run.starting_config import source_from_flags, write_file
+from retrain_advisor.spark.kinds import column_kind
+from retrain_advisor.spark.labels import infer_task
 
 START = dt.date(2024, 1, 1)  # a Monday
 SOURCE = SourceConfig(path="/data/history", format="parquet")
@@ -40,7 +49,7 @@ def profile(
         "unparseable_event_time": 0,
         "null_label": 0,
         "label_distinct": 2,
-        "label_range": (0.0, 1.0),
+        "label_values": (0, 1),
         "positive_class": "1",
         "daily_rows": daily,
         "daily_classes": {d: {"0": n - positives_per_day, "1": positives_per_day} for d, n in daily.items()},
@@ -213,32 +222,80 @@ def test_the_label_is_found_by_name_or_asked_for():
 
 
 @pytest.mark.parametrize(
-    ("kind", "classes", "distinct", "label_range", "task"),
+    ("kind", "classes", "distinct", "label_values", "task"),
     [
-        ("string", ["no", "yes"], 2, None, "binary"),
-        ("string", ["a", "b", "c"], 3, None, "multiclass"),
-        ("integer", [str(i) for i in range(12)], 12, (0.0, 11.0), "multiclass"),
-        ("integer", [], 500, (0.0, 9000.0), "regression"),
+        ("string", ["no", "yes"], 2, ("no", "yes"), "binary"),
+        ("string", ["a", "b", "c"], 3, (), "multiclass"),
+        ("integer", [str(i) for i in range(12)], 12, (), "multiclass"),
+        ("integer", [], 500, (), "regression"),
         ("float", ["0.0", "1.0"], 2, (0.0, 1.0), "binary"),
-        ("float", [], 5000, (-3.0, 8.0), "regression"),
+        ("float", [], 5000, (), "regression"),
     ],
 )
-def test_the_task_follows_the_label(kind, classes, distinct, label_range, task):
+def test_the_task_follows_the_label(kind, classes, distinct, label_values, task):
     p = profile(
         days=10,
         rows_per_day=10,
         positives_per_day=0,
         label_kind=kind,
         label_distinct=distinct,
-        label_range=label_range,
+        label_values=label_values,
         daily_classes={START: {c: 1 for c in classes}} if classes else {},
     )
     assert choose_task(p)[0] == task
 
 
+def label_cases() -> list[tuple[str, T.DataType, list[Any]]]:
+    """Labels of every type the study reads, with 2, 3, 20, 21 and 150 values (booleans: 2)."""
+    makers: dict[str, tuple[T.DataType, Callable[[int], Any]]] = {
+        "string": (T.StringType(), lambda i: f"v{i:03d}"),
+        "integer": (T.LongType(), lambda i: i),
+        "decimal": (T.DecimalType(38, 18), lambda i: Decimal(i).quantize(Decimal("1e-18"))),
+        "double": (T.DoubleType(), float),
+    }
+    cases = [("boolean", T.BooleanType(), [False, True])]
+    for name, (spark_type, make) in makers.items():
+        cases += [(f"{name} x{n}", spark_type, [make(i) for i in range(n)]) for n in (2, 3, 20, 21, 150)]
+    return cases + [
+        ("double 0/1", T.DoubleType(), [0.0, 1.0]),
+        ("double -1/1", T.DoubleType(), [-1.0, 1.0]),
+        ("double 0.5/1.5", T.DoubleType(), [0.5, 1.5]),
+        ("decimal 5/10", T.DecimalType(10, 2), [Decimal("5.00"), Decimal("10.00")]),
+    ]
+
+
+@pytest.mark.parametrize(("spark_type", "values"), [c[1:] for c in label_cases()], ids=[c[0] for c in label_cases()])
+def test_the_task_is_the_one_the_study_infers(spark_type, values):
+    """init profiles at most MAX_CLASSES classes, and the values themselves when there are two."""
+    few = len(values) <= MAX_CLASSES
+    p = profile(
+        days=10,
+        rows_per_day=10,
+        positives_per_day=0,
+        label_kind=column_kind(spark_type),
+        label_distinct=len(values),
+        label_values=tuple(values) if len(values) <= 2 else (),
+        daily_classes={START: {str(v): 1 for v in values}} if few else {},
+    )
+    study = infer_task(spark_type, len(values), sorted(values) if few else None)
+    if study != "regression" and not few:  # the study stops: too many classes (spark/labels.label_of)
+        with pytest.raises(SourceError, match="too many classes"):
+            choose_task(p)
+    else:
+        assert choose_task(p)[0] == study
+
+
 def test_a_positive_class_the_study_cannot_tell_is_the_rarer_one_and_said_to_be_a_guess():
     daily = {START + dt.timedelta(days=d): {"approved": 40, "rejected": 10} for d in range(2 * 364)}
-    p = profile(2 * 364, 50, 10, label_kind="string", daily_classes=daily, positive_class=None, label_range=None)
+    p = profile(
+        2 * 364,
+        50,
+        10,
+        label_kind="string",
+        daily_classes=daily,
+        positive_class=None,
+        label_values=("approved", "rejected"),
+    )
     chosen = choose(p)
     assert loaded(chosen).positive_label == "rejected"
     assert "the rarer class (20% of the labelled rows)" in chosen.reasons[("positive_label",)]
@@ -264,3 +321,61 @@ def test_the_yaml_keeps_awkward_values():
     config = loaded(chosen)
     assert config.source.query == source.query and config.name == "yes"
     assert config.output.path == "/tmp/results dir"
+
+
+def test_numbers_that_vary_on_every_row_are_features_unless_named_like_an_id():
+    """Amounts and durations are near-unique too; a counter that follows the time is caught by its
+    correlation with the time."""
+    rows = 140 * 50
+    columns = (
+        ColumnProfile("amount_cents", "integer", 0, rows, time_correlation=0.01, label_correlation=0.2),
+        ColumnProfile("tenure_seconds", "integer", 0, 6900, time_correlation=0.1, label_correlation=0.3),
+        ColumnProfile("balance", "float", 0, rows, time_correlation=0.0, label_correlation=0.1),  # text of numbers
+        ColumnProfile("accountNo", "integer", 0, rows, time_correlation=0.02),
+        ColumnProfile("order_key", "float", 0, rows, time_correlation=0.01),  # text of numbers
+        ColumnProfile("session", "string", 0, rows),
+    )
+    chosen = choose(profile(days=140, rows_per_day=50, positives_per_day=15, columns=columns))
+    assert loaded(chosen).columns.exclude == ["accountNo", "order_key", "session"]
+    assert chosen.reasons[("columns", "exclude", "accountNo")].startswith("near-unique: about 7000 distinct values")
+
+
+def test_the_reading_flags_are_written_with_the_source_options():
+    source = SourceConfig(path="/data/history.csv", format="csv", options={"sep": ";"})
+    p = profile(
+        days=2 * 364, rows_per_day=50, positives_per_day=15, event_time_kind="string", event_time_format="dd/MM/yyyy"
+    )
+    chosen = choose_config(p, source, "history", "/tmp/results", "given with --event-time", "named like a label")
+    config = loaded(chosen)
+    assert config.source.options == {"sep": ";"} and config.columns.event_time_format == "dd/MM/yyyy"
+    assert "  # reader options given with --option\n  options:\n    sep: ;" in chosen.to_yaml()
+    assert chosen.reasons[("columns", "event_time_format")].startswith("given with --event-time-format")
+    epoch = choose(profile(days=2 * 364, rows_per_day=50, positives_per_day=15, event_time_unit="milliseconds"))
+    assert loaded(epoch).columns.event_time_unit == "milliseconds" and loaded(epoch).source.options == {}
+
+
+@pytest.mark.parametrize(
+    ("kind", "flag"), [("string", "--event-time-format with their Spark"), ("integer", "--event-time-unit with")]
+)
+def test_event_times_that_cannot_be_read_point_to_the_flag_that_reads_them(kind, flag):
+    days = 2 * 364
+    unreadable = profile(days, 50, 15, event_time_kind=kind, rows=3 * days * 50, unparseable_event_time=2 * days * 50)
+    with pytest.raises(SourceError, match=f"only {days * 50} of the {3 * days * 50} given times .* pass {flag}"):
+        choose(unreadable)
+    some = choose(profile(days, 50, 15, event_time_kind=kind, rows=days * 50 + 10, unparseable_event_time=10))
+    assert f"they are left out. If they should count, pass {flag}" in some.notes[0]
+
+
+def test_reader_options_are_for_a_path():
+    assert source_from_flags(None, "/data/h.csv", "csv", None, {"sep": ";"}).options == {"sep": ";"}
+    with pytest.raises(ConfigError, match="--option sets how --path is read"):
+        source_from_flags("main.sales.history", None, "delta", None, {"sep": ";"})
+
+
+def test_an_out_that_cannot_be_written_stops_with_what_to_do(tmp_path, capsys):
+    """A folder is refused before the source is read; a path under a file cannot be created."""
+    assert cli.main(["init", "--path", str(tmp_path / "h.parquet"), "--out", str(tmp_path), "--force"]) == 2
+    assert f"--out {str(tmp_path)!r} is a folder; give the file to write" in capsys.readouterr().err
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(ConfigError, match=r"cannot write --out .*a_file/study.yml.*give a file path in a folder"):
+        write_file(tmp_path / "a_file" / "study.yml", "name: x\n")

@@ -14,6 +14,7 @@ from retrain_advisor.foundation.config import PeriodUnit
 
 EPOCH_DAY = dt.date(1970, 1, 1)
 EPOCH_MONDAY = dt.date(1970, 1, 5)
+MICROS_PER_DAY = 86_400 * 10**6
 
 GRANULARITY: dict[str, str] = {"day": "1 day", "week": "1 week", "month": "1 month"}
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
+from retrain_advisor.foundation.config import EpochUnit, Task
 from retrain_advisor.foundation.errors import SourceError
+from retrain_advisor.foundation.vocabulary import MULTICLASS_MAX_INTEGER_VALUES
 
 ColumnKind = Literal["timestamp", "date", "string", "integer", "float", "boolean", "other"]
 
@@ -22,19 +24,21 @@ TYPED_TIME_KINDS = ("timestamp", "date")
 NAMED_TIME_KINDS = ("string", "integer")
 TIME_WORDS = frozenset({"time", "date", "ts", "timestamp", "datetime", "dt"})
 LABEL_NAMES = frozenset({"label", "target", "y", "class", "outcome"})
+ID_WORDS = frozenset({"id", "key", "uuid", "guid", "index", "number", "no", "code"})
 
 
 @dataclass(frozen=True)
 class ColumnProfile:
-    """One column other than the event time and the label. Distinct counts are approximate."""
+    """One column other than the event time and the label, as the study reads it: text holding only
+    numbers is a float column. Distinct counts are approximate."""
 
     name: str
     kind: ColumnKind
     nulls: int
-    distinct: int | None = None  # discrete columns (text, integer, boolean)
+    distinct: int | None = None  # discrete columns (text, integer, boolean) and numbers read from text
     time_correlation: float | None = None  # numeric and boolean columns, with the event time
     label_correlation: float | None = None  # numeric and boolean columns, with the label as a number
-    label_pairs: int | None = None  # distinct (value, label) pairs: discrete columns, class-like labels
+    label_pairs: int | None = None  # distinct (value, label) pairs: the columns with a distinct count
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,13 @@ class SourceProfile:
     unparseable_event_time: int
     null_label: int
     label_distinct: int  # approximate; exact when `classes` is not empty
-    label_range: tuple[float, float] | None  # numeric labels
+    label_values: tuple[Any, ...]  # as the source holds them (e.g. Decimal) when there are at most two
     positive_class: str | None  # two classes: the one the study takes as positive, if it can tell
     daily_rows: Mapping[dt.date, int]  # rows with an event time and a label
     daily_classes: Mapping[dt.date, Mapping[str, int]]  # empty when the label has too many values
     columns: tuple[ColumnProfile, ...]
+    event_time_format: str | None = None  # given to read the event time, and written to the config
+    event_time_unit: EpochUnit | None = None
 
     @property
     def labelled_rows(self) -> int:
@@ -79,9 +85,27 @@ def looks_like_time(name: str) -> bool:
     return any(w in TIME_WORDS for w in found) or (len(found) > 1 and found[-1] == "at")  # created_at
 
 
+def looks_like_id(name: str) -> bool:
+    return any(w in ID_WORDS for w in words(name))
+
+
 def looks_like_label(name: str) -> bool:
     found = words(name)
     return name.lower() in LABEL_NAMES or name.lower().startswith("churn") or (len(found) > 1 and found[-1] == "label")
+
+
+def label_task(kind: ColumnKind, distinct: int, values: Sequence[Any] | None) -> Task:
+    """The task of a label with `distinct` values, the study's rule (`spark/labels.infer_task`), here
+    so that init applies the same one. `values` are read only when there are at most two."""
+    if kind in ("string", "boolean"):
+        return "binary" if distinct <= 2 else "multiclass"
+    if kind == "integer":
+        if distinct <= 2:
+            return "binary"
+        return "multiclass" if distinct <= MULTICLASS_MAX_INTEGER_VALUES else "regression"
+    if values is not None and distinct <= 2 and set(values) <= {0, 1}:
+        return "binary"
+    return "regression"
 
 
 def choose_event_time(kinds: Mapping[str, ColumnKind], given: str | None) -> tuple[str, str]:

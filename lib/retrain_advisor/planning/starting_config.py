@@ -25,9 +25,9 @@ from retrain_advisor.foundation.config import (
 )
 from retrain_advisor.foundation.errors import SourceError
 from retrain_advisor.foundation.periods import period_id_of
-from retrain_advisor.foundation.vocabulary import MAX_CLASSES, MULTICLASS_MAX_INTEGER_VALUES
+from retrain_advisor.foundation.vocabulary import MAX_CLASSES
 from retrain_advisor.planning.commented_yaml import render_config
-from retrain_advisor.planning.source_profile import ColumnProfile, SourceProfile
+from retrain_advisor.planning.source_profile import ColumnProfile, SourceProfile, label_task, looks_like_id
 from retrain_advisor.planning.volumes import evaluable_periods
 
 LIMITS = LimitsConfig()
@@ -47,8 +47,13 @@ MIN_MAX_AGE = TOLERANCE.persistence
 # Shortened windows keep the defaults' proportion of ages (12 of 26 + 12 periods).
 MAX_AGE_SHARE = WINDOWS.max_age / (DEFAULT_LOOKBACK + WINDOWS.max_age)
 
-# Excluded features. An id: a text or integer column with a distinct value on 90% of its rows
-# (counted only from 100 rows: fewer cannot tell an id from a varied feature).
+# The study stops when fewer than this share of the given event times can be read (spark/source.py).
+MIN_PARSED_SHARE = 0.5
+
+# Excluded features. An id: a text column with a distinct value on 90% of its rows, or such a number
+# column named like an id (counted only from 100 rows: fewer cannot tell an id from a varied
+# feature). Other numbers are often near-unique too (an amount, a duration); a number that counts
+# up with the time is caught by TIME_CORRELATION.
 NEAR_UNIQUE_SHARE = 0.9
 NEAR_UNIQUE_MIN_ROWS = 100
 # A time in disguise (an epoch number, a row counter): |correlation| with the event time above this.
@@ -155,11 +160,13 @@ def choose_config(
     label_why: str,
 ) -> StartingConfig:
     """Every choice of a starting config for the profiled source, with its reason."""
+    _check_times_read(profile)
     if profile.labelled_rows == 0:
         raise SourceError(
             f"no row of {profile.description} has both an event time and a label ({profile.null_event_time} rows "
-            f"lack the event time {profile.event_time!r}, {profile.unparseable_event_time} do not parse as a time, "
-            f"{profile.null_label} lack the label {profile.label!r}); check the columns or pass --event-time/--label"
+            f"lack the event time {profile.event_time!r}, {profile.unparseable_event_time} have one that cannot be "
+            f"read, {profile.null_label} lack the label {profile.label!r}); "
+            "check the columns or pass --event-time/--label"
         )
     task, task_why = choose_task(profile)
     classes = [] if task == "regression" else profile.classes
@@ -189,7 +196,13 @@ def choose_config(
 
 
 def _data(chosen: _Choices, source: SourceConfig, name: str, output_path: str) -> dict[str, Any]:
-    columns: dict[str, Any] = {"event_time": chosen.profile.event_time, "label": chosen.profile.label}
+    profile = chosen.profile
+    columns: dict[str, Any] = {"event_time": profile.event_time}
+    if profile.event_time_format is not None:
+        columns["event_time_format"] = profile.event_time_format
+    if profile.event_time_unit is not None:
+        columns["event_time_unit"] = profile.event_time_unit
+    columns["label"] = profile.label
     if chosen.exclusions:
         columns["exclude"] = [e.column for e in chosen.exclusions]
     positive = {"positive_label": chosen.guessed_positive} if chosen.guessed_positive is not None else {}
@@ -213,10 +226,13 @@ def _reasons(chosen: _Choices, why: Mapping[str, str]) -> dict[tuple[str, ...], 
     test_periods, compared = chosen.test_periods, chosen.compared
     reasons = {
         ("source",): "the source init profiled",
+        ("source", "options"): "reader options given with --option",
         ("columns",): "features: every other numeric, boolean or text column"
         + (f" ({', '.join(features)})" if features else ""),
         ("columns", "event_time"): f"{why['event_time']}; {_time_facts(profile)}",
         ("columns", "label"): f"{why['label']}; {_label_facts(profile)}",
+        ("columns", "event_time_format"): "given with --event-time-format: the Spark datetime pattern of its text",
+        ("columns", "event_time_unit"): "given with --event-time-unit: the unit of its numbers since 1970-01-01 UTC",
         ("columns", "exclude"): "never used as features; remove a column from this list to use it",
         ("task",): why["task"],
         ("period", "unit"): why["unit"],
@@ -265,7 +281,7 @@ def _header(profile: SourceProfile) -> list[str]:
 
 
 def choose_task(profile: SourceProfile) -> tuple[Task, str]:
-    """The task from the label's type and its number of values, as the source infers it."""
+    """The task from the label's kind and values, by the study's rule (`source_profile.label_task`)."""
     kind, label = profile.label_kind, profile.label
     values = len(profile.classes) or profile.label_distinct
     shown = _values(profile.classes)
@@ -273,18 +289,19 @@ def choose_task(profile: SourceProfile) -> tuple[Task, str]:
         raise SourceError(f"the label {label!r} is a {kind} column; a label must be numeric, boolean or text")
     if values < 2:
         raise SourceError(f"the label {label!r} holds a single value {shown} in the whole source; nothing to learn")
-    if kind in ("string", "boolean") and values > MAX_CLASSES:
+    task = label_task(kind, values, profile.label_values)
+    if task != "regression" and values > MAX_CLASSES:
         raise SourceError(
             f"the label {label!r} holds about {values} text values, too many classes (at most {MAX_CLASSES}); "
             "bucket it in --query or pass another --label"
         )
     positive = f"; the positive class is {profile.positive_class}" if profile.positive_class is not None else ""
-    if kind in ("string", "boolean") or (kind == "integer" and values <= MULTICLASS_MAX_INTEGER_VALUES):
-        if values == 2:
-            return "binary", f"the label holds 2 values: {shown}{positive}"
-        return "multiclass", f"the label holds {values} values: {shown}"
-    if kind == "float" and values == 2 and profile.label_range == (0.0, 1.0):
+    if task == "binary" and kind == "float":
         return "binary", f"the label holds the numbers 0 and 1 only{positive}"
+    if task == "binary":
+        return "binary", f"the label holds 2 values: {shown}{positive}"
+    if task == "multiclass":
+        return "multiclass", f"the label holds {values} values: {shown}"
     return "regression", f"a numeric label with about {values} distinct values"
 
 
@@ -366,7 +383,7 @@ def _exclusion(column: ColumnProfile, profile: SourceProfile, task: Task, rarest
     if kind not in FEATURE_KINDS:
         hint = "; if it says when the label became known, set it as columns.label_time" if kind == "timestamp" else ""
         return Exclusion(name, "not a feature type", f"a {kind} column: features are numeric, boolean or text{hint}")
-    if kind in ("string", "integer") and present >= NEAR_UNIQUE_MIN_ROWS:
+    if (kind == "string" or looks_like_id(name)) and present >= NEAR_UNIQUE_MIN_ROWS:
         if distinct >= NEAR_UNIQUE_SHARE * present:
             return Exclusion(
                 name,
@@ -421,6 +438,24 @@ def _rarest_share(profile: SourceProfile) -> float:
     return min(totals[c] for c in profile.classes) / profile.labelled_rows if profile.classes else 0.0
 
 
+def _check_times_read(profile: SourceProfile) -> None:
+    """Stop, pointing to the flag that reads them, when most given event times cannot be read: the
+    study would stop too."""
+    unread = profile.unparseable_event_time
+    given = profile.rows - profile.null_event_time
+    if unread and given - unread < MIN_PARSED_SHARE * given:
+        raise SourceError(
+            f"only {given - unread} of the {given} given times in {profile.event_time!r} can be read "
+            f"({profile.event_time_reading}); {_time_flag_hint(profile)}, or another --event-time"
+        )
+
+
+def _time_flag_hint(profile: SourceProfile) -> str:
+    if profile.event_time_kind == "string":
+        return "pass --event-time-format with their Spark datetime pattern (e.g. dd/MM/yyyy HH:mm)"
+    return "pass --event-time-unit with the unit of its numbers: seconds, milliseconds, microseconds or nanoseconds"
+
+
 def _history_problems(chosen: _Choices) -> list[str]:
     volume, problems = chosen.volume, []
     needed = MIN_LOOKBACK + MIN_MAX_AGE + TOLERANCE.min_origins
@@ -453,7 +488,10 @@ def _notes(chosen: _Choices) -> list[str]:
             f"intervals will be wide; every {chosen.volume.unit} more of history adds one"
         )
     if unparseable:
-        notes.append(f"{unparseable} rows have an event time that does not parse; they are left out")
+        notes.append(
+            f"{unparseable} rows have an event time that cannot be read; they are left out. If they should count, "
+            + _time_flag_hint(chosen.profile)
+        )
     if chosen.guessed_positive is not None:
         notes.append(f"positive_label {chosen.guessed_positive} is the rarer class, a guess: check it")
     return notes
@@ -498,6 +536,8 @@ def _source_data(source: SourceConfig) -> dict[str, Any]:
         data["table"] = source.table
     if source.path:
         data |= {"path": source.path, "format": source.format}
+        if source.options:
+            data["options"] = dict(source.options)
     if source.query:
         data["query"] = source.query
     return data

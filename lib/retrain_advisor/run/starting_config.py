@@ -1,8 +1,9 @@
 """`retrain-advisor init`: profile a source once and write a commented starting config.
 
-The columns not given are detected from the schema, the source is profiled in two Spark passes,
-and the choices (planning/starting_config.py) are written as YAML that is checked to load before
-the file is written.
+The columns not given are detected from the schema, the source is profiled (`spark/profile.py`:
+two Spark passes; docs/cli.md says when there are more), and the choices
+(planning/starting_config.py) are written as YAML that is checked to load before the file is
+written.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 from pyspark.sql import SparkSession
 
-from retrain_advisor.foundation.config import SourceConfig, parse_config
+from retrain_advisor.foundation.config import EpochUnit, SourceConfig, parse_config
 from retrain_advisor.foundation.errors import ConfigError
 from retrain_advisor.planning.source_profile import choose_event_time, choose_label
 from retrain_advisor.planning.starting_config import StartingConfig, choose_config
@@ -24,10 +25,14 @@ from retrain_advisor.spark.profile import column_kinds, profile_source, read_his
 RESULTS_FOLDER = "retrain_advisor_results"
 
 
-def source_from_flags(table: str | None, path: str | None, format: str, query: str | None) -> SourceConfig:
+def source_from_flags(
+    table: str | None, path: str | None, format: str, query: str | None, options: dict[str, str] | None = None
+) -> SourceConfig:
+    if options and not path:
+        raise ConfigError("--option sets how --path is read; a --table or a --query is read as it is")
     data: dict[str, Any] = {"table": table, "path": path, "query": query}
     if path:
-        data["format"] = format
+        data |= {"format": format, "options": options or {}}
     try:
         return SourceConfig.model_validate(data)
     except ValidationError as error:
@@ -36,6 +41,8 @@ def source_from_flags(table: str | None, path: str | None, format: str, query: s
 
 
 def refuse_overwrite(out: Path, force: bool) -> None:
+    if out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} is a folder; give the file to write, e.g. {str(out / 'study.yml')!r}")
     if out.exists() and not force:
         raise ConfigError(f"{str(out)!r} exists; pass --force to overwrite it, or another --out")
 
@@ -47,21 +54,33 @@ def write_starting_config(
     event_time: str | None = None,
     label: str | None = None,
     name: str | None = None,
+    time_format: str | None = None,
+    time_unit: EpochUnit | None = None,
 ) -> StartingConfig:
     """Profile the source, choose a starting config and write it to `out`."""
     raw = read_history(spark, source)
     kinds = column_kinds(raw)
     event_time, time_why = choose_event_time(kinds, event_time)
     label, label_why = choose_label(kinds, event_time, label)
-    profile = profile_source(raw, kinds, event_time, label, source.describe())
+    profile = profile_source(raw, kinds, event_time, label, source.describe(), time_format, time_unit)
     name = name or default_name(source)
     output = Path.cwd() / RESULTS_FOLDER / re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
     chosen = choose_config(profile, source, name, str(output), time_why, label_why)
     text = chosen.to_yaml()
     parse_config(yaml.safe_load(text), source=repr(str(out)))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    write_file(out, text)
     return chosen
+
+
+def write_file(out: Path, text: str) -> None:
+    """Write `out`, creating its folder; a path that cannot be written stops with what to do."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot write --out {str(out)!r}: {error.strerror or error}; give a file path in a folder you can write"
+        ) from None
 
 
 def default_name(source: SourceConfig) -> str:

@@ -17,8 +17,10 @@ from pyspark.sql import types as T
 
 from retrain_advisor.foundation.config import StudyConfig, Task
 from retrain_advisor.foundation.errors import SourceError
-from retrain_advisor.foundation.vocabulary import MAX_CLASSES, MULTICLASS_MAX_INTEGER_VALUES
-from retrain_advisor.spark.columns import INTEGER_TYPES, NUMERIC_TYPES, quoted
+from retrain_advisor.foundation.vocabulary import MAX_CLASSES
+from retrain_advisor.planning.source_profile import label_task
+from retrain_advisor.spark.columns import NUMERIC_TYPES, quoted
+from retrain_advisor.spark.kinds import column_kind
 
 POSITIVE_NAMES = frozenset({"1", "1.0", "true", "t", "yes", "y", "positive", "pos"})
 NEGATIVE_NAMES = frozenset({"0", "0.0", "-1", "false", "f", "no", "n", "negative", "neg"})
@@ -33,15 +35,8 @@ class Label:
 
 
 def infer_task(kind: T.DataType, distinct: int, values: list[Any] | None) -> Task:
-    if isinstance(kind, (T.StringType, T.BooleanType)):
-        return "binary" if distinct <= 2 else "multiclass"
-    if isinstance(kind, INTEGER_TYPES):
-        if distinct <= 2:
-            return "binary"
-        return "multiclass" if distinct <= MULTICLASS_MAX_INTEGER_VALUES else "regression"
-    if values is not None and distinct <= 2 and set(values) <= {0, 1}:
-        return "binary"
-    return "regression"
+    """The task from the label's type and values: one rule with init's (`source_profile.label_task`)."""
+    return label_task(column_kind(kind), distinct, values)
 
 
 def positive_label(values: list[Any], configured: Any, label: str) -> Any:
