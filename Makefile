@@ -8,16 +8,28 @@ BIN := $(VENV)/bin
 $(BIN)/retrain-advisor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[spark,test,bench]"
+	$(BIN)/pip install --quiet -e ".[spark,local,test,bench]"
+	touch $@
+
+# Spark 3.5 and 4.0, each with its Delta release and the oldest supported libraries (compat/).
+COMPAT := spark3.5 spark4.0
+COMPAT_TESTS := tests/unit tests/integration/test_awkward_histories.py::test_a_pandas_default_parquet_file_runs_the_study_from_the_command_line
+
+.venv-%/installed: compat/%.txt pyproject.toml
+	$(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/pip install --quiet --upgrade pip
+	.venv-$*/bin/pip install --quiet -r compat/$*.txt
+	.venv-$*/bin/pip install --quiet --no-deps -e .
 	touch $@
 
 demo: $(BIN)/retrain-advisor
 	$(BIN)/retrain-advisor demo
 
-test: $(BIN)/retrain-advisor
+test: $(BIN)/retrain-advisor $(COMPAT:%=.venv-%/installed)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+	for env in $(COMPAT); do .venv-$$env/bin/python -m pytest -p no:cacheprovider $(COMPAT_TESTS) || exit 1; done
 
 calibrate: $(BIN)/retrain-advisor
 	$(BIN)/python -m calibration

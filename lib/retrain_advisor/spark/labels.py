@@ -79,9 +79,15 @@ def label_of(label_type: T.DataType, values: list[Any] | None, distinct: int, co
             )
         return Label(task, quoted(label).cast("double"), [], None)
     if values is None:
+        advice = (
+            "if it holds numbers, read them as numbers (csv: inferSchema) or cast them in a source.query; "
+            "else bucket the label in a source.query"
+            if isinstance(label_type, T.StringType)
+            else "set task: regression or bucket the label in a source.query"
+        )
         raise SourceError(
             f"columns.label {label!r} has more than {MAX_CLASSES} distinct values, too many for task {task!r}; "
-            "set task: regression or bucket the label in a source.query"
+            + advice
         )
     if len(values) < 2:
         raise SourceError(f"column {label!r} holds a single class ({values}) in the whole source; nothing to learn")

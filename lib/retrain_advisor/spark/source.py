@@ -21,7 +21,7 @@ from pyspark.sql import types as T
 
 from retrain_advisor.foundation.config import PeriodUnit, StudyConfig, Task
 from retrain_advisor.foundation.errors import SourceError
-from retrain_advisor.foundation.periods import EPOCH_DAY, EPOCH_MONDAY
+from retrain_advisor.foundation.periods import EPOCH_DAY, EPOCH_MONDAY, MICROS_PER_DAY
 from retrain_advisor.foundation.vocabulary import (
     DELAY_DAYS,
     LABEL_TIME,
@@ -40,7 +40,6 @@ from retrain_advisor.spark.times import TimeColumn, time_column
 log = logging.getLogger(__name__)
 
 MISSING_SLICE = "(missing)"
-MICROS_PER_DAY = 86_400 * 10**6
 # Fewer times than this share of the given ones readable: the pattern is wrong, not a few rows.
 MIN_PARSED_SHARE = 0.5
 UNPARSED_EXAMPLES = 3
