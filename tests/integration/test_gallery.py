@@ -316,3 +316,28 @@ def test_label_times_that_cannot_be_read_stop_the_run(spark):
     spark.createDataFrame(data).createOrReplaceTempView("label_times")
     with pytest.raises(SourceError, match=r"0 of 100 given times in 'known' were read"):
         read(spark, {"query": "SELECT * FROM label_times"}, {"label_time": "known"})
+
+
+def test_dates_and_times_without_zone_are_local_to_the_period_zone(spark, tmp_path):
+    """A date or a local time is already the local day: Paris adds no hour to it."""
+    local = frame().assign(ts=lambda d: d["ts"].dt.floor("D") + pd.Timedelta(hours=23, minutes=30))
+    df = spark.createDataFrame(local).selectExpr("CAST(ts AS TIMESTAMP_NTZ) AS ts", "amount", "visits", "plan", "label")
+    df.write.format("delta").save(str(tmp_path / "ntz"))
+    df.selectExpr("CAST(ts AS DATE) AS ts", "amount", "visits", "plan", "label").write.format("delta").save(
+        str(tmp_path / "dates")
+    )
+    for kind in ("ntz", "dates"):
+        prepared = read(spark, {"path": str(tmp_path / kind)}, period={"timezone": "Europe/Paris"})
+        assert_read(prepared, ["amount", "visits"], ["plan"])
+
+
+def test_a_hand_written_csv_with_offsets_in_its_times(spark, tmp_path):
+    lines = ["ts,amount,plan,label"] + [
+        f"2024-01-{day:02d}T{hour:02d}:15:00+01:00,{day * 0.5},{'basic' if hour % 2 else 'premium'},{(day + hour) % 2}"
+        for day in range(1, 29)
+        for hour in (9, 14, 20)
+    ]
+    (tmp_path / "hand.csv").write_text("\n".join(lines) + "\n")
+    prepared = read(spark, {"path": str(tmp_path / "hand.csv"), "format": "csv"})
+    assert prepared.report.used_rows == 84 and prepared.period_ids == WEEK_IDS
+    assert (prepared.numeric, prepared.categorical) == (["amount"], ["plan"])

@@ -199,11 +199,18 @@ def resolved_jobs(target: str) -> dict[str, tuple[dict[str, Any], Path]]:
     return out
 
 
-def fill_dynamic_values(text: str) -> str:
+def fill_dynamic_values(text: str, job: Job | None = None, run_with: dict[str, str] | None = None) -> str:
+    """Fill `{{...}}` as a run does: the run's values, and the job's parameters (their defaults, or
+    the values of "run now with different parameters"), which may hold references themselves."""
+    parameters = {p.name: p.default for p in (job.parameters if job else [])} | (run_with or {})
+
     def value(match: re.Match[str]) -> str:
-        if match.group(1) not in DYNAMIC_VALUES:
+        name = match.group(1)
+        if name.startswith("job.parameters.") and name.removeprefix("job.parameters.") in parameters:
+            return fill_dynamic_values(parameters[name.removeprefix("job.parameters.")])
+        if name not in DYNAMIC_VALUES:
             raise BundleError(f"unexpected dynamic value reference {match.group(0)}")
-        return DYNAMIC_VALUES[match.group(1)]
+        return DYNAMIC_VALUES[name]
 
     return DYNAMIC.sub(value, text)
 
@@ -412,12 +419,41 @@ def test_analyze_task_runs_the_entry_point_with_the_built_wheel(target):
     assert cluster.num_workers or (cluster.autoscale and cluster.autoscale.max_workers >= 1)
 
 
+def study_of_a_run(job: Job, prefix: str, run_with: dict[str, str] | None = None):
+    """The study config a run of the job loads, with the job's command-line overrides."""
+    parameters = [fill_dynamic_values(p, job, run_with) for p in job.tasks[0].spark_python_task.parameters]
+    # the same parser as spark-submit jobs/analyze.py, which runs `retrain-advisor analyze`
+    args = build_parser().parse_args(["analyze", *parameters])
+    assert args.config.startswith(prefix), f"--config {args.config} is not a file of the deployed bundle"
+    overrides = dict(args.overrides)
+    if args.run_id:  # as retrain_advisor.cli passes --run-id
+        overrides["output.run_id"] = args.run_id
+    return load_config(ROOT / args.config.removeprefix(prefix), overrides)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_run_now_with_different_parameters_reaches_the_study(target):
+    refs = references(bundle_root(), target)
+    job = strict_job(resolved_jobs(target)["retrain_advisor_analyze"][0])
+    assert [p.name for p in job.parameters] == ["catalog", "schema", "config", "run_id"]
+    prefix = refs["workspace.file_path"] + "/"
+    other = {
+        "catalog": "analytics",
+        "schema": "decay-2026",
+        "config": prefix + "conf/template.yml",
+        "run_id": "rerun-7",
+    }
+    config = study_of_a_run(job, prefix, other)
+    assert config.output.schema_name == "analytics.decay-2026" and config.output.run_id == "rerun-7"
+    assert config.name == load_config(ROOT / "conf/template.yml").name
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_job_parameters_make_a_valid_study(target):
     root = bundle_root()
     refs = references(root, target)
     job = strict_job(resolved_jobs(target)["retrain_advisor_analyze"][0])
-    parameters = [fill_dynamic_values(p) for p in job.tasks[0].spark_python_task.parameters]
+    parameters = [fill_dynamic_values(p, job) for p in job.tasks[0].spark_python_task.parameters]
     # the same parser as spark-submit jobs/analyze.py, which runs `retrain-advisor analyze`
     args = build_parser().parse_args(["analyze", *parameters])
 
