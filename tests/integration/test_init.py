@@ -3,6 +3,7 @@ the event time, the label and the task, and leaves out the id and the leak."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import numpy as np
@@ -91,6 +92,36 @@ def test_init_reads_a_parquet_file_as_pandas_writes_it(spark, tmp_path, monkeypa
     assert "read as nanoseconds since 1970-01-01 UTC" in comments
     assert "the positive class is 1.000000000000000000" in comments
     assert "customer_id (an id), refund_score (tracks the label)" in capsys.readouterr().out
+
+
+def test_init_takes_pandas_nanosecond_times_beside_a_date_column(spark, tmp_path, monkeypatch, capsys):
+    """pandas' defaults: python dates are a date column, datetime64[ns] nanosecond integers; both
+    hold times, and the one named like a time is the event time."""
+    rng = np.random.default_rng(7)
+    n = DAYS * ROWS_PER_DAY
+    event_time = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(n) * 86400 // ROWS_PER_DAY, "s")
+    x = rng.normal(size=n)
+    frame = pd.DataFrame(
+        {
+            "signed_up": list((event_time - pd.to_timedelta(rng.integers(0, 400, n), "D")).date),
+            "event_time": event_time,
+            "x": x,
+            "label": (x + rng.normal(size=n) > 0.5).astype(int),
+        }
+    )
+    assert str(frame["event_time"].dtype) == "datetime64[ns]" and type(frame["signed_up"][0]) is dt.date
+    path = tmp_path / "history.parquet"
+    frame.to_parquet(path)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "study.yml"
+    assert cli.main(["init", "--path", str(path), "--format", "parquet", "--out", str(out)]) == 0
+    config = load_config(out)
+    assert (config.columns.event_time, config.columns.label, config.task) == ("event_time", "label", "binary")
+    assert config.columns.event_time_unit is None and config.period.unit == "week"
+    printed = capsys.readouterr().out
+    assert "signed_up (date), event_time (nanosecond times)" in printed
+    comments = " ".join(line.strip(" #") for line in out.read_text().splitlines())
+    assert "read as nanoseconds since 1970-01-01 UTC" in comments
 
 
 def test_init_reads_a_csv_with_the_reader_options_and_time_pattern_given(spark, tmp_path, monkeypatch, capsys):

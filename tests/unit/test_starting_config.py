@@ -211,6 +211,27 @@ def test_the_event_time_is_the_one_time_column_or_a_name_that_says_time():
         choose_event_time({"event_time": "timestamp"}, "event_tim")
 
 
+def test_integers_all_above_ten_to_the_seventeen_are_times_like_timestamps_and_dates():
+    """pandas' nanosecond parquet timestamps are read as integers: such a column holds times even
+    beside a date column, and of several the one named like a time wins."""
+    kinds = {"signed_up": "date", "event_time": "integer", "x": "float", "label": "integer"}
+    assert choose_event_time(kinds, None) == ("signed_up", "the only timestamp or date column")
+    column, why = choose_event_time(kinds, None, {"event_time"})
+    assert column == "event_time"
+    assert why.endswith("columns holding times: signed_up (date), event_time (nanosecond times)")
+    only, why = choose_event_time({"when": "integer", "x": "float", "label": "integer"}, None, {"when"})
+    assert only == "when" and "the only column of integers all at or above 10^17" in why
+    unnamed = {"signup": "date", "moment": "integer", "label": "integer"}
+    with pytest.raises(SourceError) as raised:
+        choose_event_time(unnamed, None, {"moment"})
+    assert str(raised.value) == (
+        "several columns could be the event time: signup (date), moment (nanosecond times); "
+        "pass --event-time with the one that orders the history"
+    )
+    with pytest.raises(SourceError, match=r"could be the event time: event_time \(timestamp\), created_at \(nano"):
+        choose_event_time({"event_time": "timestamp", "created_at": "integer", "y": "integer"}, None, {"created_at"})
+
+
 def test_the_label_is_found_by_name_or_asked_for():
     kinds = {"ts": "timestamp", "amount": "float", "churned": "boolean", "label_time": "timestamp"}
     assert choose_label(kinds, "ts", None)[0] == "churned"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -19,9 +19,12 @@ from retrain_advisor.foundation.vocabulary import MULTICLASS_MAX_INTEGER_VALUES
 ColumnKind = Literal["timestamp", "date", "string", "integer", "float", "boolean", "other"]
 
 TYPED_TIME_KINDS = ("timestamp", "date")
-# Kinds that hold a time only when the column's name says so: "2024-03-01" text, an epoch number
-# (pandas' nanosecond parquet timestamps are read as such numbers).
+# Kinds that hold a time only when the column's name says so: "2024-03-01" text, an epoch number.
 NAMED_TIME_KINDS = ("string", "integer")
+# Integer columns all at or above 10^17 (`spark/columns.NANOSECOND_TIMES`: nanoseconds since 1970,
+# from 1973 on) hold times whatever their name, as timestamp and date columns do: pandas' parquet
+# timestamps are read as such integers.
+NANOSECOND_INTEGERS = "integers all at or above 10^17 (nanosecond times, pandas' parquet timestamps)"
 TIME_WORDS = frozenset({"time", "date", "ts", "timestamp", "datetime", "dt"})
 LABEL_NAMES = frozenset({"label", "target", "y", "class", "outcome"})
 ID_WORDS = frozenset({"id", "key", "uuid", "guid", "index", "number", "no", "code"})
@@ -108,20 +111,33 @@ def label_task(kind: ColumnKind, distinct: int, values: Sequence[Any] | None) ->
     return "regression"
 
 
-def choose_event_time(kinds: Mapping[str, ColumnKind], given: str | None) -> tuple[str, str]:
-    """(column, why): the given column, else the one timestamp or date column, else the one text or
-    integer column named like a time. Stops naming the candidates when there are none or several."""
+def choose_event_time(
+    kinds: Mapping[str, ColumnKind], given: str | None, nanosecond_times: Collection[str] = ()
+) -> tuple[str, str]:
+    """(column, why): the given column; else, of the columns that hold times (timestamps, dates and
+    `nanosecond_times`: integer columns whose every value is at or above 10^17, as pandas writes
+    timestamps to parquet), the only one or the only one named like a time; else, when none holds
+    times, the one text or integer column named like a time. Stops naming the candidates when
+    there are several or none."""
     if given is not None:
         _require(kinds, given, "--event-time")
         return given, "given with --event-time"
-    typed = [c for c, k in kinds.items() if k in TYPED_TIME_KINDS]
-    if len(typed) == 1:
-        return typed[0], "the only timestamp or date column"
+    times = [c for c, k in kinds.items() if k in TYPED_TIME_KINDS or (k == "integer" and c in nanosecond_times)]
+    if len(times) == 1:
+        if kinds[times[0]] == "integer":
+            return times[0], f"the only column of {NANOSECOND_INTEGERS}, and no column is a timestamp or date"
+        return times[0], "the only timestamp or date column"
+    named = [c for c in times if looks_like_time(c)]
+    if len(named) == 1:
+        shown = _shown(kinds, times, nanosecond_times)
+        return named[0], f"the only one named like a time of the columns holding times: {shown}"
+    if times:
+        raise SourceError(_no_single_event_time(kinds, times, nanosecond_times))
     named = [c for c, k in kinds.items() if k in NAMED_TIME_KINDS and looks_like_time(c)]
-    if not typed and len(named) == 1:
+    if len(named) == 1:
         kind = "number" if kinds[named[0]] == "integer" else "text"
         return named[0], f"the only {kind} column named like a time, and no column is a timestamp or date"
-    raise SourceError(_no_single_event_time(kinds, typed or named))
+    raise SourceError(_no_single_event_time(kinds, named))
 
 
 def choose_label(kinds: Mapping[str, ColumnKind], event_time: str, given: str | None) -> tuple[str, str]:
@@ -143,17 +159,24 @@ def choose_label(kinds: Mapping[str, ColumnKind], event_time: str, given: str | 
     )
 
 
-def _no_single_event_time(kinds: Mapping[str, ColumnKind], candidates: list[str]) -> str:
+def _no_single_event_time(
+    kinds: Mapping[str, ColumnKind], candidates: list[str], nanosecond_times: Collection[str] = ()
+) -> str:
     if candidates:
-        shown = ", ".join(f"{c} ({kinds[c]})" for c in candidates)
+        shown = _shown(kinds, candidates, nanosecond_times)
         return (
             f"several columns could be the event time: {shown}; pass --event-time with the one that orders the history"
         )
-    shown = ", ".join(f"{c} ({k})" for c, k in kinds.items())
     return (
-        "no column looks like the event time (a timestamp or date column, or a text or integer column named like "
-        f"time, date, ts or timestamp); pass --event-time with one of: {shown}"
+        "no column looks like the event time (a timestamp or date column, integers all at or above 10^17, or a text "
+        "or integer column named like time, date, ts or timestamp); pass --event-time with one of: "
+        f"{_shown(kinds, list(kinds))}"
     )
+
+
+def _shown(kinds: Mapping[str, ColumnKind], names: list[str], nanosecond_times: Collection[str] = ()) -> str:
+    """The columns with their kinds, integers all at or above 10^17 as nanosecond times."""
+    return ", ".join(f"{c} ({'nanosecond times' if c in nanosecond_times else kinds[c]})" for c in names)
 
 
 def _require(kinds: Mapping[str, ColumnKind], name: str, flag: str) -> None:

@@ -20,7 +20,7 @@ from retrain_advisor.foundation.config import EpochUnit, SourceConfig, parse_con
 from retrain_advisor.foundation.errors import ConfigError
 from retrain_advisor.planning.source_profile import choose_event_time, choose_label
 from retrain_advisor.planning.starting_config import StartingConfig, choose_config
-from retrain_advisor.spark.profile import column_kinds, profile_source, read_history
+from retrain_advisor.spark.profile import column_kinds, nanosecond_times, profile_source, read_history
 
 RESULTS_FOLDER = "retrain_advisor_results"
 
@@ -60,7 +60,8 @@ def write_starting_config(
     """Profile the source, choose a starting config and write it to `out`."""
     raw = read_history(spark, source)
     kinds = column_kinds(raw)
-    event_time, time_why = choose_event_time(kinds, event_time)
+    nanos = nanosecond_times(raw) if event_time is None else frozenset()
+    event_time, time_why = choose_event_time(kinds, event_time, nanos)
     label, label_why = choose_label(kinds, event_time, label)
     profile = profile_source(raw, kinds, event_time, label, source.describe(), time_format, time_unit)
     name = name or default_name(source)

@@ -8,6 +8,9 @@ numbers is read as numbers, so it is profiled as numbers), and for numeric colum
 with the event time and with the label (the correlation is taken from covariance and variances on
 the driver: Spark's `corr` divides by zero on a constant column under ANSI SQL). The second counts
 the labelled rows per UTC day, and per class when the label has few values.
+
+Before them, choosing the event time may take one small aggregation: the lowest value of each
+64-bit integer column, to tell nanosecond times (`nanosecond_times`).
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from retrain_advisor.foundation.config import ColumnsConfig, EpochUnit, SourceConfig, StudyConfig
 from retrain_advisor.foundation.errors import SourceError
 from retrain_advisor.foundation.periods import MICROS_PER_DAY
 from retrain_advisor.foundation.vocabulary import MAX_CLASSES
 from retrain_advisor.planning.source_profile import ColumnKind, ColumnProfile, SourceProfile
-from retrain_advisor.spark.columns import Features, candidate_features, quoted, sql_name
+from retrain_advisor.spark.columns import NANOSECOND_TIMES, Features, candidate_features, quoted, sql_name
 from retrain_advisor.spark.kinds import column_kind
 from retrain_advisor.spark.labels import positive_label
 from retrain_advisor.spark.reading import read_source
@@ -50,6 +54,21 @@ def read_history(spark: SparkSession, source: SourceConfig) -> DataFrame:
 
 def column_kinds(df: DataFrame) -> dict[str, ColumnKind]:
     return {f.name: column_kind(f.dataType) for f in df.schema.fields}
+
+
+def nanosecond_times(df: DataFrame) -> frozenset[str]:
+    """The integer columns whose every value is at or above 10^17: nanosecond times (pandas'
+    parquet timestamps, read as integers), which the study leaves out of the features. One
+    aggregation of the lowest values of the 64-bit integer columns (smaller ones cannot reach
+    10^17); none when there is no such column."""
+    longs = [f.name for f in df.schema.fields if isinstance(f.dataType, T.LongType)]
+    if not longs:
+        return frozenset()
+    lowest = df.agg(*[F.min(quoted(c)).alias(f"low_{i}") for i, c in enumerate(longs)]).first()
+    assert lowest is not None  # a global aggregation always returns one row
+    return frozenset(
+        c for i, c in enumerate(longs) if lowest[f"low_{i}"] is not None and lowest[f"low_{i}"] >= NANOSECOND_TIMES
+    )
 
 
 def profile_source(
