@@ -59,7 +59,7 @@ BAD_INPUTS = [
         {"columns": {"event_time": "tenure_months", "label": "label", "exclude": ["label_time"]}},
         "",
         SourceError,
-        ["'tenure_months'", "must be a timestamp"],
+        ["'tenure_months'", "not times since 1970 in any one unit", "columns.event_time_unit"],
         id="time-column-not-a-time",
     ),
     pytest.param({}, "SELECT * FROM {h} WHERE label = 0", SourceError, ["single class"], id="one-class"),
