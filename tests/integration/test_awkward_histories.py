@@ -105,9 +105,10 @@ def test_a_pandas_default_parquet_file_runs_the_study_from_the_command_line(spar
 @pytest.mark.parametrize(
     "case, data",
     [
-        ("weeks with no rows inside the history", history([300] * 6 + [0, 0] + [300] * 8)),
-        ("volume ten times larger from week 8", history([100] * 8 + [1000] * 8)),
-        ("every row twice", pd.concat([history(), history()], ignore_index=True)),
+        (
+            "two weeks with no rows inside the history, and ten times the volume from week 8",
+            history([100] * 6 + [0, 0] + [1000] * 8),
+        ),
         ("several hundred features", history(extra_features=200)),
     ],
 )
@@ -116,10 +117,12 @@ def test_an_awkward_history_gives_a_result(spark, tmp_path, case, data):
     assert row.status == "ok" and row.recommended_interval_periods >= 1, case
 
 
-def test_row_caps_larger_than_any_window_take_every_row(spark, tmp_path):
-    data = history()
+def test_every_row_twice_and_row_caps_beyond_any_window(spark, tmp_path):
+    """Duplicates are kept as they are; caps larger than every window take every row."""
+    data = pd.concat([history(), history()], ignore_index=True)
     path = study(tmp_path, data, limits={"max_train_rows": 10**7, "max_eval_rows": 10**7})
-    recommendation(spark, path)
+    row = recommendation(spark, path)
+    assert row.status == "ok" and row.recommended_interval_periods >= 1
     fits = ResultStore(spark, load_config(path).output).read("fits").where("status = 'ok'")
     uncapped = fits.where("train_rows_max >= train_rows_available")  # the comparison arms keep their sizes
     assert uncapped.count() > 0 and uncapped.where("train_rows_used <> train_rows_available").count() == 0
