@@ -400,3 +400,10 @@ def test_an_out_that_cannot_be_written_stops_with_what_to_do(tmp_path, capsys):
     (tmp_path / "a_file").write_text("")
     with pytest.raises(ConfigError, match=r"cannot write --out .*a_file/study.yml.*give a file path in a folder"):
         write_file(tmp_path / "a_file" / "study.yml", "name: x\n")
+
+
+def test_a_64_bit_id_is_not_taken_for_a_nanosecond_time():
+    """A snowflake id is as large as a nanosecond time; its name tells it apart."""
+    assert choose_event_time({"order_id": "integer", "opened": "date"}, None, {"order_id"})[0] == "opened"
+    with pytest.raises(SourceError, match="--event-time"):
+        choose_event_time({"order_id": "integer", "x": "float"}, None, {"order_id"})

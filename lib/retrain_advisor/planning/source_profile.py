@@ -122,7 +122,9 @@ def choose_event_time(
     if given is not None:
         _require(kinds, given, "--event-time")
         return given, "given with --event-time"
-    times = [c for c, k in kinds.items() if k in TYPED_TIME_KINDS or (k == "integer" and c in nanosecond_times)]
+    # a 64-bit id (a snowflake id, say) is as large as a nanosecond time: its name tells it apart
+    nanos = [c for c in nanosecond_times if kinds.get(c) == "integer" and not looks_like_id(c)]
+    times = [c for c, k in kinds.items() if k in TYPED_TIME_KINDS or c in nanos]
     if len(times) == 1:
         if kinds[times[0]] == "integer":
             return times[0], f"the only column of {NANOSECOND_INTEGERS}, and no column is a timestamp or date"
