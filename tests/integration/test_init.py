@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from retrain_advisor import cli
-from retrain_advisor.foundation.config import load_config
+from retrain_advisor.foundation.config import StudyConfig, load_config
 from retrain_advisor.spark import profile
 
 pytestmark = pytest.mark.integration
@@ -72,6 +73,18 @@ def test_init_writes_a_config_without_the_id_and_the_leak(spark, history, tmp_pa
     assert load_config(out).name == "churn"
 
 
+def init_from_pandas_parquet(
+    frame: pd.DataFrame, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[StudyConfig, str]:
+    """Save `frame` with pandas' defaults, run `init` on it from `folder`: the config it wrote, and its text."""
+    path = folder / "history.parquet"
+    frame.to_parquet(path)
+    monkeypatch.chdir(folder)
+    out = folder / "study.yml"
+    assert cli.main(["init", "--path", str(path), "--format", "parquet", "--out", str(out)]) == 0
+    return load_config(out), out.read_text()
+
+
 def test_init_reads_a_parquet_file_as_pandas_writes_it(spark, tmp_path, monkeypatch, capsys):
     """pandas' defaults: nanosecond timestamps (read as integers), here with a decimal 0/1 label and
     the leak written as text: the study reads it as numbers, so it is profiled as numbers."""
@@ -79,16 +92,11 @@ def test_init_reads_a_parquet_file_as_pandas_writes_it(spark, tmp_path, monkeypa
         label=lambda f: [Decimal(int(y)).quantize(Decimal("1e-18")) for y in f["label"]],
         refund_score=lambda f: [f"{x:.4f}" for x in f["refund_score"]],
     )
-    path = tmp_path / "history.parquet"
-    frame.to_parquet(path)
-    monkeypatch.chdir(tmp_path)
-    out = tmp_path / "study.yml"
-    assert cli.main(["init", "--path", str(path), "--format", "parquet", "--out", str(out)]) == 0
-    config = load_config(out)
+    config, written = init_from_pandas_parquet(frame, tmp_path, monkeypatch)
     assert (config.columns.event_time, config.columns.label, config.task) == ("event_time", "label", "binary")
     assert config.positive_label is None, "the study takes 1 as the positive class: nothing to guess"
     assert config.columns.exclude == ["customer_id", "refund_score"]
-    comments = " ".join(line.strip(" #") for line in out.read_text().splitlines())
+    comments = " ".join(line.strip(" #") for line in written.splitlines())
     assert "read as nanoseconds since 1970-01-01 UTC" in comments
     assert "the positive class is 1.000000000000000000" in comments
     assert "customer_id (an id), refund_score (tracks the label)" in capsys.readouterr().out
@@ -110,17 +118,12 @@ def test_init_takes_pandas_nanosecond_times_beside_a_date_column(spark, tmp_path
         }
     )
     assert str(frame["event_time"].dtype) == "datetime64[ns]" and type(frame["signed_up"][0]) is dt.date
-    path = tmp_path / "history.parquet"
-    frame.to_parquet(path)
-    monkeypatch.chdir(tmp_path)
-    out = tmp_path / "study.yml"
-    assert cli.main(["init", "--path", str(path), "--format", "parquet", "--out", str(out)]) == 0
-    config = load_config(out)
+    config, written = init_from_pandas_parquet(frame, tmp_path, monkeypatch)
     assert (config.columns.event_time, config.columns.label, config.task) == ("event_time", "label", "binary")
     assert config.columns.event_time_unit is None and config.period.unit == "week"
     printed = capsys.readouterr().out
     assert "signed_up (date), event_time (nanosecond times)" in printed
-    comments = " ".join(line.strip(" #") for line in out.read_text().splitlines())
+    comments = " ".join(line.strip(" #") for line in written.splitlines())
     assert "read as nanoseconds since 1970-01-01 UTC" in comments
 
 
