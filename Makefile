@@ -12,6 +12,8 @@ $(BIN)/retrain-advisor: pyproject.toml
 	touch $@
 
 # Spark 3.5 and 4.0, each with its Delta release and the oldest supported libraries (compat/).
+# Then compat/runtime_install.py: what `pip install` of the wheel would change on Databricks
+# 15.4 and 17.3 LTS (compat/runtimes/); it fails if pandas, pyarrow, numpy, pyspark or MLflow would.
 COMPAT := spark3.5 spark4.0
 COMPAT_TESTS := tests/unit tests/integration/test_awkward_histories.py::test_a_pandas_default_parquet_file_runs_the_study_from_the_command_line
 
@@ -30,6 +32,7 @@ test: $(BIN)/retrain-advisor $(COMPAT:%=.venv-%/installed)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 	for env in $(COMPAT); do .venv-$$env/bin/python -m pytest -p no:cacheprovider $(COMPAT_TESTS) || exit 1; done
+	$(BIN)/python compat/runtime_install.py
 
 calibrate: $(BIN)/retrain-advisor
 	$(BIN)/python -m calibration
