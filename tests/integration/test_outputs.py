@@ -1,5 +1,6 @@
-"""The results as others read them: the Spark UI, SQL views and the documented queries over a
-schema of catalog tables, the HTML report and its rebuild, and an independent Delta reader."""
+"""The results as others read them: the Spark UI, SQL views, the documented queries and the
+bundle's dashboard and alert over a schema of catalog tables, the HTML report and its rebuild, and
+an independent Delta reader."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from retrain_advisor.outputs.figures import FIGURES
 from retrain_advisor.outputs.report import report_folder
 from retrain_advisor.outputs.store import ResultStore
 from tests.configs import study_config
+from tests.unit.test_bundle import alert_query, dashboard_datasets, dashboard_fields
 
 pytestmark = pytest.mark.integration
 
@@ -96,6 +98,76 @@ def test_views_follow_the_latest_succeeded_run(spark, schema_study):
         assert [r["run_id"] for r in latest] == ["later-succeeded"]
     finally:
         for run_id in ("later-succeeded", "latest-failed"):
+            store.discard_run(run_id)
+            spark.sql(f"DELETE FROM {store.reference('runs')} WHERE run_id = '{run_id}'")
+
+
+def test_dashboard_datasets_run_on_the_result_schema(spark, schema_study):
+    """Each dataset of the bundle's dashboard, run where dataset_catalog and dataset_schema point,
+    returns rows with every column its widgets read."""
+    previous = spark.catalog.currentDatabase()
+    spark.sql(f"USE {QUOTED}")
+    try:
+        needed = dashboard_fields()
+        for name, sql in dashboard_datasets().items():
+            rows = spark.sql(sql)
+            assert needed[name] <= set(rows.columns), (name, needed[name] - set(rows.columns))
+            assert rows.count() > 0, name
+    finally:
+        spark.sql(f"USE `{previous}`")
+
+
+def _alert_rows(spark) -> dict[str, dict]:
+    query = re.sub(r"`[^`]+`\.`[^`]+`\.(\w+)", rf"{QUOTED}.\1", alert_query())
+    return {row["run_id"]: row.asDict() for row in spark.sql(query).collect()}
+
+
+def test_alert_fires_when_the_recommendation_changes_or_the_drift_signal_crosses(spark, schema_study):
+    result, _ = schema_study
+    store = result.store
+    run = store.read("runs", result.run_id).first().asDict()
+    drift = result.table("feature_drift")
+    feature = drift.where("column_role = 'feature'").first()["column_name"]
+    added: list[str] = []
+
+    def later_run(run_id: str, **recommendation) -> None:
+        started = run["started_at"] + dt.timedelta(hours=len(added) + 1)
+        added.append(run_id)
+        store.replace_run(
+            "runs", spark.createDataFrame([{**run, "run_id": run_id, "started_at": started}], SCHEMAS["runs"]), run_id
+        )
+        rows = result.recommendations().withColumn("run_id", F.lit(run_id))
+        for column, value in recommendation.items():
+            rows = rows.withColumn(column, F.lit(value).cast(rows.schema[column].dataType))
+        store.replace_run("recommendations", rows, run_id)
+        store.replace_run("feature_drift", drift.withColumn("run_id", F.lit(run_id)), run_id)
+
+    try:
+        (only,) = _alert_rows(spark).values()
+        assert (only["verdict_changed"], only["drift_crossed"], only["needs_attention"]) == (0, 0, 0)
+
+        later_run("same-again")
+        assert _alert_rows(spark)["same-again"]["needs_attention"] == 0
+
+        interval = result.recommendations().where("slice_value IS NULL").first()["recommended_interval_periods"]
+        later_run("longer-interval", recommended_interval_periods=(interval or 1) + 1)
+        flagged = _alert_rows(spark)["longer-interval"]
+        assert (flagged["verdict_changed"], flagged["needs_attention"]) == (1, 1)
+
+        # a drift policy whose signal is far below its threshold, then the same policy crossed
+        policy = {"recommended_policy": "drift", "recommended_drift_signal": f"js_distance:{feature}"}
+        later_run("drift-quiet", **policy, recommended_drift_threshold=1e9)
+        later_run("drift-still-quiet", **policy, recommended_drift_threshold=1e9)
+        quiet = _alert_rows(spark)["drift-still-quiet"]
+        assert (quiet["verdict_changed"], quiet["drift_crossed"], quiet["needs_attention"]) == (0, 0, 0)
+        later_run("drift-crossed", **policy, recommended_drift_threshold=0.0)
+        crossed = _alert_rows(spark)["drift-crossed"]
+        assert (crossed["verdict_changed"], crossed["drift_crossed"], crossed["needs_attention"]) == (0, 1, 1)
+        aggregate = {**policy, "recommended_drift_signal": "population_stability_index:max(all features)"}
+        later_run("drift-aggregate", **aggregate, recommended_drift_threshold=0.0)
+        assert _alert_rows(spark)["drift-aggregate"]["drift_crossed"] == 1
+    finally:
+        for run_id in added:
             store.discard_run(run_id)
             spark.sql(f"DELETE FROM {store.reference('runs')} WHERE run_id = '{run_id}'")
 
