@@ -23,3 +23,8 @@ class RecipeError(RetrainAdvisorError):
 
 class OutputError(RetrainAdvisorError):
     """The result tables cannot be written where the config says."""
+
+
+class ApplyError(RetrainAdvisorError):
+    """A recommendation cannot become a change to a retraining job; the message says what is
+    missing and what to do."""
