@@ -1,16 +1,18 @@
-"""Command line: `retrain-advisor analyze|demo|report|init`. docs/cli.md documents every flag."""
+"""Command line: `retrain-advisor analyze|demo|report|init|apply`. docs/cli.md documents every flag."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, get_args
 
 import yaml
 
-from retrain_advisor.foundation.config import EpochUnit, StudyConfig, load_config
+from retrain_advisor.foundation.config import EpochUnit, OutputConfig, StudyConfig, load_config
 from retrain_advisor.foundation.errors import ConfigError, RetrainAdvisorError
 from retrain_advisor.outputs.summary import print_summary
 
@@ -29,6 +31,13 @@ def parse_option(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"--option expects KEY=VALUE, e.g. sep=; (got {text!r})")
     return key, value
+
+
+def parse_time(text: str) -> dt.time:
+    match = re.fullmatch(r"([01]?[0-9]|2[0-3]):([0-5][0-9])", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected HH:MM, e.g. 06:00 (got {text!r})")
+    return dt.time(int(match.group(1)), int(match.group(2)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,10 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_flags(demo)
 
     report = commands.add_parser("report", help="rebuild a run's HTML report from the result tables alone")
-    where = report.add_mutually_exclusive_group(required=True)
-    where.add_argument("--config", help="a study config: its output section says where the tables are")
-    where.add_argument("--output-path", help="the folder of the result tables (output.path)")
-    where.add_argument("--output-schema", help="the schema of the result tables (output.schema)")
+    _add_location_flags(report)
     report.add_argument("--run-id", help="the run to report (default: the latest succeeded run)")
     report.add_argument("--out", help="the HTML file to write (default: the report folder, or ./<run id>.html)")
     add_override_flag(report)
@@ -98,7 +104,50 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--out", required=True, help="the config file to write (YAML)")
     init.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     _add_log_flag(init)
+
+    apply = commands.add_parser("apply", help="turn the latest recommendation into your retraining job's schedule")
+    _add_location_flags(apply)
+    apply.add_argument(
+        "--study", metavar="NAME", help="the study whose latest succeeded run to apply (default: the study of --config)"
+    )
+    apply.add_argument("--run-id", help="the run to apply (default: the latest succeeded run of the study)")
+    apply.add_argument(
+        "--slice", dest="slice_value", metavar="VALUE", help="a slice's recommendation (default: all rows)"
+    )
+    apply.add_argument(
+        "--at", type=parse_time, default="06:00", metavar="HH:MM", help="time of day of the runs (default: 06:00)"
+    )
+    data = apply.add_mutually_exclusive_group()
+    data.add_argument(
+        "--table-update",
+        dest="tables",
+        action="append",
+        default=[],
+        metavar="TABLE",
+        help="run when this table is updated, not on a schedule (repeatable)",
+    )
+    data.add_argument("--file-arrival", metavar="URL", help="run when files arrive at this storage location")
+    change = apply.add_mutually_exclusive_group(required=True)
+    change.add_argument("--out", metavar="FILE", help="write a bundle override file (YAML) here")
+    change.add_argument("--job-id", type=int, metavar="ID", help="or: change this job through the Databricks SDK")
+    apply.add_argument("--job-key", metavar="KEY", help="with --out: the job's key in the bundle (default: retrain)")
+    apply.add_argument(
+        "--target", dest="targets", action="append", metavar="NAME", help="with --out: bundle target (default: prod)"
+    )
+    apply.add_argument(
+        "--profile", metavar="NAME", help="with --job-id: the Databricks config profile (default: the SDK's own auth)"
+    )
+    apply.add_argument("--confirm", action="store_true", help="with --job-id: update the job (default: a dry run)")
+    add_override_flag(apply)
+    _add_log_flag(apply)
     return parser
+
+
+def _add_location_flags(command: argparse.ArgumentParser) -> None:
+    where = command.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config", help="a study config: its output section says where the tables are")
+    where.add_argument("--output-path", help="the folder of the result tables (output.path)")
+    where.add_argument("--output-schema", help="the schema of the result tables (output.schema)")
 
 
 def add_override_flag(command: argparse.ArgumentParser) -> None:
@@ -160,24 +209,26 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _results(args: argparse.Namespace) -> tuple[OutputConfig, str | None]:
+    """Where the result tables are, and the study of --config (None without it)."""
+    if args.config:
+        config = load_config(args.config, dict(args.overrides))
+        return config.output, config.name
+    try:
+        return OutputConfig.model_validate({"path": args.output_path, "schema": args.output_schema}), None
+    except ValueError as error:  # pydantic's ValidationError
+        raise ConfigError(f"--output-path / --output-schema: {error}") from None
+
+
 def report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from retrain_advisor.foundation.config import OutputConfig
     from retrain_advisor.outputs.report import render_report, report_folder, write_report
     from retrain_advisor.outputs.run_tables import latest_run_id, load_run_tables
     from retrain_advisor.outputs.store import ResultStore
     from retrain_advisor.spark.session import get_spark
 
-    if args.config:
-        config = load_config(args.config, dict(args.overrides))
-        output, study = config.output, config.name
-    else:
-        try:
-            output = OutputConfig.model_validate({"path": args.output_path, "schema": args.output_schema})
-            study = None
-        except ValueError as error:  # pydantic's ValidationError
-            raise ConfigError(f"--output-path / --output-schema: {error}") from None
+    output, study = _results(args)
     store = ResultStore(get_spark(), output)
     run_id = args.run_id or latest_run_id(store, study)
     folder = report_folder(output) or Path.cwd()
@@ -212,13 +263,50 @@ def init(args: argparse.Namespace) -> int:
     return 0
 
 
+def apply(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from retrain_advisor.outputs.store import ResultStore
+    from retrain_advisor.planning.retrain_schedule import override_yaml, plan_change
+    from retrain_advisor.run.apply import read_recommendation, write_override
+    from retrain_advisor.spark.session import get_spark
+
+    if args.job_id is None and (args.profile or args.confirm):
+        raise ConfigError("--profile and --confirm go with --job-id; --out writes a file and changes no job")
+    if args.job_id is not None and (args.job_key or args.targets):
+        raise ConfigError("--job-key and --target name the job in the bundle file of --out; --job-id needs neither")
+    output, study = _results(args)
+    recommendation = read_recommendation(
+        ResultStore(get_spark(), output), args.study or study, args.run_id, args.slice_value
+    )
+    change = plan_change(recommendation, args.at, args.tables, args.file_arrival)
+    print(
+        f"run {recommendation.run_id} of study {recommendation.study} ({recommendation.rows}): "
+        f"the job runs {change.timing.description}"
+    )
+    for note in change.timing.notes:
+        print(f"  note: {note}")
+    if args.job_id is None:
+        job_key, targets = args.job_key or "retrain", args.targets or ["prod"]
+        path = write_override(Path(args.out), override_yaml(change, job_key, targets))
+        which = f"target{'s' if len(targets) > 1 else ''} {', '.join(targets)}"
+        print(f"override of job `{job_key}` in {which}: {path} (include it in databricks.yml)")
+        return 0
+    from retrain_advisor.outputs.job_update import update_job, workspace_jobs
+
+    for line in update_job(workspace_jobs(args.profile), args.job_id, change, args.confirm):
+        print(line)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("py4j", "pyspark"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        return {"analyze": analyze, "demo": demo, "report": report, "init": init}[args.command](args)
+        commands = {"analyze": analyze, "demo": demo, "report": report, "init": init, "apply": apply}
+        return commands[args.command](args)
     except RetrainAdvisorError as error:
         print(f"retrain-advisor: {error}", file=sys.stderr)
         return 2
