@@ -47,7 +47,15 @@ class Target:
 
 TARGETS = [
     Target("false_breach", "false breach at the boundary", lambda v: v <= 1.2 * (1 - NOMINAL) / 2, "<= 0.06"),
-    Target("drop_coverage", "coverage of the regret interval", lambda v: abs(v - NOMINAL) <= 0.05, "0.85 to 0.95"),
+    Target(
+        "drop_coverage",
+        "coverage of the regret interval",
+        lambda v: abs(v - NOMINAL) <= 0.05,
+        "0.85 to 0.95",
+        # a cycling covariate shift makes each origin's regret follow its phase: the origins are no
+        # sample around the mean regret, and the interval, built for one, is wider than it needs
+        lambda regime: "costly" not in regime.drift_features,
+    ),
     Target(
         "quality_coverage",
         "coverage of the expected quality",
@@ -58,7 +66,13 @@ TARGETS = [
     Target("wrong_interval", "recommended policy truly loses more", lambda v: v <= 0.10, "<= 0.10"),
     Target("lookback_claim_false", "false lookback claim", lambda v: v <= 0.10, "<= 0.10"),
     Target("too_small_minimum", "minimum training size too small", lambda v: v <= 0.10, "<= 0.10"),
-    Target("pattern_right", "decay pattern right", lambda v: v >= 0.90, ">= 0.90"),
+    Target(
+        "pattern_right",
+        "decay pattern right",
+        lambda v: v >= 0.90,
+        ">= 0.90",
+        lambda regime: "costly" not in regime.drift_features,  # a cycling covariate shift has no one pattern
+    ),
     Target("false_event", "a calendar event reported where none is", lambda v: v <= 0.10, "<= 0.10"),
     Target("shape_right", "gradual decay's shape right (linear, saturating)", lambda v: v >= 0.90, ">= 0.90"),
     Target(
@@ -67,6 +81,13 @@ TARGETS = [
         lambda v: v >= 0.90,
         ">= 0.90",
         lambda regime: regime.pattern == ABRUPT,
+    ),
+    Target(
+        "irrelevant_trigger",
+        "a drift signal unrelated to quality replayed as a trigger",
+        lambda v: v <= 0.10,
+        "<= 0.10",
+        lambda regime: bool(regime.drift_features),
     ),
 ]
 COLUMNS = {
@@ -80,12 +101,14 @@ COLUMNS = {
     "false_event": "false event",
     "shape_right": "shape right",
     "event_dated": "event dated",
+    "irrelevant_trigger": "unrelated trigger",
 }
 DESCRIPTIVE = {
     "insufficient": "insufficient evidence",
     "mean_interval": "mean recommended interval",
     "trigger_share": "share recommending a trigger",
     "lookback_better": "verdict: older data hurts",
+    "costly_trigger": "share watching the costly feature",
 }
 
 

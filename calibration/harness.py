@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.regimes import BOUNDARY_AGE
-from calibration.simulate import FIRST_PERIOD, Regime, Study, planned, simulate, true_frame
+from calibration.simulate import FIRST_PERIOD, Regime, Study, planned, simulate, simulate_drift, true_frame
 from retrain_advisor.analyses.comparisons.rules import arm_values
 from retrain_advisor.analyses.decay.regret import regret_cells
 from retrain_advisor.analyses.pipeline import StudyAnalyses, analyse
@@ -24,6 +24,7 @@ from retrain_advisor.analyses.schedule.replay import PolicyResult, replay
 from retrain_advisor.analyses.schedule.rules import replay_settings, summarize_intervals
 from retrain_advisor.foundation.vocabulary import (
     ABRUPT,
+    DRIFT,
     INSUFFICIENT_EVIDENCE,
     LEARNING_CURVE,
     OLDER_DATA_ADDS_NOTHING,
@@ -55,6 +56,8 @@ class Outcome:
     lookback_claim_false: bool | None = None
     min_rows: int | None = None
     min_rows_true_drop: float | None = None
+    irrelevant_trigger: bool | None = None  # a drift signal unrelated to quality was replayed as a trigger
+    costly_trigger: bool | None = None  # the costly feature's drift was replayed as a trigger
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ def _truth(study: Study) -> Truth:
 def run_seed(regime: Regime, seed: int) -> Outcome:
     study = planned(regime)
     truth = truth_of(study)
-    results = analyse(simulate(study, seed), study.context)
+    results = analyse(simulate(study, seed), study.context, simulate_drift(study, seed))
     return measure(study, truth, results)
 
 
@@ -132,6 +135,8 @@ def measure(study: Study, truth: Truth, results: StudyAnalyses) -> Outcome:
     boundary = curve[curve["model_age"] == BOUNDARY_AGE]
     if len(boundary) and abs(truth.regret.get(BOUNDARY_AGE, math.nan) - limit) < 1e-9:
         outcome.boundary_breach = bool(boundary["regret_ci_low"].iloc[0] > limit)
+    if regime.drift_features:
+        outcome.irrelevant_trigger, outcome.costly_trigger = _triggers_watched(results, regime)
     recommendation = results.recommendations[0]
     outcome.insufficient = recommendation["status"] == INSUFFICIENT_EVIDENCE
     outcome.lookback_reason = recommendation["lookback_reason"]
@@ -178,6 +183,17 @@ def _chosen_trigger(results: list[PolicyResult], recommendation: dict[str, Any])
         if same_drop and same_signal:
             return result
     raise LookupError("the recommended trigger is not among the replayed policies")
+
+
+def _triggers_watched(results: StudyAnalyses, regime: Regime) -> tuple[bool, bool]:
+    """Whether a drift trigger replayed watches a signal unrelated to quality, and whether one
+    watches the costly feature. An aggregate over features counts as related only when a costly
+    feature is among them."""
+    watched = {r.policy.signal or "" for r in results.schedule[None] if r.policy.kind == DRIFT}
+    columns = {signal.partition(":")[2] for signal in watched}
+    has_costly = "costly" in regime.drift_features
+    related = {c for c in columns if c.startswith("costly_") or (has_costly and c.endswith("(all features)"))}
+    return bool(columns - related), any(c.startswith("costly_") for c in columns)
 
 
 def _lookback_claim_false(recommendation: dict[str, Any], truth: Truth, limit: float) -> bool | None:
@@ -236,6 +252,10 @@ def summarize(regime: Regime, outcomes: list[Outcome]) -> Rates:
         "lookback_better": float(np.mean([o.lookback_reason == OLDER_DATA_HURTS for o in outcomes])),
         "too_small_minimum": float(np.mean([d > limit for d in minimums])) if minimums else math.nan,
     }
+    if regime.drift_features:
+        figures["irrelevant_trigger"] = float(np.mean([bool(o.irrelevant_trigger) for o in outcomes]))
+    if "costly" in regime.drift_features:
+        figures["costly_trigger"] = float(np.mean([bool(o.costly_trigger) for o in outcomes]))
     if regime.pattern == ABRUPT and regime.event_period is not None:
         true_date = FIRST_PERIOD + regime.event_period
         figures["event_dated"] = float(

@@ -52,6 +52,23 @@ REGIMES: list[Regime] = [
     ),
     # random ageing slopes: by the oldest ages a quarter of the origins lose twice the tolerance
     Regime("widening variance", WIDENING, widening=0.006),
+    # drift that has nothing to do with quality, beside a model that ages: a trending feature and
+    # three random walks drift further from every training window the older the model is
+    Regime(
+        "trending irrelevant feature",
+        GRADUAL,
+        LINEAR,
+        ageing="linear",
+        ageing_scale=0.0025,
+        drift_features=("trend", "walk", "walk", "walk"),
+    ),
+    # a covariate shift the model pays for (a shift of one sd costs 0.03), beside irrelevant drift
+    Regime(
+        "covariate shift that costs quality",
+        GRADUAL,
+        drift_features=("costly", "trend", "walk", "walk"),
+        costly_scale=0.03,
+    ),
 ]
 # Beyond the targets: how far the intervals hold when the speed of ageing itself wanders slowly.
 STRESS: list[Regime] = [

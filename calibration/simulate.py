@@ -21,6 +21,13 @@ and scored on period j is
   per fit, an AR(1) calendar noise, and an AR(1) ageing noise that makes older models lose more
   in some stretches of periods than in others (dependence between consecutive origins).
 The truth is the same formula without the random parts.
+
+With `drift_features`, the regime also has features whose mean moves along a path, and
+`simulate_drift` gives each planned evaluation each feature's drift against the fit's training
+window (|mean of the scored period - mean over the training rows|, with sampling noise), as
+feature_drift's BASELINE rows: a `trend` moves steadily, a `walk` at random, and a `costly`
+feature cycles and costs `costly_scale` of quality per unit of its shift (a covariate shift the
+model pays for, in the formula above too). Only the costly one is related to quality.
 """
 
 from __future__ import annotations
@@ -36,12 +43,16 @@ from retrain_advisor.analyses.arrival.rules import ArrivalSummary
 from retrain_advisor.analyses.performance import PERFORMANCE_COLUMNS
 from retrain_advisor.analyses.pipeline import StudyContext
 from retrain_advisor.foundation.config import StudyConfig, parse_config
+from retrain_advisor.foundation.vocabulary import BASELINE, FEATURE
 from retrain_advisor.modelling.metrics import Metric
 from retrain_advisor.planning.plan import FitSpec, History
 from retrain_advisor.planning.study_plan import StudyPlan, plan_study
 
 METRIC = Metric("quality", frozenset({"binary"}), True, False, lambda y, p, c: 0.0)
 FIRST_PERIOD = 2800  # a Monday in 2023, so the calendar is realistic
+TREND_STEP = 0.05  # a trending feature's mean moves this many sds per period
+WALK_STEP = 0.15  # the sd of a random-walk feature's step per period
+SAMPLING_SD = 0.015  # noise of a measured shift of the mean (thousands of rows on either side)
 
 
 @dataclass(frozen=True)
@@ -77,14 +88,23 @@ class Regime:
     calendar_ar: float = 0.0  # sd of an AR(1) calendar noise (phi 0.9)
     ageing_ar: float = 0.0  # sd of an AR(1) noise on the ageing rate (phi 0.9)
     widening: float = 0.0  # per-origin random ageing slope sd (mean zero)
+    drift_features: tuple[str, ...] = ()  # features with drift: trend | walk | costly
+    costly_scale: float = 0.0  # quality a costly feature's shift (in sds) costs
+    costly_cycle: float = 26.0  # periods of the costly feature's cycle
     config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def stationary_level(self) -> bool:
         """Whether the policies' quality has a long-run mean that the replay can estimate: no trend,
         step, season or event moves the level, and models do not age at random speeds (then the
-        periods a model serves share its luck, which a replay of a few cycles cannot measure)."""
-        return self.calendar == "none" and self.event_period is None and self.widening == 0
+        periods a model serves share its luck, which a replay of a few cycles cannot measure); a
+        cycling covariate shift moves it too."""
+        return (
+            self.calendar == "none"
+            and self.event_period is None
+            and self.widening == 0
+            and "costly" not in self.drift_features
+        )
 
     def study_config(self) -> StudyConfig:
         windows = {"lookback": self.lookback, "gap": self.gap, "max_age": self.max_age}
@@ -99,7 +119,7 @@ class Regime:
             "comparisons": {"origins": self.comparison_origins},
             "limits": {"max_train_rows": 40_000},
             "output": {"path": "/tmp/calibration"},
-            "drift": {"enabled": False},
+            "drift": {"enabled": bool(self.drift_features)},
         }
         if self.intervals:
             data["schedule"] = {"intervals": list(self.intervals)}
@@ -169,6 +189,18 @@ def _weights(fit: FitSpec) -> tuple[np.ndarray, np.ndarray]:
     return periods, weights / weights.sum()
 
 
+def _costly_mean(regime: Regime, periods: np.ndarray) -> np.ndarray:
+    """The costly feature's mean (in sds) on each period."""
+    return np.sin(2 * np.pi * (periods - FIRST_PERIOD) / regime.costly_cycle)
+
+
+def _shift(means: np.ndarray, fit: FitSpec, period: int) -> float:
+    """A feature's shift of the scored period's mean from its mean over the fit's training rows;
+    `means` holds the mean of every period of the history."""
+    periods, weights = _weights(fit)
+    return float(means[period - FIRST_PERIOD] - weights @ means[periods - FIRST_PERIOD])
+
+
 def true_quality(regime: Regime, fit: FitSpec, period: int) -> float:
     """The quality without any random part."""
     periods, weights = _weights(fit)
@@ -177,7 +209,11 @@ def true_quality(regime: Regime, fit: FitSpec, period: int) -> float:
     if regime.event_period is not None and period >= FIRST_PERIOD + regime.event_period:
         event = regime.event_size * float(weights[periods < FIRST_PERIOD + regime.event_period].sum())
     scarcity = regime.scarcity * (regime.scarcity_rows / max(fit.max_rows, 1)) ** 0.5
-    return regime.q0 + _calendar(regime, period) - ageing - event - scarcity
+    covariate = 0.0
+    if "costly" in regime.drift_features:
+        means = _costly_mean(regime, np.arange(FIRST_PERIOD, FIRST_PERIOD + regime.periods))
+        covariate = regime.costly_scale * abs(_shift(means, fit, period))
+    return regime.q0 + _calendar(regime, period) - ageing - event - scarcity - covariate
 
 
 def _ar1(rng: np.random.Generator, n: int, sd: float, phi: float = 0.9) -> np.ndarray:
@@ -214,6 +250,43 @@ def simulate(study: Study, seed: int) -> pd.DataFrame:
         )
         records.append((None, fit.fit_id, fit.train_end, j, evaluation.model_age, value, fit.max_rows))
     return _performance_frame(records, regime)
+
+
+def simulate_drift(study: Study, seed: int) -> pd.DataFrame | None:
+    """feature_drift's BASELINE rows of one simulated history: each planned evaluation's drift of
+    every drift feature against the fit's training window; None without drift features."""
+    regime, plan = study.regime, study.study_plan.plan
+    if not regime.drift_features:
+        return None
+    rng = np.random.default_rng([seed, zlib.crc32(regime.name.encode()), 1])
+    offsets = np.arange(regime.periods)
+    means = {}
+    for i, kind in enumerate(regime.drift_features):
+        if kind == "trend":
+            means[f"trend_{i}"] = TREND_STEP * offsets
+        elif kind == "walk":
+            means[f"walk_{i}"] = np.cumsum(rng.normal(0, WALK_STEP, regime.periods))
+        else:
+            means[f"costly_{i}"] = _costly_mean(regime, FIRST_PERIOD + offsets)
+    records = [
+        (e.fit_id, e.model_age, name, abs(_shift(path, plan.fits[e.fit_id], e.period_id) + rng.normal(0, SAMPLING_SD)))
+        for e in plan.sorted_evaluations()
+        for name, path in means.items()
+    ]
+    frame = pd.DataFrame(records, columns=["fit_id", "model_age", "column_name", "shift"])
+    # for two unit-variance normals a shift of the mean by d gives PSI about d^2; the JS distance
+    # and the earth mover's distance grow with d as well
+    return frame.assign(
+        drift_type=BASELINE,
+        column_role=FEATURE,
+        population_stability_index=frame["shift"] ** 2,
+        js_distance=np.minimum(1.0, 0.4 * frame["shift"]),
+        wasserstein_distance=frame["shift"],
+        ks_test=None,
+        tv_distance=np.nan,
+        l_infinity_distance=np.nan,
+        null_rate_delta=np.nan,
+    ).drop(columns="shift")
 
 
 def true_frame(study: Study) -> pd.DataFrame:

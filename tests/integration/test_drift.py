@@ -1,5 +1,7 @@
-"""Drift with known truth: a feature the model relies on shifts once, an irrelevant one shifts
-all the time. The drift tables must show both shifts, and rank only the first as costly."""
+"""Drift with known truth: a feature the model relies on shifts twice (once before the replayed
+periods, once within them), an irrelevant one shifts all the time. The drift tables must show
+every shift, rank only the first feature as costly, and a drift trigger whose threshold was
+learnt on the first shift must catch the second."""
 
 from __future__ import annotations
 
@@ -14,19 +16,21 @@ from .conftest import START
 
 pytestmark = pytest.mark.integration
 
-WEEKS = 24
+WEEKS = 30
 ROWS_PER_WEEK = 3000
-SHIFT_WEEK = 14  # x_rel moves from N(0, 1) to N(3, 1) here
+FIRST_SHIFT = 10  # x_rel moves from N(0, 1) to N(3, 1) here, before the replayed weeks 18..29 ...
+SHIFT_WEEK = 20  # ... and back to N(0, 1) here, within them
 IRRELEVANT_SHIFT = 3.0  # x_irr's mean alternates between 0 and this, week by week
 
 
 def covariate_history(seed: int = 5) -> pd.DataFrame:
     """label ~ Bernoulli(sigmoid(3 sin(x_rel))): a linear model fit on x_rel near 0 learns
-    "higher is riskier", which is wrong once x_rel lives near 3. x_irr never enters the label."""
+    "higher is riskier", which is wrong once x_rel lives near 3, and one fit near 3 learns the
+    opposite. x_irr never enters the label."""
     rng = np.random.default_rng(seed)
     weeks = np.repeat(np.arange(WEEKS), ROWS_PER_WEEK)
     seconds = rng.uniform(0, 7 * 86400, len(weeks))
-    x_rel = rng.normal(np.where(weeks >= SHIFT_WEEK, 3.0, 0.0), 1.0)
+    x_rel = rng.normal(np.where((weeks >= FIRST_SHIFT) & (weeks < SHIFT_WEEK), 3.0, 0.0), 1.0)
     x_irr = rng.normal(np.where(weeks % 2 == 1, IRRELEVANT_SHIFT, 0.0), 1.0)
     noise = rng.normal(0, 1, len(weeks))
     label = rng.random(len(weeks)) < 1 / (1 + np.exp(-3 * np.sin(x_rel)))
@@ -53,22 +57,22 @@ def drift_study(spark, tmp_path_factory):
         tmp_path_factory.mktemp("drift-out"),
         columns={"event_time": "event_time", "label": "label"},
         tolerance={"absolute": 0.05, "persistence": 1},
-        schedule={"intervals": [1, 2, 4], "replay_periods": 12},  # weeks 12..23: the shift is replayed
+        schedule={"intervals": [1, 2, 4], "replay_periods": 12},  # weeks 18..29: the second shift is replayed
     )
     result = run_study(spark, config)
     return result, result.table("feature_drift").toPandas(), result.table("drift_signals").toPandas()
 
 
-def week_of(window) -> int:
-    return (pd.Timestamp(window["start"]).date() - START).days // 7
+def week_of(window, edge: str = "start") -> int:
+    return (pd.Timestamp(window[edge]).date() - START).days // 7
 
 
 def test_consecutive_drift_shows_both_shifts(drift_study):
     _, drift, _ = drift_study
     consecutive = drift[drift["drift_type"] == "CONSECUTIVE"].assign(week=lambda d: d["window"].map(week_of))
     psi = consecutive.pivot_table(index="week", columns="column_name", values="population_stability_index")
-    assert psi.loc[SHIFT_WEEK, "x_rel"] > 1.0, "the relevant feature's shift week"
-    assert psi["x_rel"].drop(SHIFT_WEEK).max() < 0.1, "x_rel is steady on either side of its shift"
+    assert psi.loc[[FIRST_SHIFT, SHIFT_WEEK], "x_rel"].min() > 1.0, "the relevant feature's shift weeks"
+    assert psi["x_rel"].drop([FIRST_SHIFT, SHIFT_WEEK]).max() < 0.1, "x_rel is steady between its shifts"
     assert psi["x_irr"].min() > 1.0, "x_irr moves every week"
     assert psi["noise"].max() < 0.1
     counts = consecutive[consecutive["column_name"] == "noise"].set_index("week")["count"]
@@ -99,14 +103,16 @@ def test_baseline_drift_compares_each_scored_period_with_the_training_window(dri
 
 
 def test_prediction_drift_follows_the_shift(drift_study):
-    """Fits trained before the shift see their predictions move once x_rel moves, and not before."""
+    """Fits trained before the first shift see their predictions move once x_rel moves, and not before."""
     _, drift, _ = drift_study
     predictions = drift[drift["column_role"] == "prediction"].assign(
-        week=lambda d: d["window"].map(week_of), trained=lambda d: d["window_cmp"].map(week_of)
+        week=lambda d: d["window"].map(week_of),
+        trained_until=lambda d: d["window_cmp"].map(lambda w: week_of(w, "end")),
     )
-    before = predictions[predictions["trained"] < SHIFT_WEEK]
-    assert before.loc[before["week"] < SHIFT_WEEK, "js_distance"].max() < 0.1
-    assert before.loc[before["week"] >= SHIFT_WEEK, "js_distance"].min() > 0.3
+    before = predictions[predictions["trained_until"] <= FIRST_SHIFT]
+    assert before.loc[before["week"] < FIRST_SHIFT, "js_distance"].max() < 0.1
+    moved = before.loc[before["week"].between(FIRST_SHIFT, SHIFT_WEEK - 1), "js_distance"]
+    assert len(moved) and moved.min() > 0.3
 
 
 def test_only_the_feature_the_model_relies_on_ranks_as_costly(drift_study):
@@ -114,20 +120,21 @@ def test_only_the_feature_the_model_relies_on_ranks_as_costly(drift_study):
     per_feature = signals[signals["aggregation"].isna() & signals["column_name"].isin(["x_rel", "x_irr", "noise"])]
     best = per_feature.sort_values("rank").iloc[0]
     assert best["column_name"] == "x_rel", per_feature.sort_values("rank").head()
-    assert best["auc"] > 0.9 and best["n_breaches"] > 0
+    assert best["auc_within_age"] > 0.9 and best["n_breaches"] > 0
     irrelevant = per_feature[per_feature["column_name"] == "x_irr"]
-    assert irrelevant["auc"].max() < 0.7, irrelevant
+    assert irrelevant["auc_within_age"].max() < 0.7, irrelevant
     assert irrelevant["rank"].min() > per_feature[per_feature["column_name"] == "x_rel"]["rank"].min()
-    assert best["alert_precision"] > 0.8 and best["alert_recall"] > 0.8
+    # the threshold learnt on the first shift holds on the replayed weeks, which hold the second
+    assert best["n_holdout"] > 0 and best["alert_precision"] >= 0.7 and best["alert_recall"] >= 0.7, best
     # Large drift of x_irr before the shift came with no quality drop at all: the drift is real, the cost is not.
     baseline = drift[(drift["drift_type"] == "BASELINE") & (drift["column_name"] == "x_irr")]
-    before_shift = baseline[baseline["window"].map(week_of) < SHIFT_WEEK]
+    before_shift = baseline[baseline["window"].map(week_of) < FIRST_SHIFT]
     assert before_shift["population_stability_index"].max() > 1.0
     quality = result.table("evaluations").where("slice_value IS NULL AND is_sufficient").toPandas()
     quality = quality.assign(auc=quality["metrics"].map(lambda m: m["roc_auc"]), week=quality["window"].map(week_of))
     fresh = quality[quality["model_age"] == 0].set_index("fit_id")["auc"]
     drops = fresh.reindex(quality["fit_id"]).to_numpy() - quality["auc"].to_numpy()
-    before = drops[(quality["week"] < SHIFT_WEEK).to_numpy() & np.isfinite(drops)]  # fits scored at age 0
+    before = drops[(quality["week"] < FIRST_SHIFT).to_numpy() & np.isfinite(drops)]  # fits scored at age 0
     assert len(before) > 10 and before.max() < 0.05, "no quality lost while only x_irr moved"
 
 
@@ -142,7 +149,7 @@ def test_a_drift_trigger_on_the_costly_feature_retrains_right_after_the_shift(dr
     assert watched["drift_threshold"] == signals.set_index("signal").loc[watched["drift_signal"], "alert_threshold"]
     retrained = [week_of(p["window"]) for p in watched["served"] if p["retrained"]]
     assert SHIFT_WEEK + 1 in retrained, retrained
-    assert SHIFT_WEEK not in retrained, "week 14's drift is known only once week 14 is over"
+    assert SHIFT_WEEK not in retrained, "the shift week's drift is known only once that week is over"
     every_fourth = backtest[(backtest["policy"] == "periodic") & (backtest["interval_periods"] == 4)]
     assert watched["mean_quality"] > every_fourth["mean_quality"].mean()
     assert watched["n_retrains"] < backtest.loc[backtest["interval_periods"].eq(1), "n_retrains"].max()

@@ -28,7 +28,9 @@ def loosely(rates, measure: str, low: float, high: float) -> None:
 
 
 def test_each_regime_holds_its_targets_loosely(rates):
-    assert rates.patterns.get(rates.regime.pattern, 0.0) >= 0.75, rates.patterns
+    if "costly" not in rates.regime.drift_features:  # a cycling covariate shift has no one pattern
+        assert rates.patterns.get(rates.regime.pattern, 0.0) >= 0.75, rates.patterns
+    loosely(rates, "irrelevant_trigger", 0.0, 0.25)
     loosely(rates, "shape_right", 0.75, 1.0)
     loosely(rates, "drop_coverage", 0.75, 1.0)
     if rates.regime.stationary_level:

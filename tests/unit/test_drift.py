@@ -45,7 +45,7 @@ def test_drift_triggers_take_the_best_label_free_signals():
     from retrain_advisor.analyses.schedule.matrix import drift_triggers
 
     def signal(name, role, rank, auc, threshold=0.3):
-        return {"signal": name, "column_role": role, "rank": rank, "auc": auc, "alert_threshold": threshold}
+        return {"signal": name, "column_role": role, "rank": rank, "auc_within_age": auc, "alert_threshold": threshold}
 
     signals = [
         signal("psi:label", "label", 1, 0.99),

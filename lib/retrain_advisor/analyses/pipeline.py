@@ -208,7 +208,8 @@ def _notes(context: StudyContext, key: str | None, decay: SliceDecay | None) -> 
 def _signals(decay: DecayResult, drift: pd.DataFrame, plan: StudyPlan, context: StudyContext) -> list[dict]:
     """Which drift comes with a drop of the primary metric beyond tolerance since the fit was fresh
     (all rows). The drop is the fit's own change from age 0, calendar included: what a monitor
-    watching the serving model sees."""
+    watching the serving model sees. Thresholds are chosen before the replayed periods, so the
+    replay of a drift trigger is out of sample."""
     primary = context.primary
     origin_fits = set(plan.decay.origin_fits.values())
     cells = decay.cells[
@@ -222,6 +223,7 @@ def _signals(decay: DecayResult, drift: pd.DataFrame, plan: StudyPlan, context: 
         {
             "fit_id": cells["fit_id"],
             "model_age": cells["model_age"],
+            "period_id": cells["period_id"],
             "drop": cells["change_since_fresh"],
             "fresh_value": cells["own_fresh"],
             "greater_is_better": cells["greater_is_better"],
@@ -229,5 +231,5 @@ def _signals(decay: DecayResult, drift: pd.DataFrame, plan: StudyPlan, context: 
     )
     of_decay_fits = drift[drift["fit_id"].isin(origin_fits) | drift["fit_id"].isna()]
     roles = dict(zip(drift["column_name"], drift["column_role"], strict=True))
-    scored = score_signals(drift_values(of_decay_fits), drops, context.config.tolerance, roles)
+    scored = score_signals(drift_values(of_decay_fits), drops, context.config.tolerance, roles, plan.replay.start)
     return [{**row, "metric": primary.name} for row in rank_signals(list(scored))]

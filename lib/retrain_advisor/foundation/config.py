@@ -298,7 +298,7 @@ class ScheduleConfig(_Section):
         2,
         ge=0,
         description="also replay 'retrain when drift reaches the alert threshold' for this many of the drift signals "
-        "that best predict a drop beyond tolerance (AUC at least 0.7); 0: none",
+        "that best predict a drop beyond tolerance at the same model age (AUC at least 0.7); 0: none",
     )
     cost_per_retrain: float | None = Field(None, ge=0, description="cost of one retraining, in your currency")
     cost_per_quality_unit: float | None = Field(

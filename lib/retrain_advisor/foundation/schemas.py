@@ -91,6 +91,7 @@ SCHEMAS: dict[str, str] = {
         f"run_id string, {SLICE_COLUMNS}, granularity string, metric string, signal string, column_name string, "
         "column_role string, "
         "statistic string, aggregation string, n_evaluations bigint, n_breaches bigint, spearman double, auc double, "
+        "auc_within_age double, holdout_auc_within_age double, n_holdout bigint, "
         "alert_threshold double, alert_precision double, alert_recall double, rank int"
     ),
     "recommendations": (

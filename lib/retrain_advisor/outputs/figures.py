@@ -344,16 +344,24 @@ def signal_figure(tables: RunTables) -> Figure | None:
         ax.scatter(evidence["value"][~breach], evidence["drop"][~breach], s=12, color=MUTED, label="within tolerance")
         ax.scatter(evidence["value"][breach], evidence["drop"][breach], s=14, color=WARN, label="drop beyond tolerance")
         if pd.notna(row["alert_threshold"]):
+            judged = ", ".join(
+                f"{name} {row[column]:.2f}"
+                for name, column in (("precision", "alert_precision"), ("recall", "alert_recall"))
+                if pd.notna(row[column])
+            )
             ax.axvline(
                 row["alert_threshold"],
                 color=INK,
                 linestyle="--",
                 linewidth=1.0,
-                label=f"alert threshold (precision {row['alert_precision']:.2f}, recall {row['alert_recall']:.2f})",
+                label="alert threshold, chosen before the replayed periods"
+                + (f" (on them: {judged})" if judged else ""),
             )
         ax.set_xlabel(f"{signal}: scored period against the training window")
         ax.set_ylabel(f"drop of {tables.metric} since age 0")
-        ax.set_title(f"The drift signal that best predicts a quality drop (AUC {row['auc']:.2f})")
+        ax.set_title(
+            f"The drift signal that best predicts a quality drop, age held fixed (AUC {row['auc_within_age']:.2f})"
+        )
         ax.legend(loc="upper left")
     return figure
 

@@ -134,8 +134,18 @@ TABLES: dict[str, tuple[str, list[str]]] = {
         ["lookback_periods", "half_life_periods", "is_reference", "mean", "mean_diff", "diff_ci_low", "diff_ci_high"],
     ),
     "drift_signals": (
-        "Drift signals, best predictors of a loss beyond tolerance first",
-        ["rank", "signal", "auc", "spearman", "n_breaches", "alert_threshold", "alert_precision", "alert_recall"],
+        "Drift signals, best predictors of a loss beyond tolerance at the same model age first",
+        [
+            "rank",
+            "signal",
+            "auc_within_age",
+            "holdout_auc_within_age",
+            "auc",
+            "n_breaches",
+            "alert_threshold",
+            "alert_precision",
+            "alert_recall",
+        ],
     ),
     "data_arrival": (
         "Data arrival",

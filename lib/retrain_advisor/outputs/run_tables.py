@@ -115,7 +115,7 @@ def signal_evidence(
     the fit was fresh (positive: worse) of every evaluation of a decay fit at age 1 or older, the
     evaluations the signal was ranked on: fit_id, model_age, signal, value, fresh, drop."""
     columns = ["fit_id", "model_age", "signal", "value", "fresh", "drop"]
-    ranked = signals[signals["slice_value"].isna() & signals["column_name"].notna() & signals["auc"].notna()]
+    ranked = signals[signals["slice_value"].isna() & signals["column_name"].notna() & signals["auc_within_age"].notna()]
     if ranked.empty:
         return pd.DataFrame(columns=columns)
     best = ranked.sort_values("rank").iloc[0]

@@ -4,6 +4,12 @@ Every evaluation of a decay fit (age 1 and older, all rows) has two numbers: the
 scored period against the fit's training window, and the fit's quality drop since it was fresh.
 A signal that predicts "drop beyond tolerance" is worth an alert; one that moves without the
 quality moving is noise for this model. No Spark here.
+
+Both numbers grow with the model's age for any feature that trends, so a signal is judged with
+the age held fixed (`within_age_auc`): a rule "retrain at age k" needs no drift at all, and
+scores 0.5 there. And it is judged by time: its alert threshold is chosen on the periods before
+the schedule's replay and judged on the replayed ones, which the replay of a drift trigger then
+serves, so no trigger is tuned on the periods it is judged on.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
+from scipy.stats import rankdata, spearmanr
 from sklearn.metrics import roc_auc_score
 
 from retrain_advisor.foundation.config import ToleranceConfig
@@ -33,6 +39,8 @@ STATISTICS = [
 ]
 AGGREGATED = ["population_stability_index", "js_distance"]
 ALL_FEATURES = "(all features)"
+# Fewer (breach, no breach) pairs of the same age than this leave the within-age AUC unknown.
+MIN_PAIRS = 10
 
 
 @dataclass(frozen=True)
@@ -77,13 +85,42 @@ def best_alert(values: np.ndarray, breach: np.ndarray) -> Alert | None:
     return Alert(float(ranked[best]), float(precision[best]), float(recall[best]))
 
 
+def within_age_auc(values: np.ndarray, breach: np.ndarray, ages: np.ndarray) -> float:
+    """The chance that a breach has the higher signal than a non-breach of the same model age
+    (ties count half), over all such pairs: what the signal tells beyond the model's age. NaN
+    with fewer than MIN_PAIRS pairs."""
+    wins, pairs = 0.0, 0.0
+    for age in np.unique(ages):
+        at = ages == age
+        hits = breach[at].astype(bool)
+        n_breach, n_other = int(hits.sum()), int((~hits).sum())
+        if n_breach and n_other:
+            ranks = rankdata(values[at])
+            wins += ranks[hits].sum() - n_breach * (n_breach + 1) / 2
+            pairs += n_breach * n_other
+    return wins / pairs if pairs >= MIN_PAIRS else np.nan
+
+
+def _judged(values: np.ndarray, breach: np.ndarray, alert: Alert | None) -> tuple[float | None, float | None]:
+    """Precision and recall of an alert on evaluations it was not chosen on (None when undefined)."""
+    if alert is None:
+        return None, None
+    fired = values >= alert.threshold
+    hits = int((fired & (breach == 1)).sum())
+    precision = hits / int(fired.sum()) if fired.any() else None
+    recall = hits / int(breach.sum()) if breach.any() else None
+    return precision, recall
+
+
 def score_signals(
-    values: pd.DataFrame, drops: pd.DataFrame, tolerance: ToleranceConfig, roles: dict[str, str]
+    values: pd.DataFrame, drops: pd.DataFrame, tolerance: ToleranceConfig, roles: dict[str, str], holdout_start: int
 ) -> Iterator[dict]:
     """drift_signals rows of one metric: every signal scored against "drop beyond tolerance".
 
-    `drops` holds (fit_id, model_age, drop, fresh_value, greater_is_better) of usable evaluations;
-    `roles` the role of each column (feature, label, prediction).
+    `drops` holds (fit_id, model_age, period_id, drop, fresh_value, greater_is_better) of usable
+    evaluations; `roles` the role of each column (feature, label, prediction). Evaluations of
+    periods before `holdout_start` choose the alert threshold and give the within-age AUC the
+    signal is ranked and selected by; the later ones judge it.
     """
     joined = values.merge(drops, on=["fit_id", "model_age"])
     allowed = [
@@ -91,14 +128,17 @@ def score_signals(
         for fresh, better in zip(joined["fresh_value"], joined["greater_is_better"], strict=True)
     ]
     breach = (joined["drop"].to_numpy(dtype=float) > np.array(allowed)).astype(int)
+    drop, ages = joined["drop"].to_numpy(dtype=float), joined["model_age"].to_numpy()
+    earlier = joined["period_id"].to_numpy() < holdout_start
     for signal in [c for c in values.columns if c not in ("fit_id", "model_age")]:
         x = joined[signal].to_numpy(dtype=float)
         known = np.isfinite(x)
-        x_known, breach_known, drop_known = x[known], breach[known], joined["drop"].to_numpy(dtype=float)[known]
+        chosen_on, judged_on = known & earlier, known & ~earlier
         statistic, _, column = signal.partition(":")
-        both = 0 < breach_known.sum() < len(breach_known)
-        varies = len(np.unique(x_known)) > 1
-        alert = best_alert(x_known, breach_known) if both else None
+        both = 0 < breach[known].sum() < known.sum()
+        varies = len(np.unique(x[known])) > 1
+        alert = best_alert(x[chosen_on], breach[chosen_on]) if 0 < breach[chosen_on].sum() < chosen_on.sum() else None
+        precision, recall = _judged(x[judged_on], breach[judged_on], alert)
         yield {
             "signal": signal,
             "column_name": None if column.endswith(ALL_FEATURES) else column,
@@ -106,20 +146,24 @@ def score_signals(
             "statistic": statistic,
             "aggregation": column[: -len(ALL_FEATURES)] if column.endswith(ALL_FEATURES) else None,
             "n_evaluations": int(known.sum()),
-            "n_breaches": int(breach_known.sum()),
-            "spearman": float(spearmanr(x_known, drop_known).statistic) if varies else np.nan,
-            "auc": float(roc_auc_score(breach_known, x_known)) if both else np.nan,
+            "n_breaches": int(breach[known].sum()),
+            "spearman": float(spearmanr(x[known], drop[known]).statistic) if varies else np.nan,
+            "auc": float(roc_auc_score(breach[known], x[known])) if both else np.nan,
+            "auc_within_age": within_age_auc(x[chosen_on], breach[chosen_on], ages[chosen_on]),
+            "holdout_auc_within_age": within_age_auc(x[judged_on], breach[judged_on], ages[judged_on]),
+            "n_holdout": int(judged_on.sum()),
             "alert_threshold": None if alert is None else alert.threshold,
-            "alert_precision": None if alert is None else alert.precision,
-            "alert_recall": None if alert is None else alert.recall,
+            "alert_precision": precision,
+            "alert_recall": recall,
         }
 
 
 def rank_signals(rows: list[dict]) -> list[dict]:
-    """Rank 1 predicts a breach best (AUC, then rank correlation); unrankable signals come last."""
+    """Rank 1 predicts a breach best with the age held fixed (within-age AUC before the holdout,
+    then the pooled rank correlation); unrankable signals come last."""
 
     def key(row: dict) -> tuple[float, float]:
-        auc, rho = row["auc"], row["spearman"]
+        auc, rho = row["auc_within_age"], row["spearman"]
         return (-auc if np.isfinite(auc) else np.inf, -rho if np.isfinite(rho) else np.inf)
 
     ordered = sorted(rows, key=key)

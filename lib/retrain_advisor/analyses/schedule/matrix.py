@@ -20,7 +20,8 @@ from retrain_advisor.foundation.vocabulary import LABEL, SCHEDULE, Analysis
 from retrain_advisor.planning.plan import Plan
 from retrain_advisor.planning.study_plan import ReplayDesign
 
-# A drift signal is replayed as a trigger only when it separates breaches from the rest this well.
+# A drift signal is replayed as a trigger only when it separates breaches from the rest of the
+# same model age this well (an age-only rule scores 0.5).
 MIN_AUC = 0.7
 
 
@@ -70,13 +71,13 @@ def drift_matrix(drift: pd.DataFrame, plan: Plan, signals: list[str]) -> dict[st
 
 
 def drift_triggers(signals: list[dict[str, Any]], count: int) -> list[tuple[str, float]]:
-    """(signal, alert threshold) of the `count` best-ranked drift signals that predict a breach well.
-    Label drift is left out: it is known only once the labels are in, and a quality trigger
-    already watches what the labels say."""
+    """(signal, alert threshold) of the `count` best-ranked drift signals that predict a breach
+    well beyond what the model's age tells. Label drift is left out: it is known only once the
+    labels are in, and a quality trigger already watches what the labels say."""
     usable_signals = [
         s
         for s in sorted(signals, key=lambda s: s["rank"])
-        if s["alert_threshold"] is not None and s["auc"] >= MIN_AUC and s["column_role"] != LABEL
+        if s["alert_threshold"] is not None and s["auc_within_age"] >= MIN_AUC and s["column_role"] != LABEL
     ]
     return [(s["signal"], float(s["alert_threshold"])) for s in usable_signals[:count]]
 
