@@ -72,3 +72,10 @@ def test_task_is_inferred_and_a_concept_change_shows_as_decay(spark, tmp_path, k
     assert (~caught["is_censored"]).all(), "models trained before the change lose to fresh ones after it"
     events = result.store.read("calendar_events", result.run_id).toPandas()
     assert [w["start"].date() for w in events["window"]] == [change]
+    # the predictions' drift: regression ones in each fit's bins, the deciles of its training target
+    fits = result.store.read("fits", result.run_id).toPandas()
+    assert fits["prediction_bins"].map(lambda b: (b is not None and len(b) == 9) == (kind == "regression")).all()
+    counts = evaluations[evaluations["slice_value"].isna()]
+    assert (counts["prediction_counts"].map(sum) == counts["eval_rows_used"]).all()
+    drift = result.store.read("feature_drift", result.run_id).where("column_role = 'prediction'").toPandas()
+    assert len(drift) and set(drift["data_type"]) == {"numeric" if kind == "regression" else "categorical"}

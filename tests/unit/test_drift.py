@@ -33,10 +33,11 @@ def test_each_age_is_compared_with_the_first_served_period():
     assert moved["ks_test"]["statistic"] > 0 and moved["cmp_start"] == 10 and moved["cmp_stop"] == 11
 
 
-def test_no_baseline_no_rows_and_regression_has_none():
+def test_no_baseline_no_rows_and_regression_is_numeric():
     assert list(prediction_drift_rows(scored({0: None, 2: [1, 2]}), "multiclass")) == []
     assert list(prediction_drift_rows(scored({1: [1, 2], 2: [2, 1]}), "multiclass")) == []
-    assert list(prediction_drift_rows(scored({0: [1, 2], 2: [2, 1]}), "regression")) == []
+    (regression,) = prediction_drift_rows(scored({0: [5, 5, 5, 5], 2: [0, 0, 10, 10]}), "regression")
+    assert regression["data_type"] == "numeric" and regression["ks_test"]["statistic"] == 0.5
     multiclass = list(prediction_drift_rows(scored({0: [5, 5, 0], 2: [0, 5, 5]}), "multiclass"))
     assert multiclass[0]["data_type"] == "categorical" and multiclass[0]["tv_distance"] == 0.5
 

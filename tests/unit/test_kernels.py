@@ -75,6 +75,37 @@ def test_scores_equal_scikit_learn_on_the_same_rows():
     assert outcome.prediction_counts == expected and sum(expected) == len(test)
 
 
+def test_regression_predictions_are_counted_in_the_deciles_of_the_training_target():
+    ctx = KernelContext(
+        task="regression",
+        numeric=["x"],
+        categorical=[],
+        model=ModelConfig(estimator="sklearn.linear_model.Ridge"),
+        metrics=resolve_metrics("regression", ["rmse"]),
+        limits=LimitsConfig(min_train_rows=50, min_eval_rows=50, min_class_rows=5),
+        seed=3,
+        threads=1,
+        classes=[],
+    )
+
+    def frame(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        x = rng.normal(shift, 1.0, n)
+        return pd.DataFrame(
+            {"x": x, TARGET: 3 * x + rng.normal(0, 0.1, n), ROW_HASH: rng.integers(-(2**62), 2**62, n), PERIOD: 5}
+        )
+
+    train = frame(5000, 1)
+    fitted = fit_model(train, FIT, ctx)
+    assert fitted.prediction_bins == pytest.approx(np.quantile(train[TARGET], np.linspace(0.1, 0.9, 9)).tolist())
+    same = score_model(ScoringRows.prepare(frame(3000, 2), ctx), fitted.model, ctx, fitted.prediction_bins)
+    shifted = score_model(ScoringRows.prepare(frame(3000, 3, 2.0), ctx), fitted.model, ctx, fitted.prediction_bins)
+    assert len(same.prediction_counts) == 10 and sum(same.prediction_counts) == 3000
+    assert max(same.prediction_counts) < 400, "predictions like the training target's spread over its deciles"
+    assert shifted.prediction_counts[-1] > 2000, "shifted predictions pile up above the last decile"
+    assert score_model(ScoringRows.prepare(frame(300, 4), ctx), fitted.model, ctx).prediction_counts is None
+
+
 def test_fit_is_deterministic_whatever_the_row_order():
     ctx = context()
     train = rows(1500, 1)

@@ -21,7 +21,7 @@ SCHEMAS: dict[str, str] = {
         f"origin {WINDOW}, lookback_periods int, gap_periods int, half_life_periods double, "
         "train_rows_max bigint, train_rows_available bigint, train_rows_used bigint, "
         "train_class_counts map<string, bigint>, status string, reason string, fit_seconds double, "
-        "analyses array<string>, model binary"
+        "analyses array<string>, prediction_bins array<double>, model binary"
     ),
     "evaluations": (
         f"run_id string, {SLICE_COLUMNS}, fit_id string, granularity string, train_window {WINDOW}, "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pickle
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -63,6 +64,7 @@ class FitOutcome:
     class_counts: dict[str, int]
     fit_seconds: float
     model: bytes | None
+    prediction_bins: list[float] | None = None
 
 
 @dataclass
@@ -81,16 +83,28 @@ class ScoreOutcome:
 PROBABILITY_BINS = 10
 
 
-def prediction_counts(prediction: np.ndarray, classes: np.ndarray, ctx: KernelContext) -> list[int] | None:
+def regression_bins(target: pd.Series) -> list[float]:
+    """The edges a regression fit's predictions are counted in: the deciles of its training rows'
+    target, so every evaluation of the fit shares bins that read nothing after its window."""
+    deciles = np.quantile(target.to_numpy(dtype=float), np.linspace(0.1, 0.9, 9))
+    return [float(edge) for edge in np.unique(deciles)]
+
+
+def prediction_counts(
+    prediction: np.ndarray, classes: np.ndarray, ctx: KernelContext, bins: Sequence[float] | None = None
+) -> list[int] | None:
     """How the predictions are distributed, for prediction drift: binary, the positive-class probability
     in PROBABILITY_BINS equal bins of [0, 1]; multiclass, the predicted class, in `ctx.classes` order;
-    regression, None (its predictions have no shared bins)."""
+    regression, the prediction in the fit's `bins` (open at both ends), None without them."""
     if ctx.task == "binary":
         return np.histogram(prediction, bins=PROBABILITY_BINS, range=(0.0, 1.0))[0].astype(int).tolist()
     if ctx.task == "multiclass":
         predicted = classes[np.argmax(prediction, axis=1)].astype(str) if len(prediction) else np.array([])
         return [int((predicted == c).sum()) for c in ctx.classes]
-    return None
+    if bins is None:
+        return None
+    edges = np.asarray(bins, dtype=float)
+    return np.bincount(np.searchsorted(edges, prediction, side="right"), minlength=len(edges) + 1).tolist()
 
 
 @lru_cache(maxsize=1)
@@ -153,7 +167,8 @@ def fit_model(rows: pd.DataFrame, fit: FitSpec, ctx: KernelContext) -> FitOutcom
         with limited_threads(ctx.threads):
             estimator.fit(features, target.to_numpy(), **weights)
         seconds = time.perf_counter() - started
-        return FitOutcome(OK, None, len(rows), counts, seconds, pickle.dumps(estimator))
+        bins = None if ctx.is_classification else regression_bins(target)
+        return FitOutcome(OK, None, len(rows), counts, seconds, pickle.dumps(estimator), bins)
     except Exception as error:  # the recipe is user code: record, never crash the study
         return FitOutcome(FAILED, _describe(error), len(rows), counts, 0.0, None)
 
@@ -221,13 +236,18 @@ class ScoringRows:
         return masks
 
 
-def score_model(rows: ScoringRows, model: bytes, ctx: KernelContext) -> ScoreOutcome:
+def score_model(
+    rows: ScoringRows, model: bytes, ctx: KernelContext, bins: Sequence[float] | None = None
+) -> ScoreOutcome:
     """Score one fitted model on the (already sampled) rows of one period."""
-    return score_slices(rows, model, ctx)[0]
+    return score_slices(rows, model, ctx, bins)[0]
 
 
-def score_slices(rows: ScoringRows, model: bytes, ctx: KernelContext) -> list[ScoreOutcome]:
-    """Predict once; measure all rows, then each slice's rows (the first outcome is all rows)."""
+def score_slices(
+    rows: ScoringRows, model: bytes, ctx: KernelContext, bins: Sequence[float] | None = None
+) -> list[ScoreOutcome]:
+    """Predict once; measure all rows, then each slice's rows (the first outcome is all rows).
+    `bins`: a regression fit's `prediction_bins`."""
     if len(rows) == 0:
         return [ScoreOutcome(None, INSUFFICIENT, "no rows in the scored period", 0, {}, {}, 0.0)]
     started = time.perf_counter()
@@ -254,7 +274,7 @@ def score_slices(rows: ScoringRows, model: bytes, ctx: KernelContext) -> list[Sc
         y_true = rows.target if mask is None else rows.target[mask]
         predicted = prediction if mask is None else prediction[mask]
         counts = rows.class_counts if mask is None else class_counts(pd.Series(y_true), ctx.is_classification)
-        outcomes.append(_measure(value, y_true, predicted, classes, counts, ctx))
+        outcomes.append(_measure(value, y_true, predicted, classes, counts, ctx, bins))
     # The time is spent once for all rows; slice rows carry none, so sums over evaluations hold.
     return [replace(outcomes[0], score_seconds=time.perf_counter() - started), *outcomes[1:]]
 
@@ -266,6 +286,7 @@ def _measure(
     classes: np.ndarray,
     counts: dict[str, int],
     ctx: KernelContext,
+    bins: Sequence[float] | None = None,
 ) -> ScoreOutcome:
     values: dict[str, float | None] = {}
     for metric in ctx.metrics:
@@ -278,5 +299,5 @@ def _measure(
             values[metric.name] = None
     reason = insufficiency(counts, len(y_true), ctx)
     status = INSUFFICIENT if reason else OK
-    spread = prediction_counts(prediction, classes, ctx)
+    spread = prediction_counts(prediction, classes, ctx, bins)
     return ScoreOutcome(slice_value, status, reason, len(y_true), counts, values, 0.0, spread)

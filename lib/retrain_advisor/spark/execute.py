@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -32,7 +33,7 @@ from retrain_advisor.spark.source import PreparedSource
 
 FIT_RESULT_SCHEMA = (
     "fit_id string, status string, reason string, train_rows_used bigint, "
-    "train_class_counts map<string, bigint>, fit_seconds double, model binary"
+    "train_class_counts map<string, bigint>, fit_seconds double, prediction_bins array<double>, model binary"
 )
 SCORE_RESULT_SCHEMA = (
     "fit_id string, period_id int, slice_value string, status string, reason string, eval_rows_used bigint, "
@@ -55,6 +56,7 @@ TRAINED_AT = "__trained_at"
 STATUS = "__status"
 REASON = "__reason"
 MODEL = "__model"
+BINS = "__prediction_bins"
 
 
 def _sample_key(salt: str) -> F.Column:
@@ -207,6 +209,7 @@ def _fit_task(
                             "train_rows_used": outcome.rows,
                             "train_class_counts": outcome.class_counts,
                             "fit_seconds": outcome.fit_seconds,
+                            "prediction_bins": outcome.prediction_bins,
                             "model": outcome.model,
                         }
                     ]
@@ -252,6 +255,7 @@ def run_fits(
         F.coalesce("train_rows_used", F.lit(0)).alias("train_rows_used"),
         "train_class_counts",
         F.coalesce("fit_seconds", F.lit(0.0)).alias("fit_seconds"),
+        "prediction_bins",
         "model",
     )
 
@@ -277,7 +281,7 @@ def _score_period(
                     "prediction_counts": None,
                 }
             continue
-        for outcome in score_slices(rows, model[MODEL], ctx):
+        for outcome in score_slices(rows, model[MODEL], ctx, _bins(model[BINS])):
             yield {
                 "fit_id": fit_id,
                 "period_id": period,
@@ -290,6 +294,11 @@ def _score_period(
                 "score_seconds": outcome.score_seconds,
                 "prediction_counts": outcome.prediction_counts,
             }
+
+
+def _bins(value: object) -> list[float] | None:
+    """A regression fit's prediction bins as pandas hands them over (an array; None or NaN without)."""
+    return [float(edge) for edge in value] if isinstance(value, list | tuple | np.ndarray) else None
 
 
 def _score_task(
@@ -360,6 +369,7 @@ def run_scores(
             F.col("status").alias(STATUS),
             F.col("reason").alias(REASON),
             F.col("model").alias(MODEL),
+            F.col("prediction_bins").alias(BINS),
         ),
         FIT,
     )

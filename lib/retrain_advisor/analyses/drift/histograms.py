@@ -132,9 +132,11 @@ def prediction_drift_rows(scored: pd.DataFrame, task: str) -> Iterator[dict[str,
     """BASELINE rows of the column `prediction`: each evaluation's distribution of predictions
     (`evaluations.prediction_counts`) against the same fit's at age 0, the first period it served
     (the training rows themselves are never scored). Binary predictions are numeric, in equal
-    probability bins; multiclass ones categorical, one bin per class."""
-    numeric = task == "binary"
-    if scored.empty or task == "regression":
+    probability bins; regression ones numeric, in the fit's `prediction_bins` (bins placed at
+    their rank, 0 to 1, for the earth mover's distance); multiclass ones categorical, one bin per
+    class."""
+    numeric = task != "multiclass"
+    if scored.empty:
         return
     for fit_id, evaluations in scored.groupby("fit_id", sort=True):
         fresh = evaluations[evaluations["model_age"] == 0]
