@@ -277,6 +277,7 @@ def simulate_drift(study: Study, seed: int) -> pd.DataFrame | None:
     # for two unit-variance normals a shift of the mean by d gives PSI about d^2; the JS distance
     # and the earth mover's distance grow with d as well
     return frame.assign(
+        slice_value=None,
         drift_type=BASELINE,
         column_role=FEATURE,
         population_stability_index=frame["shift"] ** 2,

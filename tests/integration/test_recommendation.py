@@ -165,6 +165,16 @@ def test_a_drifting_slice_and_a_steady_one_get_different_advice(spark, history, 
     events = result.table("calendar_events").toPandas()
     assert set(events["slice_value"].dropna()) == {"drifting"}
 
+    # drift for all rows and each slice: the slices' rows add up to all rows in every period
+    drift = result.table("feature_drift").where("drift_type = 'CONSECUTIVE'").toPandas()
+    assert set(drift["slice_value"]) == {None, "drifting", "steady"}
+    drift["start"] = drift["window"].map(lambda w: w["start"])
+    drift["part"] = drift["slice_value"].notna()
+    counted = drift.pivot_table(index=["column_name", "start"], columns="part", values="count", aggfunc="sum")
+    assert (counted[True] == counted[False]).all()
+    predictions = result.table("feature_drift").where("column_role = 'prediction'").toPandas()
+    assert set(predictions["slice_value"]) == {None, "drifting", "steady"}
+
     # the slices partition each scored period's rows
     evaluations = result.table("evaluations").select("fit_id", "window", "slice_value", "eval_rows_used").toPandas()
     evaluations["start"] = evaluations["window"].map(lambda w: w["start"])

@@ -58,3 +58,28 @@ def test_drift_triggers_take_the_best_label_free_signals():
     assert drift_triggers(signals, 5) == [("js:prediction", 0.3), ("psi:x", 0.3)]
     assert drift_triggers(signals, 1) == [("js:prediction", 0.3)]
     assert drift_triggers(signals, 0) == []
+
+
+def test_all_rows_are_the_sum_of_the_slices_and_each_slice_has_its_own_histograms():
+    from retrain_advisor.analyses.drift.histograms import counts_by_slice
+
+    counts = pd.DataFrame(
+        [
+            # period, slice, column, bin (None: nulls), rows, value_sum (numeric bins only)
+            (1, "a", "x", "0", 3, 1.5),
+            (1, "b", "x", "0", 2, 1.0),
+            (1, "b", "x", None, 4, None),
+            (1, "a", "color", "red", 5, None),
+            (2, "a", "x", "1", 1, 2.0),
+        ],
+        columns=["period_id", "slice_value", "column_name", "bin", "rows", "value_sum"],
+    )
+    parts = dict(counts_by_slice(counts))
+    assert list(parts) == [None, "a", "b"]
+    every = parts[None].set_index(["period_id", "column_name", "bin"], drop=True)
+    assert every.loc[(1, "x", "0"), "rows"] == 5 and every.loc[(1, "x", "0"), "value_sum"] == 2.5
+    assert parts[None]["bin"].isna().sum() == 1, "nulls are counted apart, summed over slices"
+    assert np.isnan(every.loc[(1, "color", "red"), "value_sum"]), "categorical bins have no value"
+    assert parts["b"]["rows"].sum() == 6
+    unsliced = counts.assign(slice_value=None)
+    assert list(dict(counts_by_slice(unsliced))) == [None]

@@ -73,6 +73,8 @@ def analyse(performance: pd.DataFrame, context: StudyContext, drift: pd.DataFram
     config, plan, primary = context.config, context.study_plan, context.primary
     tolerance = config.tolerance
     decay = analyse_decay(performance, plan.decay, primary, tolerance, context.season_of)
+    # every model serves all rows: its drift signals and triggers watch the drift of all rows
+    drift = None if drift is None else drift[drift["slice_value"].isna()]
     signals = _signals(decay, drift, plan, context) if drift is not None and len(drift) else []
     values = arm_values(performance, plan.plan, primary.name, config.comparisons.test_periods)
     learning = _per_slice(values[values["analysis"] == LEARNING_CURVE], learning_curve_rows, primary, context)

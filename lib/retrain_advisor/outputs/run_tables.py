@@ -119,7 +119,11 @@ def signal_evidence(
     if ranked.empty:
         return pd.DataFrame(columns=columns)
     best = ranked.sort_values("rank").iloc[0]
-    baseline = (F.col("drift_type") == BASELINE) & (F.col("column_name") == best["column_name"])
+    baseline = (
+        (F.col("drift_type") == BASELINE)
+        & (F.col("column_name") == best["column_name"])
+        & F.col("slice_value").isNull()
+    )
     values = drift_values(store.read("feature_drift", run_id).where(baseline).toPandas())
     values = values[["fit_id", "model_age", best["signal"]]].rename(columns={best["signal"]: "value"})
     decay_fits = store.read("fits", run_id).where(F.array_contains("analyses", "decay")).select("fit_id")

@@ -11,7 +11,12 @@ from pyspark.sql import DataFrame
 
 from retrain_advisor.analyses.arrival.query import arrival_counts
 from retrain_advisor.analyses.arrival.rules import ArrivalSummary, complete_periods, summarize_arrival
-from retrain_advisor.analyses.drift.histograms import column_histograms, drift_rows, prediction_drift_rows
+from retrain_advisor.analyses.drift.histograms import (
+    column_histograms,
+    counts_by_slice,
+    drift_rows,
+    prediction_drift_rows,
+)
 from retrain_advisor.analyses.drift.query import drift_columns, period_histograms
 from retrain_advisor.analyses.evaluations import read_evaluations
 from retrain_advisor.analyses.performance import performance_frame
@@ -40,14 +45,20 @@ def arrival_summaries(table: pd.DataFrame, config: StudyConfig) -> dict[str | No
 
 
 def drift_table(study: PreparedStudy, evaluations: pd.DataFrame) -> pd.DataFrame:
-    """feature_drift rows (period ids in place of windows): the features and the label from one
-    Spark aggregation, the predictions from the counts the scoring kept."""
+    """feature_drift rows (period ids in place of windows), for all rows and each slice: the
+    features and the label from one Spark aggregation, the predictions from the counts the scoring
+    kept."""
     source, plan = study.source, study.plan
     measured = drift_columns(source, study.config.columns.label)
-    histograms = column_histograms(period_histograms(source.rows, measured), [m.column for m in measured])
-    scored = evaluations[evaluations["slice_value"].isna()][["fit_id", "model_age", "prediction_counts"]].copy()
+    columns = [m.column for m in measured]
+    rows = []
+    for key, counts in counts_by_slice(period_histograms(source.rows, measured)):
+        rows += [{**row, "slice_value": key} for row in drift_rows(column_histograms(counts, columns), plan)]
+    scored = evaluations[["slice_value", "fit_id", "model_age", "prediction_counts"]].copy()
     scored["period_id"] = scored["fit_id"].map(lambda f: plan.fits[f].train_end) + scored["model_age"]
-    return pd.DataFrame([*drift_rows(histograms, plan), *prediction_drift_rows(scored, source.task)])
+    for key, part in by_slice(scored):
+        rows += [{**row, "slice_value": key} for row in prediction_drift_rows(part, source.task)]
+    return pd.DataFrame(rows)
 
 
 def analyze(run: StudyRun, study: PreparedStudy, evaluations: DataFrame, timings: dict[str, float]) -> Plan:

@@ -38,6 +38,15 @@ class ColumnHistograms:
         return add(parts) if parts else None
 
 
+def counts_by_slice(counts: pd.DataFrame) -> Iterator[tuple[str | None, pd.DataFrame]]:
+    """The period histograms of all rows (None: the slices' counts summed), then of each slice."""
+    keys = ["period_id", "column_name", "bin"]
+    summed = counts.groupby(keys, dropna=False, sort=True)[["rows", "value_sum"]].sum(min_count=1).reset_index()
+    yield None, summed
+    for value, part in counts[counts["slice_value"].notna()].groupby("slice_value", sort=True):
+        yield str(value), part
+
+
 def column_histograms(counts: pd.DataFrame, columns: list[DriftColumn]) -> list[ColumnHistograms]:
     result = []
     for column in columns:

@@ -7,7 +7,8 @@ That table is small (periods x columns x bins) and every comparison is made from
 driver: a training window's histogram is the sum of its periods' histograms, so the drift of a
 scored period against any fit's training window costs no further pass over the rows.
 
-Drift is measured on the labelled rows, the rows every quality figure is measured on.
+Drift is measured on the labelled rows, the rows every quality figure is measured on, for each
+slice when the study is sliced (all rows are the sum of the slices' counts).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from retrain_advisor.analyses.drift.histograms import DriftColumn
-from retrain_advisor.foundation.vocabulary import FEATURE, LABEL, PERIOD, ROW_HASH, TARGET
+from retrain_advisor.foundation.vocabulary import FEATURE, LABEL, PERIOD, ROW_HASH, SLICE, TARGET
 from retrain_advisor.spark.columns import quoted
 from retrain_advisor.spark.source import PreparedSource
 
@@ -80,7 +81,9 @@ def _decile_edges(source: PreparedSource, values: list[Column]) -> list[tuple[fl
 
 
 def period_histograms(rows: DataFrame, columns: list[MeasuredColumn]) -> pd.DataFrame:
-    """(period_id, column_name, bin, rows, value_sum): one pass over the rows, counted in Spark."""
+    """(period_id, slice_value, column_name, bin, rows, value_sum): one pass over the rows,
+    counted in Spark; slice_value is null when the study is not sliced."""
+    slice_value = F.col(SLICE) if SLICE in rows.columns else F.lit(None).cast("string")
     cells = F.array(
         *[
             F.struct(
@@ -92,8 +95,8 @@ def period_histograms(rows: DataFrame, columns: list[MeasuredColumn]) -> pd.Data
         ]
     )
     return (
-        rows.select(F.col(PERIOD).alias("period_id"), F.explode(cells).alias("cell"))
-        .groupBy("period_id", "cell.column_name", "cell.bin")
+        rows.select(F.col(PERIOD).alias("period_id"), slice_value.alias("slice_value"), F.explode(cells).alias("cell"))
+        .groupBy("period_id", "slice_value", "cell.column_name", "cell.bin")
         .agg(F.count(F.lit(1)).alias("rows"), F.sum("cell.value").alias("value_sum"))
         .toPandas()
     )
