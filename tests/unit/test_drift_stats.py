@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 from scipy.spatial.distance import jensenshannon
 
 from retrain_advisor.analyses.drift.statistics import EPSILON, EXACT_KS_ROWS, Histogram, add, compare, ks_test
@@ -238,3 +238,49 @@ def test_large_samples_use_the_limiting_ks_distribution_within_two_percent():
     effective = round(1e5 * 1e5 / 2e5)
     assert effective > EXACT_KS_ROWS and d == pytest.approx(0.01)
     assert pvalue == pytest.approx(stats.kstwo.sf(d, effective), rel=0.02)
+
+
+@pytest.mark.parametrize("numeric", [True, False])
+def test_many_pairs_at_once_give_what_each_pair_gives(numeric):
+    """compare_many against compare, pair by pair, on histograms with empty bins, empty sides,
+    nulls, disjoint supports, small and large samples (both KS p-value paths)."""
+    from dataclasses import asdict
+
+    from retrain_advisor.analyses.drift.statistics import compare_many
+
+    rng = np.random.default_rng(7)
+    bins = 6
+    centers = np.array([-2.0, -1.0, np.nan, 0.5, 1.0, 3.0]) if numeric else None  # bin 2: never occupied
+    pairs = []
+    for _ in range(300):
+        size = rng.choice([0, 3, 40, 20_000])
+        shares = rng.dirichlet(np.ones(bins) * rng.choice([0.2, 1.0, 5.0]))
+        counts = rng.multinomial(size, shares).astype(float)
+        other = rng.multinomial(rng.choice([0, 5, 500, 50_000]), rng.dirichlet(np.ones(bins))).astype(float)
+        if numeric:
+            counts[2] = other[2] = 0.0
+        pairs.append(
+            (Histogram(counts, int(rng.integers(0, 5)), centers), Histogram(other, int(rng.integers(0, 5)), centers))
+        )
+    many = compare_many(
+        np.vstack([c.counts for c, _ in pairs]),
+        np.array([c.nulls for c, _ in pairs], dtype=float),
+        np.vstack([b.counts for _, b in pairs]),
+        np.array([b.nulls for _, b in pairs], dtype=float),
+        centers,
+    )
+    for i, (current, baseline) in enumerate(pairs):
+        for name, expected in asdict(compare(current, baseline, numeric)).items():
+            got = many[name]
+            if name == "ks_pvalue" and expected is not None and np.isfinite(expected):
+                # always the limiting distribution, as ks_test above EXACT_KS_ROWS effective rows
+                n, m = current.counts.sum(), baseline.counts.sum()
+                effective = max(1.0, float(np.round(n * m / (n + m))))
+                limiting = special.kolmogorov(np.sqrt(effective) * many["ks_statistic"][i])
+                assert got[i] == pytest.approx(limiting, rel=1e-9, abs=1e-300)
+                if effective > EXACT_KS_ROWS:
+                    assert got[i] == pytest.approx(expected, rel=1e-9, abs=1e-300)
+            elif expected is None:
+                assert got is None, name
+            else:
+                assert got[i] == pytest.approx(expected, rel=1e-9, abs=1e-12, nan_ok=True), (name, i)

@@ -3,13 +3,14 @@ fit's training window, and the model's predictions against its first period. No 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from retrain_advisor.analyses.drift.statistics import DriftStatistics, Histogram, add, compare
+from retrain_advisor.analyses.drift.statistics import Histogram, add, compare, compare_many
 from retrain_advisor.foundation.vocabulary import BASELINE, CONSECUTIVE, PREDICTION, PREDICTION_COLUMN
 from retrain_advisor.planning.plan import Plan
 
@@ -77,33 +78,38 @@ def column_histograms(counts: pd.DataFrame, columns: list[DriftColumn]) -> list[
     return result
 
 
-def _statistics_row(stats: DriftStatistics) -> dict[str, object]:
-    def test(statistic: float | None, pvalue: float | None) -> dict[str, float | None] | None:
-        return None if statistic is None else {"statistic": statistic, "pvalue": pvalue}
+def _statistics_row(stats: Mapping[str, Any]) -> dict[str, object]:
+    """A feature_drift row's statistics from `compare`'s fields (or one pair of `compare_many`'s)."""
+
+    def test(statistic: Any, pvalue: Any) -> dict[str, float | None] | None:
+        return None if statistic is None else {"statistic": float(statistic), "pvalue": float(pvalue)}
+
+    def number(value: Any) -> float | None:
+        return None if value is None else float(value)
 
     return {
-        "count": stats.count,
-        "count_cmp": stats.count_cmp,
-        "count_delta": stats.count_delta,
-        "null_rate": stats.null_rate,
-        "null_rate_delta": stats.null_rate_delta,
-        "population_stability_index": stats.population_stability_index,
-        "js_distance": stats.js_distance,
-        "ks_test": test(stats.ks_statistic, stats.ks_pvalue),
-        "wasserstein_distance": stats.wasserstein_distance,
-        "chi_squared_test": test(stats.chi_squared_statistic, stats.chi_squared_pvalue),
-        "tv_distance": stats.tv_distance,
-        "l_infinity_distance": stats.l_infinity_distance,
+        "count": int(stats["count"]),
+        "count_cmp": int(stats["count_cmp"]),
+        "count_delta": float(stats["count_delta"]),
+        "null_rate": float(stats["null_rate"]),
+        "null_rate_delta": float(stats["null_rate_delta"]),
+        "population_stability_index": float(stats["population_stability_index"]),
+        "js_distance": float(stats["js_distance"]),
+        "ks_test": test(stats["ks_statistic"], stats["ks_pvalue"]),
+        "wasserstein_distance": number(stats["wasserstein_distance"]),
+        "chi_squared_test": test(stats["chi_squared_statistic"], stats["chi_squared_pvalue"]),
+        "tv_distance": number(stats["tv_distance"]),
+        "l_infinity_distance": number(stats["l_infinity_distance"]),
     }
 
 
 def drift_rows(histograms: list[ColumnHistograms], plan: Plan) -> Iterator[dict[str, object]]:
     """feature_drift rows (period ids in place of windows): each period against the previous one
     (CONSECUTIVE), and each scored period of each fit against that fit's training window
-    (BASELINE)."""
+    (BASELINE, all of a column's evaluations compared at once)."""
     windows = {f.fit_id: (f.train_start, f.train_stop) for f in plan.fits.values()}
+    evaluations = plan.sorted_evaluations()
     for column in histograms:
-        baselines: dict[tuple[int, int], Histogram | None] = {}
         described = {"column_name": column.column.name, "column_role": column.column.role}
         described["data_type"] = "numeric" if column.column.numeric else "categorical"
         periods = sorted(column.by_period)
@@ -115,16 +121,27 @@ def drift_rows(histograms: list[ColumnHistograms], plan: Plan) -> Iterator[dict[
                 "period_id": current,
                 "cmp_start": previous,
                 "cmp_stop": previous + 1,
-                **_statistics_row(stats),
+                **_statistics_row(asdict(stats)),
             }
-        for evaluation in plan.sorted_evaluations():
+        baselines = {window: column.window(*window) for window in sorted(set(windows.values()))}
+        pairs = [
+            (e, column.by_period[e.period_id], baselines[windows[e.fit_id]])
+            for e in evaluations
+            if e.period_id in column.by_period and baselines[windows[e.fit_id]] is not None
+        ]
+        if not pairs:
+            continue
+        scored = [h for _, h, _ in pairs]
+        against = [b for _, _, b in pairs if b is not None]
+        stats_of = compare_many(
+            np.vstack([h.counts for h in scored]),
+            np.array([h.nulls for h in scored], dtype=float),
+            np.vstack([b.counts for b in against]),
+            np.array([b.nulls for b in against], dtype=float),
+            scored[0].centers if column.column.numeric else None,
+        )
+        for i, (evaluation, _, _) in enumerate(pairs):
             start, stop = windows[evaluation.fit_id]
-            if (start, stop) not in baselines:
-                baselines[(start, stop)] = column.window(start, stop)
-            baseline = baselines[(start, stop)]
-            scored = column.by_period.get(evaluation.period_id)
-            if baseline is None or scored is None:
-                continue
             yield {
                 **described,
                 "drift_type": BASELINE,
@@ -133,7 +150,7 @@ def drift_rows(histograms: list[ColumnHistograms], plan: Plan) -> Iterator[dict[
                 "period_id": evaluation.period_id,
                 "cmp_start": start,
                 "cmp_stop": stop,
-                **_statistics_row(compare(scored, baseline, column.column.numeric)),
+                **_statistics_row({name: None if values is None else values[i] for name, values in stats_of.items()}),
             }
 
 
@@ -167,7 +184,7 @@ def prediction_drift_rows(scored: pd.DataFrame, task: str) -> Iterator[dict[str,
                 "period_id": int(row["period_id"]),
                 "cmp_start": first_period,
                 "cmp_stop": first_period + 1,
-                **_statistics_row(compare(current, baseline, numeric)),
+                **_statistics_row(asdict(compare(current, baseline, numeric))),
             }
 
 

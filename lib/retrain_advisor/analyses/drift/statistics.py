@@ -227,3 +227,107 @@ def compare(current: Histogram, baseline: Histogram, numeric: bool) -> DriftStat
         **distribution,
         **dict.fromkeys(not_applicable),  # type: ignore[arg-type]  # None: not applicable to this kind
     )
+
+
+def compare_many(
+    current: np.ndarray,
+    current_nulls: np.ndarray,
+    baseline: np.ndarray,
+    baseline_nulls: np.ndarray,
+    centers: np.ndarray | None,
+) -> dict[str, np.ndarray]:
+    """`compare` of many pairs at once: row i of `current` (counts, pairs x bins) against row i of
+    `baseline`, numeric when `centers` are given. Each statistic is an array over the pairs (None
+    where it does not apply to the kind), equal to what `compare` gives pair by pair but for the
+    KS p-value, which always takes the limiting distribution (`ks_test` does above EXACT_KS_ROWS
+    effective rows): every evaluation of every fit against its training window costs one numpy
+    pass per column, not one call per pair."""
+    current, baseline = np.asarray(current, dtype=float), np.asarray(baseline, dtype=float)
+    n_current, n_baseline = current.sum(axis=1), baseline.sum(axis=1)
+    total = np.round(n_current) + current_nulls
+    total_cmp = np.round(n_baseline) + baseline_nulls
+    with np.errstate(divide="ignore", invalid="ignore"):
+        null_rate = np.where(total > 0, current_nulls / total, np.nan)
+        result: dict[str, np.ndarray | None] = {
+            "count": total.astype(int),
+            "count_cmp": total_cmp.astype(int),
+            "count_delta": np.where(total_cmp > 0, (total - total_cmp) / total_cmp, np.nan),
+            "null_rate": null_rate,
+            "null_rate_delta": null_rate - np.where(total_cmp > 0, baseline_nulls / total_cmp, np.nan),
+        }
+        both = (n_current > 0) & (n_baseline > 0)
+        p = current / np.where(n_current > 0, n_current, 1.0)[:, None]
+        q = baseline / np.where(n_baseline > 0, n_baseline, 1.0)[:, None]
+        psi = np.sum((p - q) * np.log(np.maximum(p, EPSILON) / np.maximum(q, EPSILON)), axis=1)
+        m = (p + q) / 2
+        kl_p = np.sum(np.where(p > 0, p * np.log2(p / np.where(m > 0, m, 1.0)), 0.0), axis=1)
+        kl_q = np.sum(np.where(q > 0, q * np.log2(q / np.where(m > 0, m, 1.0)), 0.0), axis=1)
+        result["population_stability_index"] = np.where(both, psi, np.nan)
+        result["js_distance"] = np.where(both, np.sqrt(np.clip(0.5 * kl_p + 0.5 * kl_q, 0.0, 1.0)), np.nan)
+        if centers is not None:
+            result |= _numeric_many(current, baseline, p, q, n_current, n_baseline, both, np.asarray(centers, float))
+            result |= dict.fromkeys(_CATEGORICAL)
+        else:
+            result |= _categorical_many(current, baseline, p, q, n_current, n_baseline, both)
+            result |= dict.fromkeys(_NUMERIC)
+    return result  # type: ignore[return-value]  # None only for the statistics of the other kind
+
+
+def _numeric_many(
+    current: np.ndarray,
+    baseline: np.ndarray,
+    p: np.ndarray,
+    q: np.ndarray,
+    n_current: np.ndarray,
+    n_baseline: np.ndarray,
+    both: np.ndarray,
+    centers: np.ndarray,
+) -> dict[str, np.ndarray]:
+    gap = np.abs(np.cumsum(p, axis=1) - np.cumsum(q, axis=1))
+    d = gap.max(axis=1) if gap.shape[1] else np.zeros(len(p))
+    effective = np.maximum(1.0, np.round(n_current * n_baseline / np.maximum(n_current + n_baseline, 1.0)))
+    # the limiting distribution at every size: scipy's finite-n one costs 0.2 ms a pair in Python,
+    # most of a study's drift time, for a p-value within 2% of it from 5,000 effective rows on
+    pvalue = special.kolmogorov(np.sqrt(effective) * d)
+    # bins no value ever fell in have no center; empty on both sides, they add no area and are dropped
+    known = np.isfinite(centers)
+    if np.any((current[:, ~known] > 0) | (baseline[:, ~known] > 0)):
+        raise ValueError("the centers of occupied bins must be finite and in ascending order")
+    steps = np.diff(centers[known])
+    if np.any(steps < 0):
+        raise ValueError("the centers of occupied bins must be finite and in ascending order")
+    area = np.sum(gap[:, known][:, :-1] * steps, axis=1) if known.sum() > 1 else np.zeros(len(p))
+    return {
+        "ks_statistic": np.where(both, d, np.nan),
+        "ks_pvalue": np.where(both, pvalue, np.nan),
+        "wasserstein_distance": np.where(both, area, np.nan),
+    }
+
+
+def _categorical_many(
+    current: np.ndarray,
+    baseline: np.ndarray,
+    p: np.ndarray,
+    q: np.ndarray,
+    n_current: np.ndarray,
+    n_baseline: np.ndarray,
+    both: np.ndarray,
+) -> dict[str, np.ndarray]:
+    columns = current + baseline
+    kept = columns > 0
+    total = n_current + n_baseline
+    expected_current = n_current[:, None] * columns / np.where(total > 0, total, 1.0)[:, None]
+    expected_baseline = n_baseline[:, None] * columns / np.where(total > 0, total, 1.0)[:, None]
+    terms = (current - expected_current) ** 2 / np.where(kept, expected_current, 1.0) + (
+        baseline - expected_baseline
+    ) ** 2 / np.where(kept, expected_baseline, 1.0)
+    categories = kept.sum(axis=1)
+    statistic = np.where(categories >= 2, np.sum(np.where(kept, terms, 0.0), axis=1), 0.0)
+    pvalue = np.where(categories >= 2, stats.chi2.sf(statistic, np.maximum(categories - 1, 1)), 1.0)
+    difference = np.abs(p - q)
+    return {
+        "chi_squared_statistic": np.where(both, statistic, np.nan),
+        "chi_squared_pvalue": np.where(both, pvalue, np.nan),
+        "tv_distance": np.where(both, 0.5 * difference.sum(axis=1), np.nan),
+        "l_infinity_distance": np.where(both, difference.max(axis=1) if difference.shape[1] else 0.0, np.nan),
+    }
