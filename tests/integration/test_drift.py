@@ -135,7 +135,7 @@ def test_only_the_feature_the_model_relies_on_ranks_as_costly(drift_study):
     fresh = quality[quality["model_age"] == 0].set_index("fit_id")["auc"]
     drops = fresh.reindex(quality["fit_id"]).to_numpy() - quality["auc"].to_numpy()
     before = drops[(quality["week"] < FIRST_SHIFT).to_numpy() & np.isfinite(drops)]  # fits scored at age 0
-    assert len(before) > 10 and before.max() < 0.05, "no quality lost while only x_irr moved"
+    assert len(before) >= 10 and before.max() < 0.05, "no quality lost while only x_irr moved"
 
 
 def test_a_drift_trigger_on_the_costly_feature_retrains_right_after_the_shift(drift_study):
