@@ -112,7 +112,8 @@ METRICS: dict[str, Metric] = {
             _REGRESSION,
             False,
             False,
-            lambda y, p, _: float(skm.root_mean_squared_error(y, p)),
+            # the root of the mean squared error: root_mean_squared_error is new in scikit-learn 1.4
+            lambda y, p, _: float(np.sqrt(skm.mean_squared_error(y, p))),
             RELATIVE_5,
         ),
         Metric("mae", _REGRESSION, False, False, lambda y, p, _: float(skm.mean_absolute_error(y, p)), RELATIVE_5),
