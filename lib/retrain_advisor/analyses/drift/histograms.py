@@ -123,16 +123,15 @@ def drift_rows(histograms: list[ColumnHistograms], plan: Plan) -> Iterator[dict[
                 "cmp_stop": previous + 1,
                 **_statistics_row(asdict(stats)),
             }
-        baselines = {window: column.window(*window) for window in sorted(set(windows.values()))}
+        baselines = {w: h for w in set(windows.values()) if (h := column.window(*w)) is not None}
         pairs = [
             (e, column.by_period[e.period_id], baselines[windows[e.fit_id]])
             for e in evaluations
-            if e.period_id in column.by_period and baselines[windows[e.fit_id]] is not None
+            if e.period_id in column.by_period and windows[e.fit_id] in baselines
         ]
         if not pairs:
             continue
-        scored = [h for _, h, _ in pairs]
-        against = [b for _, _, b in pairs if b is not None]
+        scored, against = [h for _, h, _ in pairs], [b for _, _, b in pairs]
         stats_of = compare_many(
             np.vstack([h.counts for h in scored]),
             np.array([h.nulls for h in scored], dtype=float),
