@@ -29,9 +29,19 @@ def test_origins_have_full_lookback_and_reach_max_age():
     assert len(origins) == 26
 
 
-def test_origins_are_counted_back_from_the_latest():
+def test_origins_sit_on_a_fixed_grid_and_keep_the_most_recent():
     windows = config(windows={"lookback": 8, "max_age": 6, "origin_every": 5, "max_origins": 3}).windows
-    assert choose_origins(HISTORY, windows, "week") == [123, 128, 133]
+    assert choose_origins(HISTORY, windows, "week") == [120, 125, 130]
+
+
+def test_a_longer_history_keeps_every_fit_of_the_shorter_one_but_those_it_drops():
+    """An incremental run reuses fits by id: one more period must not move the origins."""
+    settings = config(windows={"origin_every": 2}, comparisons={"test_periods": 3})
+    shorter = plan_study(HISTORY, settings).plan
+    for extra in (1, 2, 3):
+        longer = plan_study(History({p: 1000 for p in range(100, 140 + extra)}), settings).plan
+        kept = shorter.fits.keys() & longer.fits.keys()
+        assert len(longer.fits.keys() - kept) <= 0.15 * len(longer.fits), extra
 
 
 def test_short_history_names_the_settings():

@@ -94,11 +94,17 @@ def _lookback(windows: WindowsConfig) -> int | None:
     return windows.lookback if isinstance(windows.lookback, int) else None
 
 
+def on_grid(period_id: int, every: int) -> int:
+    """The latest period id at or before `period_id` that is a multiple of `every`."""
+    return period_id - period_id % every
+
+
 def choose_origins(history: History, windows: WindowsConfig, unit: PeriodUnit) -> list[int]:
     """Training ends with a full lookback behind them and max_age periods of history after them.
 
-    Origins are counted back from the latest feasible one, so the most recent data is always
-    covered; `max_origins` keeps the most recent.
+    Origins sit on a fixed grid of period ids (multiples of `origin_every`), the latest on the
+    grid that is feasible; `max_origins` keeps the most recent. A fixed grid keeps a study's
+    origins, and so its fits, the same when the history grows: an incremental run reuses them.
     """
     first, last = history.first, history.last
     earliest = first + needed_before(windows)
@@ -116,7 +122,7 @@ def choose_origins(history: History, windows: WindowsConfig, unit: PeriodUnit) -
             f"(first/last_origin narrow this further). Lower windows.lookback or windows.max_age, "
             f"or use a shorter period.unit."
         )
-    origins = list(range(latest, earliest - 1, -windows.origin_every))
+    origins = list(range(on_grid(latest, windows.origin_every), earliest - 1, -windows.origin_every))
     if windows.max_origins is not None:
         origins = origins[: windows.max_origins]
     return sorted(origins)
@@ -171,10 +177,11 @@ def default_lookbacks(history: History, config: StudyConfig) -> list[int]:
 
 
 def comparison_origins(history: History, config: StudyConfig) -> list[int]:
-    """The most recent training ends with test_periods of history after them, one test block apart."""
+    """The most recent training ends with test_periods of history after them, one test block apart
+    (on a fixed grid, as decay origins are)."""
     settings = config.comparisons
     earliest = history.first + needed_before(config.windows)
-    latest = history.last - settings.test_periods + 1
+    latest = on_grid(history.last - settings.test_periods + 1, settings.test_periods)
     origins = [t for t in range(latest, earliest - 1, -settings.test_periods)][: settings.origins]
     if len(origins) < 2:
         raise PlanError(
