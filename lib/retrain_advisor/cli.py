@@ -165,6 +165,12 @@ def add_override_flag(command: argparse.ArgumentParser) -> None:
 
 def _add_run_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument("--run-id", help="id of this run; rerunning an id replaces its rows (default: new id)")
+    command.add_argument(
+        "--incremental",
+        action="store_true",
+        help="reuse the fits and evaluations of the study's latest succeeded run whose inputs are unchanged "
+        "(execution.incremental)",
+    )
     add_override_flag(command)
     _add_log_flag(command)
 
@@ -182,6 +188,8 @@ def _config(args: argparse.Namespace) -> StudyConfig:
     overrides = dict(args.overrides)
     if args.run_id:
         overrides["output.run_id"] = args.run_id
+    if args.incremental:
+        overrides["execution.incremental"] = True
     return load_config(args.config, overrides)
 
 

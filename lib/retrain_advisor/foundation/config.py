@@ -414,6 +414,11 @@ class ExecutionConfig(_Section):
     periods_per_score_task: int = Field(
         4, ge=1, description="consecutive scored periods per Spark task; fewer spread wider, more cost less overhead"
     )
+    incremental: bool = Field(
+        False,
+        description="reuse the fits and evaluations of the latest succeeded run of the study whose inputs are "
+        "unchanged; only new or changed periods are computed",
+    )
 
 
 class DriftConfig(_Section):

@@ -14,7 +14,8 @@ SCHEMAS: dict[str, str] = {
         "error string, source_name string, source_version bigint, source_rows map<string, bigint>, "
         "granularity string, task string, primary_metric string, n_fits int, n_evaluations int, "
         "config_json string, library_versions map<string, string>, positive_label string, "
-        "left_out_columns map<string, string>"
+        "left_out_columns map<string, string>, inputs_key string, period_fingerprints map<string, string>, "
+        "reused_from string, reused_fits int, reused_evaluations int"
     ),
     "fits": (
         f"run_id string, {SLICE_COLUMNS}, fit_id string, granularity string, train_window {WINDOW}, "

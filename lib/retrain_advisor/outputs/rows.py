@@ -8,6 +8,7 @@ import functools
 import json
 import platform
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
@@ -130,6 +131,17 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+@dataclass
+class RunInputs:
+    """What a later incremental run compares its inputs with, and what this run reused."""
+
+    key: str
+    period_fingerprints: dict[str, str]
+    reused_from: str | None = None
+    reused_fits: int = 0
+    reused_evaluations: int = 0
+
+
 class RunRows:
     """Shapes one run's rows for the output tables: the run columns in front, windows in place of
     period ids, and the metadata of the fits and evaluations."""
@@ -148,6 +160,7 @@ class RunRows:
         source: PreparedSource | None,
         primary_metric: str | None,
         plan: Plan | None,
+        inputs: RunInputs | None = None,
     ) -> DataFrame:
         """This run's row of `runs`; what the prepared study knows is null before it is prepared."""
         finished = None if status == "running" else dt.datetime.now(dt.timezone.utc)
@@ -170,6 +183,11 @@ class RunRows:
             "library_versions": library_versions(),
             "positive_label": source.positive_label if source else None,
             "left_out_columns": source.report.left_out_columns if source else None,
+            "inputs_key": inputs.key if inputs else None,
+            "period_fingerprints": inputs.period_fingerprints if inputs else None,
+            "reused_from": inputs.reused_from if inputs else None,
+            "reused_fits": inputs.reused_fits if inputs else None,
+            "reused_evaluations": inputs.reused_evaluations if inputs else None,
         }
         return self.spark.createDataFrame([row], SCHEMAS["runs"])
 

@@ -29,7 +29,7 @@ from retrain_advisor.planning.plan import History, Plan
 from retrain_advisor.planning.study_plan import TrainingWindow, plan_joint_replay
 from retrain_advisor.run.context import StudyRun, stage
 from retrain_advisor.run.prepare import PreparedStudy, seasons_of_origins, window_rows
-from retrain_advisor.spark.execute import run_fits, run_scores
+from retrain_advisor.run.work import evaluation_rows, fit_rows
 
 
 def arrival_table(study: PreparedStudy) -> pd.DataFrame:
@@ -122,15 +122,8 @@ def joint_replay_plan(study: PreparedStudy, results: StudyAnalyses) -> JointDesi
 def fit_and_score(run: StudyRun, study: PreparedStudy, plan: Plan) -> pd.DataFrame:
     """Train the fits of `plan` the run does not have yet and score what it has not scored; add
     them to the fits and evaluations tables; return every evaluation of the run (as read once)."""
-    spark, store, config = run.spark, run.store, study.config
-    to_train, to_score = plan.beyond(study.plan)
-    execution, period = config.execution, config.period
-    if to_train.fits:
-        fitted = run_fits(
-            spark, to_train, study.source, study.context, period.unit, period.timezone, execution.fits_per_task
-        )
-        store.append_run("fits", run.rows.fit_rows(fitted, to_train))
+    store = run.store
+    store.append_run("fits", fit_rows(run, study, plan, study.plan))
     fits = store.read("fits", run.run_id)
-    scores = run_scores(spark, to_score, study.source, fits, study.context, execution.periods_per_score_task)
-    store.append_run("evaluations", run.rows.evaluation_rows(scores, to_score, study.source, fits))
+    store.append_run("evaluations", evaluation_rows(run, study, plan, study.plan, fits))
     return read_evaluations(store.read("evaluations", run.run_id))

@@ -13,10 +13,11 @@ from pyspark.sql import SparkSession
 
 from retrain_advisor.foundation.config import RUN_ID, StudyConfig
 from retrain_advisor.foundation.errors import ConfigError
-from retrain_advisor.outputs.rows import RunRows
+from retrain_advisor.outputs.rows import RunInputs, RunRows
 from retrain_advisor.outputs.store import ResultStore
 from retrain_advisor.planning.plan import Plan
 from retrain_advisor.run.prepare import PreparedStudy
+from retrain_advisor.run.reuse import Reuse
 from retrain_advisor.spark.session import JobLabels
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class StudyRun:
         self.rows = RunRows(spark, config, self.run_id)
         self.started_at = dt.datetime.now(dt.timezone.utc)
         self.jobs = JobLabels(spark, self.run_id)
+        self.inputs: RunInputs | None = None  # set once the study is prepared
+        self.reuse: Reuse | None = None  # what an incremental run takes from an earlier one
 
     def record(
         self, status: str, error: str | None = None, study: PreparedStudy | None = None, done: Plan | None = None
@@ -65,5 +68,6 @@ class StudyRun:
             study.source if study else None,
             study.primary_metric if study else None,
             done or (study.plan if study else None),
+            self.inputs,
         )
         self.store.replace_run("runs", row, self.run_id)

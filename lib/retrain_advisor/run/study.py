@@ -15,12 +15,14 @@ from pyspark.sql import SparkSession
 from retrain_advisor.foundation.config import StudyConfig
 from retrain_advisor.outputs.publish import publish
 from retrain_advisor.outputs.result import StudyResult
-from retrain_advisor.outputs.rows import status_counts
+from retrain_advisor.outputs.rows import RunInputs, status_counts
 from retrain_advisor.outputs.views import refresh_views
+from retrain_advisor.planning.plan import Plan
 from retrain_advisor.run.analyze import analyze
 from retrain_advisor.run.context import StudyRun, stage
 from retrain_advisor.run.prepare import PreparedStudy, prepare_study
-from retrain_advisor.spark.execute import run_fits, run_scores
+from retrain_advisor.run.reuse import find_reuse, fingerprints_by_window, inputs_key
+from retrain_advisor.run.work import evaluation_rows, fit_rows
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +41,19 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
     try:
         with stage("prepare", timings, "(read and validate the source, plan the fits) ", run.jobs):
             study = prepare_study(spark, config)
-        plan, source, ctx = study.plan, study.source, study.context
+        plan = study.plan
+        run.inputs = RunInputs(inputs_key(study), fingerprints_by_window(study))
+        if config.execution.incremental:
+            run.reuse = find_reuse(run.store, study)
+            run.inputs.reused_from = run.reuse.run_id if run.reuse else None
 
         with stage("fit", timings, f"{len(plan.fits)} models ", run.jobs):
-            execution, period = config.execution, config.period
-            fitted = run_fits(spark, plan, source, ctx, period.unit, period.timezone, execution.fits_per_task)
-            run.store.replace_run("fits", run.rows.fit_rows(fitted, plan), run.run_id)
+            run.store.replace_run("fits", fit_rows(run, study, plan, Plan()), run.run_id)
         fits = run.store.read("fits", run.run_id)
-        log.info("fits by status: %s", status_counts(fits))
+        log.info("fits by status: %s (%d from an earlier run)", status_counts(fits), run.inputs.reused_fits)
 
         with stage("score", timings, f"{len(plan.evaluations)} evaluations ", run.jobs):
-            scores = run_scores(spark, plan, source, fits, ctx, config.execution.periods_per_score_task)
-            run.store.replace_run("evaluations", run.rows.evaluation_rows(scores, plan, source, fits), run.run_id)
+            run.store.replace_run("evaluations", evaluation_rows(run, study, plan, Plan(), fits), run.run_id)
         evaluations = run.store.read("evaluations", run.run_id)
         log.info("evaluations by status (all rows and slices): %s", status_counts(evaluations))
         done = analyze(run, study, evaluations, timings)

@@ -8,6 +8,7 @@ returns the usable rows with their profile.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -78,7 +79,9 @@ class PreparedSource:
     categorical: list[str]
     classes: list[str]
     positive_label: str | None
-    periods: pd.DataFrame  # period_id, slice_value (None: all rows), rows, class_counts (all rows, classification)
+    # period_id, slice_value (None: all rows), rows, class_counts (all rows, classification),
+    # fingerprint (all rows)
+    periods: pd.DataFrame
     report: SourceReport
     arrival_rows: DataFrame  # every row with a period: labelled flag, target, label delay, slice
     slice_key: str | None = None
@@ -94,6 +97,12 @@ class PreparedSource:
     @property
     def period_ids(self) -> list[int]:
         return sorted(self._rows_by_period)
+
+    @property
+    def fingerprints(self) -> dict[int, str]:
+        """Each period's fingerprint: equal when the period's usable rows are (see `_profile`)."""
+        overall = self.periods[self.periods["slice_value"].isna()]
+        return {int(p): str(f) for p, f in zip(overall["period_id"], overall["fingerprint"], strict=True)}
 
     def class_counts(self, period_id: int) -> dict[str, int]:
         """Labelled rows of each class in a period (classification; empty for regression)."""
@@ -345,15 +354,24 @@ def _slice_column(config: StudyConfig) -> Column:
 
 
 def _profile(rows: DataFrame, config: StudyConfig, task: Task) -> pd.DataFrame:
-    """Labelled rows per period (with the rows of each class, for classification), and per
-    period and slice (a small result)."""
+    """Labelled rows per period (with the rows of each class, for classification) and each
+    period's fingerprint, and rows per period and slice (a small result)."""
+    counted = [F.count(F.lit(1)).alias("rows"), F.sum(_fingerprint_hash(config).cast(HASH_SUM)).alias("hash_sum")]
     if task == "regression":
-        counts = rows.groupBy(F.col(PERIOD).alias("period_id")).agg(F.count(F.lit(1)).alias("rows")).toPandas()
-        profile = counts.assign(slice_value=None, class_counts=None)
+        counts = rows.groupBy(F.col(PERIOD).alias("period_id")).agg(*counted).toPandas()
+        profile = pd.DataFrame(
+            {
+                "period_id": counts["period_id"],
+                "rows": counts["rows"],
+                "class_counts": None,
+                "fingerprint": [_fingerprint(n, h) for n, h in zip(counts["rows"], counts["hash_sum"], strict=True)],
+                "slice_value": None,
+            }
+        )
     else:
         by_class = (
             rows.groupBy(F.col(PERIOD).alias("period_id"), F.col(TARGET).cast("string").alias("target"))
-            .agg(F.count(F.lit(1)).alias("rows"))
+            .agg(*counted)
             .toPandas()
         )
         profile = pd.DataFrame(
@@ -362,10 +380,11 @@ def _profile(rows: DataFrame, config: StudyConfig, task: Task) -> pd.DataFrame:
                     "period_id": int(group["period_id"].iloc[0]),
                     "rows": int(group["rows"].sum()),
                     "class_counts": {str(k): int(v) for k, v in zip(group["target"], group["rows"], strict=True)},
+                    "fingerprint": _fingerprint(group["rows"].sum(), sum(int(h) for h in group["hash_sum"])),
                 }
                 for _, group in by_class.groupby("period_id", sort=True)
             ],
-            columns=["period_id", "rows", "class_counts"],
+            columns=["period_id", "rows", "class_counts", "fingerprint"],
         ).assign(slice_value=None)
     if config.slice.key:
         per_slice = (
@@ -382,6 +401,25 @@ def _profile(rows: DataFrame, config: StudyConfig, task: Task) -> pd.DataFrame:
             )
         profile = pd.concat([profile, per_slice.assign(class_counts=None)], ignore_index=True)
     return profile.sort_values(["period_id", "slice_value"], na_position="first").reset_index(drop=True)
+
+
+# A sum of 64-bit hashes cannot overflow this over any number of rows Spark can count.
+HASH_SUM = "decimal(38,0)"
+
+
+def _fingerprint_hash(config: StudyConfig) -> Column:
+    """A hash of everything a fit or an evaluation reads from a usable row: its content and
+    period (the row hash), when its label arrived and its slice."""
+    return F.xxhash64(
+        F.col(ROW_HASH),
+        *([F.col(LABEL_TIME)] if config.columns.label_time else []),
+        *([F.col(SLICE)] if config.slice.key else []),
+    )
+
+
+def _fingerprint(rows: int, hash_sum: Any) -> str:
+    """A period's rows and the sum of their hashes: any added, removed or changed row changes it."""
+    return hashlib.sha1(f"{int(rows)}:{int(hash_sum)}".encode()).hexdigest()[:16]
 
 
 def period_id_column(unit: PeriodUnit, local_date: Column) -> Column:
