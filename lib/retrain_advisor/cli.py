@@ -184,7 +184,8 @@ def _add_log_flag(command: argparse.ArgumentParser) -> None:
     )
 
 
-def _config(args: argparse.Namespace) -> StudyConfig:
+def study_config_of(args: argparse.Namespace) -> StudyConfig:
+    """The config of `analyze` and `demo`: the file with `--set`, `--run-id` and `--incremental` applied."""
     overrides = dict(args.overrides)
     if args.run_id:
         overrides["output.run_id"] = args.run_id
@@ -197,7 +198,7 @@ def analyze(args: argparse.Namespace) -> int:
     from retrain_advisor.run.study import run_study
     from retrain_advisor.spark.session import get_spark
 
-    config = _config(args)
+    config = study_config_of(args)
     spark = get_spark()
     result = run_study(spark, config)
     print_summary(result, config)
@@ -209,7 +210,7 @@ def demo(args: argparse.Namespace) -> int:
     from retrain_advisor.run.study import run_study
     from retrain_advisor.spark.session import get_spark
 
-    config = _config(args)
+    config = study_config_of(args)
     spark = get_spark()
     ensure_demo_history(spark, config, drift=args.drift, rows=args.rows, regenerate=args.regenerate)
     result = run_study(spark, config)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from retrain_advisor.cli import build_parser, study_config_of
 from retrain_advisor.foundation.config import load_config, optional_sections, parse_config
 from retrain_advisor.foundation.errors import ConfigError
 from retrain_advisor.foundation.names import quoted_name
@@ -186,3 +187,10 @@ def test_every_optional_section_may_be_left_empty_in_yaml(tmp_path: Path):
     )
     (tmp_path / "study.yml").write_text(text)
     assert load_config(tmp_path / "study.yml").drift.enabled
+
+
+def test_the_incremental_flag_sets_the_config_key():
+    demo = str(Path(__file__).resolve().parents[2] / "conf" / "demo.yml")
+    parser = build_parser()
+    assert study_config_of(parser.parse_args(["analyze", "--config", demo, "--incremental"])).execution.incremental
+    assert not study_config_of(parser.parse_args(["analyze", "--config", demo])).execution.incremental

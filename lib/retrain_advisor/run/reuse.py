@@ -101,9 +101,10 @@ class Reuse:
         return Plan(fits, evaluations, set())
 
 
-def find_reuse(store: ResultStore, study: PreparedStudy) -> Reuse | None:
-    """The latest succeeded run of this study with the same inputs key, and which of its periods
-    changed since; None when there is none."""
+def find_reuse(store: ResultStore, study: PreparedStudy, run_id: str) -> Reuse | None:
+    """The latest succeeded run of this study with the same inputs key, other than `run_id`
+    (whose rows this run replaces), and which of its periods changed since; None when there is
+    none."""
     config = study.config
     earlier = (
         store.read("runs")
@@ -111,6 +112,7 @@ def find_reuse(store: ResultStore, study: PreparedStudy) -> Reuse | None:
             (F.col("study_name") == config.name)
             & (F.col("status") == "succeeded")
             & (F.col("inputs_key") == inputs_key(study))
+            & (F.col("run_id") != run_id)
         )
         .orderBy(F.col("started_at").desc())
         .select("run_id", "period_fingerprints")
@@ -124,19 +126,19 @@ def find_reuse(store: ResultStore, study: PreparedStudy) -> Reuse | None:
     before = {period_id_of(unit, dt.date.fromisoformat(day)): f for day, f in stored.items()}
     now = study.source.fingerprints
     changed = frozenset(p for p in before.keys() | now.keys() if before.get(p) != now.get(p))
-    run_id = str(earlier["run_id"])
-    fit_ids = {str(r["fit_id"]) for r in store.read("fits", run_id).select("fit_id").collect()}
+    earlier_id = str(earlier["run_id"])
+    fit_ids = {str(r["fit_id"]) for r in store.read("fits", earlier_id).select("fit_id").collect()}
     evaluated = {
         (str(r["fit_id"]), int(r["model_age"]))
-        for r in store.read("evaluations", run_id).select("fit_id", "model_age").distinct().collect()
+        for r in store.read("evaluations", earlier_id).select("fit_id", "model_age").distinct().collect()
     }
     log.info(
         "incremental: reusing run %s, where %d period(s) had other rows: %s",
-        run_id,
+        earlier_id,
         len(changed),
         ", ".join(period_start(unit, p).isoformat() for p in sorted(changed)[:10]) + (" ..." * (len(changed) > 10)),
     )
-    return Reuse(run_id, frozenset(fit_ids), frozenset(evaluated), changed)
+    return Reuse(earlier_id, frozenset(fit_ids), frozenset(evaluated), changed)
 
 
 def reused_fit_rows(store: ResultStore, reuse: Reuse, reused: Plan, asked: Plan, run_id: str) -> DataFrame:
