@@ -34,7 +34,7 @@ from databricks.bundles.jobs import DataSecurityMode, Job, JobPermission, JobRun
 from databricks.bundles.schemas import Schema
 from databricks.bundles.volumes import Volume
 
-from retrain_advisor.cli import build_parser
+from retrain_advisor.cli import build_parser, study_config_of
 from retrain_advisor.foundation.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -547,17 +547,23 @@ def study_of_a_run(job: Job, prefix: str, run_with: dict[str, str] | None = None
     # the same parser as spark-submit jobs/analyze.py, which runs `retrain-advisor analyze`
     args = build_parser().parse_args(["analyze", *parameters])
     assert args.config.startswith(prefix), f"--config {args.config} is not a file of the deployed bundle"
-    overrides = dict(args.overrides)
-    if args.run_id:  # as retrain_advisor.cli passes --run-id
-        overrides["output.run_id"] = args.run_id
-    return load_config(ROOT / args.config.removeprefix(prefix), overrides)
+    args.config = str(ROOT / args.config.removeprefix(prefix))
+    return study_config_of(args)
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_run_now_with_different_parameters_reaches_the_study(target):
     refs = references(bundle_root(), target)
     job = strict_job(resolved_jobs(target)["retrain_advisor_analyze"])
-    assert [p.name for p in job.parameters] == ["catalog", "schema", "config", "run_id", "report_dir", "experiment"]
+    assert [p.name for p in job.parameters] == [
+        "catalog",
+        "schema",
+        "config",
+        "run_id",
+        "report_dir",
+        "experiment",
+        "incremental",
+    ]
     prefix = refs["workspace.file_path"] + "/"
     other = {
         "catalog": "analytics",
@@ -566,11 +572,13 @@ def test_run_now_with_different_parameters_reaches_the_study(target):
         "run_id": "rerun-7",
         "report_dir": "/Volumes/analytics/decay-2026/reports",
         "experiment": "/Users/someone@example.com/decay",
+        "incremental": "false",
     }
     config = study_of_a_run(job, prefix, other)
     assert config.output.schema_name == "analytics.decay-2026" and config.output.run_id == "rerun-7"
     assert config.output.report_dir == "/Volumes/analytics/decay-2026/reports"
     assert config.tracking.experiment == "/Users/someone@example.com/decay"
+    assert config.execution.incremental is False
     assert config.name == load_config(ROOT / "conf/template.yml").name
 
 
@@ -588,12 +596,11 @@ def test_job_parameters_make_a_valid_study(target):
     local = ROOT / args.config.removeprefix(prefix)
     assert local.is_file(), f"{local} does not exist in the repository"
 
-    overrides = dict(args.overrides)
-    if args.run_id:  # as retrain_advisor.cli passes --run-id
-        overrides["output.run_id"] = args.run_id
-    config = load_config(local, overrides)
+    args.config = str(local)
+    config = study_config_of(args)
     assert config.output.path is None
     assert config.output.run_id == "job-" + DYNAMIC_VALUES["job.run_id"]
+    assert config.execution.incremental is True  # a scheduled run computes only what new data asks for
     # the job writes where the bundle created the schema, the volume and the experiment
     resources = resolved_resources(target)
     schema, volume = resources["schemas"]["results"], resources["volumes"]["reports"]
