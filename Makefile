@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test calibrate bench bench-profile bench-drift
+.PHONY: demo test calibrate bench bench-profile bench-drift bench-incremental
 
 $(BIN)/retrain-advisor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +45,6 @@ bench-profile: $(BIN)/retrain-advisor
 
 bench-drift: $(BIN)/retrain-advisor
 	$(BIN)/python bench/drift.py
+
+bench-incremental: $(BIN)/retrain-advisor
+	$(BIN)/python -m bench.incremental
