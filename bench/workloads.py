@@ -36,7 +36,7 @@ SCALING_PLAN: dict[str, Any] = {
 
 # A first study in the same session, so the measured one pays for no JVM start-up, JIT or imports.
 WARM_UP: dict[str, Any] = {
-    "windows.max_origins": 2,
+    "windows.max_origins": 3,  # tolerance.min_origins
     "comparisons.origins": 2,
     "comparisons.lookbacks": [26],
     "schedule.intervals": [1, 2],
