@@ -175,6 +175,25 @@ def test_a_drifting_slice_and_a_steady_one_get_different_advice(spark, history, 
     predictions = result.table("feature_drift").where("column_role = 'prediction'").toPandas()
     assert set(predictions["slice_value"]) == {None, "drifting", "steady"}
 
+    # each slice's labelled rows per class, as the source holds them
+    arrival = result.table("data_arrival").toPandas()
+    arrival["start"] = arrival["window"].map(lambda w: w["start"])
+    source_counts = (
+        spark.read.format("delta")
+        .load(source)
+        .groupBy("segment", F.date_trunc("week", "event_time").alias("start"), F.col("label").cast("string"))
+        .count()
+        .toPandas()
+    )
+    for part in ["drifting", "steady"]:
+        ours = arrival[arrival["slice_value"] == part].set_index("start")["class_counts"].map(dict).sort_index()
+        theirs = (
+            source_counts[source_counts["segment"] == part]
+            .groupby("start")
+            .apply(lambda g: dict(zip(g["label"], g["count"], strict=True)))
+        )
+        assert ours.tolist() == theirs.sort_index().tolist(), part
+
     # the slices partition each scored period's rows
     evaluations = result.table("evaluations").select("fit_id", "window", "slice_value", "eval_rows_used").toPandas()
     evaluations["start"] = evaluations["window"].map(lambda w: w["start"])

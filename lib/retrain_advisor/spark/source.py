@@ -79,8 +79,8 @@ class PreparedSource:
     categorical: list[str]
     classes: list[str]
     positive_label: str | None
-    # period_id, slice_value (None: all rows), rows, class_counts (all rows, classification),
-    # fingerprint (all rows)
+    # period_id, slice_value (None: all rows), rows, class_counts (classification), fingerprint
+    # (all rows)
     periods: pd.DataFrame
     report: SourceReport
     arrival_rows: DataFrame  # every row with a period: labelled flag, target, label delay, slice
@@ -354,53 +354,47 @@ def _slice_column(config: StudyConfig) -> Column:
 
 
 def _profile(rows: DataFrame, config: StudyConfig, task: Task) -> pd.DataFrame:
-    """Labelled rows per period (with the rows of each class, for classification) and each
-    period's fingerprint, and rows per period and slice (a small result)."""
-    counted = [F.count(F.lit(1)).alias("rows"), F.sum(_fingerprint_hash(config).cast(HASH_SUM)).alias("hash_sum")]
-    if task == "regression":
-        counts = rows.groupBy(F.col(PERIOD).alias("period_id")).agg(*counted).toPandas()
-        profile = pd.DataFrame(
-            {
-                "period_id": counts["period_id"],
-                "rows": counts["rows"],
-                "class_counts": None,
-                "fingerprint": [_fingerprint(n, h) for n, h in zip(counts["rows"], counts["hash_sum"], strict=True)],
-                "slice_value": None,
-            }
-        )
-    else:
-        by_class = (
-            rows.groupBy(F.col(PERIOD).alias("period_id"), F.col(TARGET).cast("string").alias("target"))
-            .agg(*counted)
-            .toPandas()
-        )
-        profile = pd.DataFrame(
-            [
-                {
-                    "period_id": int(group["period_id"].iloc[0]),
-                    "rows": int(group["rows"].sum()),
-                    "class_counts": {str(k): int(v) for k, v in zip(group["target"], group["rows"], strict=True)},
-                    "fingerprint": _fingerprint(group["rows"].sum(), sum(int(h) for h in group["hash_sum"])),
-                }
-                for _, group in by_class.groupby("period_id", sort=True)
-            ],
-            columns=["period_id", "rows", "class_counts", "fingerprint"],
-        ).assign(slice_value=None)
+    """Labelled rows per period, for all rows (with the period's fingerprint) and per slice, with
+    the rows of each class for classification: one aggregation, a small result."""
+    keys = [F.col(PERIOD).alias("period_id")]
     if config.slice.key:
-        per_slice = (
-            rows.groupBy(F.col(PERIOD).alias("period_id"), F.col(SLICE).alias("slice_value"))
-            .agg(F.count(F.lit(1)).alias("rows"))
-            .toPandas()
-        )
-        values = per_slice["slice_value"].unique()
+        keys.append(F.col(SLICE).alias("slice_value"))
+    if task != "regression":
+        keys.append(F.col(TARGET).cast("string").alias("target"))
+    hashes = F.sum(_fingerprint_hash(config).cast(HASH_SUM)).alias("hash_sum")
+    counts = rows.groupBy(*keys).agg(F.count(F.lit(1)).alias("rows"), hashes).toPandas()
+    counts["hash_sum"] = [int(h) for h in counts["hash_sum"]]
+    overall = _per_period(counts, task, ["period_id"]).assign(slice_value=None)
+    fingerprints = [_fingerprint(n, h) for n, h in zip(overall["rows"], overall["hash_sum"], strict=True)]
+    parts = [overall.assign(fingerprint=fingerprints)]
+    if config.slice.key:
+        values = counts["slice_value"].unique()
         if len(values) > config.slice.max_values:
             raise SourceError(
                 f"slice {config.slice.key!r} has {len(values)} distinct values, more than "
                 f"slice.max_values={config.slice.max_values} (e.g. {sorted(values)[:5]}); slice on a coarser column "
                 "or raise slice.max_values"
             )
-        profile = pd.concat([profile, per_slice.assign(class_counts=None)], ignore_index=True)
+        parts.append(_per_period(counts, task, ["period_id", "slice_value"]).assign(fingerprint=None))
+    profile = pd.concat(parts, ignore_index=True).drop(columns="hash_sum")
     return profile.sort_values(["period_id", "slice_value"], na_position="first").reset_index(drop=True)
+
+
+def _per_period(counts: pd.DataFrame, task: Task, keys: list[str]) -> pd.DataFrame:
+    """Rows, class counts (classification) and hash sums of each group of `keys`."""
+    records = []
+    for key, group in counts.groupby(keys, sort=True):
+        record: dict[str, Any] = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
+        record["period_id"] = int(record["period_id"])
+        classes: dict[str, int] | None = None
+        if task != "regression":
+            classes = {}
+            for target, n in zip(group["target"], group["rows"], strict=True):
+                classes[str(target)] = classes.get(str(target), 0) + int(n)
+        records.append(
+            {**record, "rows": int(group["rows"].sum()), "class_counts": classes, "hash_sum": sum(group["hash_sum"])}
+        )
+    return pd.DataFrame(records, columns=[*keys, "rows", "class_counts", "hash_sum"])
 
 
 # A sum of 64-bit hashes cannot overflow this over any number of rows Spark can count.

@@ -1,13 +1,13 @@
 """Question 2, how often new data arrives: rows, labels and label delay per period.
 
 Spark aggregates the source per period (and slice); the result is one small row per period,
-completed on the driver with the empty periods and the thin-period flags.
+completed on the driver with the class counts of the source's profile, the empty periods and
+the thin-period flags.
 """
 
 from __future__ import annotations
 
 import pandas as pd
-from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from retrain_advisor.foundation.vocabulary import DELAY_DAYS, LABELLED, PERIOD, SLICE, TARGET
@@ -40,24 +40,22 @@ def arrival_counts(source: PreparedSource) -> pd.DataFrame:
     counts = counts.rename(columns={PERIOD: "period_id", SLICE: "slice_value"})
     if "slice_value" not in counts:
         counts["slice_value"] = None
-    return counts.assign(class_counts=pd.Series(_class_counts(rows, source, counts), index=counts.index, dtype=object))
+    return counts.assign(class_counts=pd.Series(_class_counts(source, counts), index=counts.index, dtype=object))
 
 
-def _class_counts(rows: DataFrame, source: PreparedSource, counts: pd.DataFrame) -> list[dict[str, int] | None]:
-    """Labelled rows per class for each row of `counts` (None for regression)."""
+def _class_counts(source: PreparedSource, counts: pd.DataFrame) -> list[dict[str, int] | None]:
+    """Labelled rows per class for each row of `counts` (None for regression), from the source's
+    profile: its labelled rows are the usable rows."""
     if source.task == "regression":
         return [None] * len(counts)
-    keys = [PERIOD, SLICE] if source.slice_key else [PERIOD]
-    per_class = rows.where(F.col(LABELLED)).groupBy(*keys, TARGET).count().toPandas()
-    per_class = per_class.rename(columns={PERIOD: "period_id", SLICE: "slice_value", TARGET: "target"})
-    if source.slice_key:
-        overall = per_class.groupby(["period_id", "target"], as_index=False)["count"].sum().assign(slice_value=None)
-        per_class = pd.concat([overall, per_class], ignore_index=True)
-    else:
-        per_class["slice_value"] = None
-    table: dict[tuple, dict[str, int]] = {}
-    for period, slice_value, target, count in zip(
-        per_class["period_id"], per_class["slice_value"], per_class["target"], per_class["count"], strict=True
-    ):
-        table.setdefault((int(period), slice_value), {})[str(target)] = int(count)
-    return [table.get((int(p), s), {}) for p, s in zip(counts["period_id"], counts["slice_value"], strict=True)]
+    profile = source.periods
+    table = {
+        (int(p), _slice(s)): dict(c or {})
+        for p, s, c in zip(profile["period_id"], profile["slice_value"], profile["class_counts"], strict=True)
+    }
+    return [table.get((int(p), _slice(s)), {}) for p, s in zip(counts["period_id"], counts["slice_value"], strict=True)]
+
+
+def _slice(value: object) -> str | None:
+    """A slice value as text; all rows (None or NaN in a frame) as None."""
+    return value if isinstance(value, str) else None
