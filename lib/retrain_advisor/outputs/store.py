@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -42,6 +43,8 @@ CONFLICTS = (
 # does not yet. Retried only while creating; a location that stays so is reported.
 CREATION_RACES = ("DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION",)
 ATTEMPTS = 5
+# Result tables written at once by `replace_runs`.
+PARALLEL_WRITES = 4
 
 
 def is_conflict(error: Exception, markers: tuple[str, ...] = CONFLICTS) -> bool:
@@ -117,6 +120,23 @@ class ResultStore:
             writer.saveAsTable(self.reference(table))
         else:
             writer.save(self.location(table))
+
+    def replace_runs(self, tables: Mapping[str, DataFrame], run_id: str) -> None:
+        """`replace_run` for several tables: each is its own Delta commit, whose fixed cost (not
+        its rows) is most of a small table's, so they are written side by side."""
+        if type(self.spark).__module__.startswith("pyspark.sql.connect"):
+            for table, rows in tables.items():  # Connect tags the jobs per thread: one at a time
+                self.replace_run(table, rows, run_id)
+            return
+        context = self.spark.sparkContext
+        description = context.getLocalProperty("spark.job.description") or ""
+
+        def replace(item: tuple[str, DataFrame]) -> None:
+            context.setJobDescription(description)  # the stage's label, per thread
+            self.replace_run(item[0], item[1], run_id)
+
+        with ThreadPoolExecutor(max_workers=PARALLEL_WRITES) as pool:
+            list(pool.map(replace, tables.items()))
 
     def append_run(self, table: str, rows: DataFrame) -> None:
         """Add rows to a run already written (rows the run adds later, such as the joint replay's)."""

@@ -101,9 +101,7 @@ def analyze(run: StudyRun, study: PreparedStudy, evaluations: DataFrame, timings
             context = dataclasses.replace(context, joint=joint)
             results = analyse(performance_frame(evaluated, done, study.metrics), context, drift)
     with stage("write", timings, "(the result tables) ", run.jobs):
-        tables = TableRows(run.rows, config, study.primary)
-        for table, frame in tables.of(results, drift).items():
-            store.replace_run(table, frame, run_id)
+        store.replace_runs(TableRows(run.rows, config, study.primary).of(results, drift), run_id)
     return done
 
 
