@@ -85,6 +85,7 @@ def rows_of(results: dict[str, dict]) -> list[tuple[str, list[str]]]:
         ("source rows", each(lambda m: m[e]["source_rows"]["used_rows"], "{:,}")),
         ("fits (separate analyses would fit)", each(lambda m: f"{m[e]['fits']} ({m[d]['separate_fits']})", "{}")),
         ("evaluations", each(lambda m: m[e]["evaluations"], "{:,}")),
+        ("passes over the source", each(lambda m: sum(m[e]["source_passes"].values()), "{}")),
         ("run wall time, s", each(lambda m: m[e]["seconds"])),
         *[(f"  {name}, s", each(lambda m, n=name: m[e]["stage_seconds"][n])) for name in stage_names],
         ("kernel CPU time (sequential loop), s", each(lambda m: m[b]["kernel_cpu_seconds"])),

@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 
 from bench.baselines import Scores, joblib_run, sequential_loop
 from bench.memory import PeakMemory
+from bench.passes import source_passes
 from bench.workloads import WARM_UP, WORKLOADS, Workload
 from retrain_advisor.demo.write import ensure_demo_history
 from retrain_advisor.outputs.store import ResultStore
@@ -65,6 +66,7 @@ def engine(workload: Workload, master: str) -> dict:
         "fit_task_seconds": fits.agg(F.sum("fit_seconds")).first()[0],
         "score_task_seconds": evaluations.agg(F.sum("score_seconds")).first()[0],
         "peak_mib": peaks,
+        "source_passes": source_passes(spark, workload.name, workload.source_path),
     }
 
 
