@@ -187,12 +187,11 @@ def test_a_drifting_slice_and_a_steady_one_get_different_advice(spark, history, 
     )
     for part in ["drifting", "steady"]:
         ours = arrival[arrival["slice_value"] == part].set_index("start")["class_counts"].map(dict).sort_index()
-        theirs = (
-            source_counts[source_counts["segment"] == part]
-            .groupby("start")
-            .apply(lambda g: dict(zip(g["label"], g["count"], strict=True)))
-        )
-        assert ours.tolist() == theirs.sort_index().tolist(), part
+        theirs = {
+            start: dict(zip(group["label"], group["count"], strict=True))
+            for start, group in source_counts[source_counts["segment"] == part].groupby("start")
+        }
+        assert ours.tolist() == [theirs[start] for start in sorted(theirs)], part
 
     # the slices partition each scored period's rows
     evaluations = result.table("evaluations").select("fit_id", "window", "slice_value", "eval_rows_used").toPandas()

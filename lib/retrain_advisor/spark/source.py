@@ -383,7 +383,7 @@ def _profile(rows: DataFrame, config: StudyConfig, task: Task) -> pd.DataFrame:
 def _per_period(counts: pd.DataFrame, task: Task, keys: list[str]) -> pd.DataFrame:
     """Rows, class counts (classification) and hash sums of each group of `keys`."""
     records = []
-    for key, group in counts.groupby(keys, sort=True):
+    for key, group in counts.groupby(keys if len(keys) > 1 else keys[0], sort=True):
         record: dict[str, Any] = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
         record["period_id"] = int(record["period_id"])
         classes: dict[str, int] | None = None
