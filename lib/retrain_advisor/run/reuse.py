@@ -101,8 +101,8 @@ class Reuse:
         return Plan(fits, evaluations, set())
 
 
-def find_reuse(store: ResultStore, study: PreparedStudy, run_id: str) -> Reuse | None:
-    """The latest succeeded run of this study with the same inputs key, other than `run_id`
+def find_reuse(store: ResultStore, study: PreparedStudy, key: str, run_id: str) -> Reuse | None:
+    """The latest succeeded run of this study with inputs key `key`, other than `run_id`
     (whose rows this run replaces), and which of its periods changed since; None when there is
     none."""
     config = study.config
@@ -111,7 +111,7 @@ def find_reuse(store: ResultStore, study: PreparedStudy, run_id: str) -> Reuse |
         .where(
             (F.col("study_name") == config.name)
             & (F.col("status") == "succeeded")
-            & (F.col("inputs_key") == inputs_key(study))
+            & (F.col("inputs_key") == key)
             & (F.col("run_id") != run_id)
         )
         .orderBy(F.col("started_at").desc())

@@ -44,7 +44,7 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
         plan = study.plan
         run.inputs = RunInputs(inputs_key(study), fingerprints_by_window(study))
         if config.execution.incremental:
-            run.reuse = find_reuse(run.store, study, run.run_id)
+            run.reuse = find_reuse(run.store, study, run.inputs.key, run.run_id)
             run.inputs.reused_from = run.reuse.run_id if run.reuse else None
 
         with stage("fit", timings, f"{len(plan.fits)} models ", run.jobs):
