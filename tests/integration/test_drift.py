@@ -153,3 +153,54 @@ def test_a_drift_trigger_on_the_costly_feature_retrains_right_after_the_shift(dr
     every_fourth = backtest[(backtest["policy"] == "periodic") & (backtest["interval_periods"] == 4)]
     assert watched["mean_quality"] > every_fourth["mean_quality"].mean()
     assert watched["n_retrains"] < backtest.loc[backtest["interval_periods"].eq(1), "n_retrains"].max()
+
+
+def test_a_far_future_leaves_the_drift_of_an_earlier_fit_as_it_was(spark):
+    """No statistic reads the future. A fit trains on weeks 0-7 and is scored on weeks 8-10, where
+    the feature's spread narrows; 30 more weeks, in which it lives near 6, must not change that
+    fit's drift. With deciles of all history those weeks squeezed the training window into three
+    bins and hid most of the narrowing."""
+    from retrain_advisor.analyses.drift.histograms import column_histograms, drift_rows
+    from retrain_advisor.analyses.drift.query import drift_columns, period_histograms
+    from retrain_advisor.foundation.vocabulary import BASELINE, PERIOD, ROW_HASH, TARGET
+    from retrain_advisor.planning.plan import FitSpec, Plan
+    from retrain_advisor.spark.source import PreparedSource
+
+    rng = np.random.default_rng(11)
+    weeks = np.repeat(np.arange(41), 2000)
+    spread = np.where(weeks < 8, 1.0, np.where(weeks < 11, 0.6, 1.0))
+    x = rng.normal(np.where(weeks < 11, 0.0, 6.0), spread)
+    frame = pd.DataFrame({PERIOD: weeks, "x": x, TARGET: np.where(rng.random(len(weeks)) < 0.3, "1", "0")})
+    fit = FitSpec(train_end=8, train_start=0, train_stop=8, lookback=8, max_rows=16_000, seed=1)
+    plan = Plan()
+    for week in (8, 9, 10):
+        plan.add_evaluation(fit, week)
+
+    def drift_of_the_fit(last_week: int) -> dict[int, dict]:
+        part = frame[frame[PERIOD] <= last_week]
+        rows = spark.createDataFrame(part).withColumn(ROW_HASH, F.xxhash64("x", PERIOD))
+        counts = part.groupby(PERIOD).size()
+        profile = pd.DataFrame({"period_id": counts.index, "slice_value": None, "rows": counts.to_numpy()})
+        source = PreparedSource(rows, "binary", ["x"], [], ["0", "1"], "1", profile, None, rows)  # type: ignore[arg-type]
+        measured = drift_columns(source, "label")
+        histograms = column_histograms(period_histograms(rows, measured), [m.column for m in measured])
+        return {
+            r["period_id"]: r
+            for r in drift_rows(histograms, plan)
+            if r["drift_type"] == BASELINE and r["column_name"] == "x"
+        }
+
+    alone, followed = drift_of_the_fit(10), drift_of_the_fit(40)
+    window = x[weeks < 8]
+    deciles = np.quantile(window, np.arange(1, 10) / 10)
+    for week in (8, 9, 10):
+        before, after = alone[week], followed[week]
+        assert after["population_stability_index"] == pytest.approx(before["population_stability_index"], rel=0.15)
+        assert after["js_distance"] == pytest.approx(before["js_distance"], rel=0.15)
+        assert after["ks_test"]["statistic"] == pytest.approx(before["ks_test"]["statistic"], abs=0.03)
+        assert after["wasserstein_distance"] == pytest.approx(before["wasserstein_distance"], rel=0.1)
+        # and both are the PSI on the training window's own deciles, from the rows
+        p = np.bincount(np.searchsorted(deciles, x[weeks == week]), minlength=10) / 2000
+        q = np.bincount(np.searchsorted(deciles, window), minlength=10) / len(window)
+        exact = float(np.sum((p - q) * np.log(p / q)))
+        assert after["population_stability_index"] == pytest.approx(exact, rel=0.15), week

@@ -5,7 +5,7 @@ import pytest
 from scipy import special, stats
 from scipy.spatial.distance import jensenshannon
 
-from retrain_advisor.analyses.drift.statistics import EPSILON, EXACT_KS_ROWS, Histogram, add, compare, ks_test
+from retrain_advisor.analyses.drift.statistics import EPSILON, EXACT_KS_ROWS, Histogram, compare, ks_test
 
 SEEDS = range(8)
 NUMERIC = ("ks_statistic", "ks_pvalue", "wasserstein_distance")
@@ -168,20 +168,57 @@ def test_statistics_of_the_other_kind_are_none(numeric):
     assert all(getattr(result, name) is None for name in not_applicable)
 
 
-def test_add_sums_bins_and_nulls_and_keeps_the_first_centers():
-    centers = np.array([1.0, 2.0, 3.0])
-    total = add([Histogram([1, 2, 3], 4, centers), Histogram([10, 0, 5], 1, centers + 1), Histogram([0, 0, 1], 0)])
-    np.testing.assert_array_equal(total.counts, [11, 2, 9])
-    assert total.nulls == 5
-    assert (total.non_null, total.total) == (22, 27)
-    np.testing.assert_array_equal(total.centers, centers)
+def test_fine_cells_grouped_into_the_baselines_deciles_give_the_psi_of_its_own_deciles():
+    """The cells are percentiles of a history whose later part lives far away (three quarters of
+    it near 6), so the baseline fills a quarter of them; all-history deciles would leave it three
+    bins, where a narrower spread all but vanishes. Grouped by its own deciles, PSI and JS match
+    those on its exact deciles."""
+    from scipy.spatial.distance import jensenshannon
+
+    from retrain_advisor.analyses.drift.query import grid_edges
+
+    rng = np.random.default_rng(3)
+    baseline_rows, current_rows = rng.normal(0, 1, 20_000), rng.normal(0, 0.7, 20_000)  # narrower
+    history = np.concatenate([baseline_rows, current_rows, rng.normal(6, 1, 120_000)])
+    cells = np.asarray(grid_edges(history))
+
+    def counted(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+        return np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1).astype(float)
+
+    centers = np.r_[cells[0] - 1, (cells[1:] + cells[:-1]) / 2, cells[-1] + 1]
+    result = compare(
+        Histogram(counted(current_rows, cells), 0, centers),
+        Histogram(counted(baseline_rows, cells), 0, centers),
+        numeric=True,
+        deciles=True,
+    )
+    exact = np.quantile(baseline_rows, np.arange(1, 10) / 10)
+    p, q = counted(current_rows, exact) / 20_000, counted(baseline_rows, exact) / 20_000
+    exact_psi = float(np.sum((p - q) * np.log(p / q)))
+    assert result.population_stability_index == pytest.approx(exact_psi, rel=0.1)
+    assert result.js_distance == pytest.approx(jensenshannon(p, q, base=2), rel=0.1)
+    everything = np.quantile(history, np.arange(1, 10) / 10)
+    p, q = counted(current_rows, everything) / 20_000, counted(baseline_rows, everything) / 20_000
+    assert float(np.sum((p - q) * np.log(np.maximum(p, EPSILON) / np.maximum(q, EPSILON)))) < 0.5 * exact_psi
 
 
-def test_add_rejects_mismatched_bins():
-    with pytest.raises(ValueError, match="3 and 2"):
-        add([Histogram([1, 2, 3], 0), Histogram([1, 2], 0)])
-    with pytest.raises(ValueError):
-        add([])
+def test_decile_groups_split_the_baseline_in_tenths_and_never_split_a_cell():
+    from retrain_advisor.analyses.drift.statistics import decile_groups, in_deciles
+
+    even = np.full(40, 5.0)
+    groups = decile_groups(even)
+    assert np.all(np.diff(groups) >= 0) and np.all(np.bincount(groups) == 4)
+    np.testing.assert_array_equal(in_deciles(even, groups), np.full(10, 20.0))
+    # one value holds 35% of the baseline (10% to 45%): it is one bin, two deciles stay empty
+    lumpy = np.array([10.0, 35.0, 5.0, 10.0, 10.0, 10.0, 10.0, 10.0])
+    summed = in_deciles(lumpy, decile_groups(lumpy))
+    assert summed.sum() == 100 and summed.max() == 35 and (summed == 0).sum() == 2
+    np.testing.assert_array_equal(decile_groups(np.zeros((2, 4))), np.zeros((2, 4), dtype=int))
+
+
+def test_deciles_are_for_numeric_columns_only():
+    with pytest.raises(ValueError, match="numeric"):
+        compare(Histogram([1, 2], 0), Histogram([2, 1], 0), numeric=False, deciles=True)
 
 
 def test_compare_rejects_mismatched_bins_naming_both_lengths():
@@ -240,25 +277,32 @@ def test_large_samples_use_the_limiting_ks_distribution_within_two_percent():
     assert pvalue == pytest.approx(stats.kstwo.sf(d, effective), rel=0.02)
 
 
-@pytest.mark.parametrize("numeric", [True, False])
-def test_many_pairs_at_once_give_what_each_pair_gives(numeric):
+@pytest.mark.parametrize(("numeric", "deciles"), [(True, False), (False, False), (True, True)])
+def test_many_pairs_at_once_give_what_each_pair_gives(numeric, deciles):
     """compare_many against compare, pair by pair, on histograms with empty bins, empty sides,
-    nulls, disjoint supports, small and large samples (both KS p-value paths)."""
+    nulls, disjoint supports, small and large samples (both KS p-value paths); with deciles,
+    each pair has centers of its own (the mean value of each cell on its two sides)."""
     from dataclasses import asdict
 
     from retrain_advisor.analyses.drift.statistics import compare_many
 
     rng = np.random.default_rng(7)
     bins = 6
-    centers = np.array([-2.0, -1.0, np.nan, 0.5, 1.0, 3.0]) if numeric else None  # bin 2: never occupied
-    pairs = []
+    shared = np.array([-2.0, -1.0, np.nan, 0.5, 1.0, 3.0]) if numeric else None  # bin 2: never occupied
+    pairs, own_centers = [], []
     for _ in range(300):
+        centers = shared
+        if deciles:  # empty bins of a pair have no center
+            centers = shared + rng.uniform(-0.2, 0.2, bins)
         size = rng.choice([0, 3, 40, 20_000])
         shares = rng.dirichlet(np.ones(bins) * rng.choice([0.2, 1.0, 5.0]))
         counts = rng.multinomial(size, shares).astype(float)
         other = rng.multinomial(rng.choice([0, 5, 500, 50_000]), rng.dirichlet(np.ones(bins))).astype(float)
         if numeric:
             counts[2] = other[2] = 0.0
+        if deciles:
+            centers = np.where((counts + other) > 0, centers, np.nan)
+        own_centers.append(centers)
         pairs.append(
             (Histogram(counts, int(rng.integers(0, 5)), centers), Histogram(other, int(rng.integers(0, 5)), centers))
         )
@@ -267,10 +311,11 @@ def test_many_pairs_at_once_give_what_each_pair_gives(numeric):
         np.array([c.nulls for c, _ in pairs], dtype=float),
         np.vstack([b.counts for _, b in pairs]),
         np.array([b.nulls for _, b in pairs], dtype=float),
-        centers,
+        np.vstack(own_centers) if deciles else shared,
+        deciles=deciles,
     )
     for i, (current, baseline) in enumerate(pairs):
-        for name, expected in asdict(compare(current, baseline, numeric)).items():
+        for name, expected in asdict(compare(current, baseline, numeric, deciles)).items():
             got = many[name]
             if name == "ks_pvalue" and expected is not None and np.isfinite(expected):
                 # always the limiting distribution, as ks_test above EXACT_KS_ROWS effective rows

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from retrain_advisor.analyses.drift.statistics import Histogram, add, compare, compare_many
+from retrain_advisor.analyses.drift.statistics import Histogram, compare, compare_many
 from retrain_advisor.foundation.vocabulary import BASELINE, CONSECUTIVE, PREDICTION, PREDICTION_COLUMN
 from retrain_advisor.planning.plan import Plan
 
@@ -18,7 +19,7 @@ from retrain_advisor.planning.plan import Plan
 @dataclass(frozen=True)
 class DriftColumn:
     """A column whose drift is measured: its output name, its role (feature or label) and its bins
-    (numeric: ascending inner edges; categorical: none, one bin per value)."""
+    (numeric: ascending inner edges of fine cells; categorical: none, one bin per value)."""
 
     name: str
     role: str
@@ -26,17 +27,39 @@ class DriftColumn:
     edges: tuple[float, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ColumnHistograms:
-    """One column's histogram per period, on bins shared by every period."""
+    """One column's histogram per period (the periods with rows, ascending), on bins shared by
+    every period, with running totals so that any window's histogram is one subtraction."""
 
     column: DriftColumn
-    by_period: dict[int, Histogram]
+    period_ids: np.ndarray
+    counts: np.ndarray  # periods x bins
+    nulls: np.ndarray  # periods
+    sums: np.ndarray  # periods x bins: the sum of the values in each bin (numeric; zeros otherwise)
 
-    def window(self, start: int, stop: int) -> Histogram | None:
-        """The histogram of periods [start, stop), or None when none of them has rows."""
-        parts = [self.by_period[p] for p in range(start, stop) if p in self.by_period]
-        return add(parts) if parts else None
+    @cached_property
+    def _running(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        def running(values: np.ndarray) -> np.ndarray:
+            return np.concatenate([np.zeros((1, *values.shape[1:])), np.cumsum(values, axis=0)])
+
+        return running(self.counts), running(self.nulls), running(self.sums)
+
+    def positions(self, starts: np.ndarray, stops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of the periods in [start, stop), as [first, last) pairs."""
+        return np.searchsorted(self.period_ids, starts), np.searchsorted(self.period_ids, stops)
+
+    def windows(self, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Counts, nulls and value sums of the periods in rows [first, last), for many windows."""
+        counts, nulls, sums = self._running
+        return counts[last] - counts[first], nulls[last] - nulls[first], sums[last] - sums[first]
+
+    def centers(self, counts: np.ndarray, sums: np.ndarray) -> np.ndarray:
+        """The mean value in each cell of the rows compared (NaN where none), kept inside its cell."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            means = np.where(counts > 0, sums / counts, np.nan)
+        edges = np.asarray(self.column.edges, dtype=float)
+        return np.clip(means, np.r_[-np.inf, edges], np.r_[edges, np.inf])
 
 
 def counts_by_slice(counts: pd.DataFrame) -> Iterator[tuple[str | None, pd.DataFrame]]:
@@ -55,27 +78,28 @@ def column_histograms(counts: pd.DataFrame, columns: list[DriftColumn]) -> list[
         binned = rows[rows["bin"].notna()]
         if column.numeric:
             bins = [str(i) for i in range(len(column.edges) + 1)]
-            totals = binned.groupby("bin")[["rows", "value_sum"]].sum().reindex(bins)
-            # the mean value of each bin over all history; NaN for a bin no row fell in, which
-            # every comparison drops as empty on both sides
-            centers = (totals["value_sum"] / totals["rows"]).to_numpy(dtype=float)
         else:
             bins = sorted(binned["bin"].unique())
-            centers = None
-        table = binned.pivot_table(index="period_id", columns="bin", values="rows", aggfunc="sum", fill_value=0)
-        table = table.reindex(columns=bins, fill_value=0)
+        periods = np.array(sorted(set(rows["period_id"].astype(int))), dtype=int)
         nulls = rows[rows["bin"].isna()].groupby("period_id")["rows"].sum()
-        periods = sorted(set(table.index) | set(nulls.index))
-        by_period = {
-            int(p): Histogram(
-                counts=table.loc[p].to_numpy(dtype=float) if p in table.index else np.zeros(len(bins)),
-                nulls=int(nulls.get(p, 0)),
-                centers=centers,
+        result.append(
+            ColumnHistograms(
+                column,
+                periods,
+                counts=_table(binned, periods, bins, "rows"),
+                nulls=nulls.reindex(periods, fill_value=0).to_numpy(dtype=float),
+                sums=_table(binned, periods, bins, "value_sum")
+                if column.numeric
+                else np.zeros((len(periods), len(bins))),
             )
-            for p in periods
-        }
-        result.append(ColumnHistograms(column, by_period))
+        )
     return result
+
+
+def _table(binned: pd.DataFrame, periods: np.ndarray, bins: list[str], values: str) -> np.ndarray:
+    """periods x bins of one column's `values` (rows or value_sum), zero where none."""
+    pivot = binned.pivot_table(index="period_id", columns="bin", values=values, aggfunc="sum", fill_value=0)
+    return pivot.reindex(index=periods, columns=bins, fill_value=0).to_numpy(dtype=float)
 
 
 def _statistics_row(stats: Mapping[str, Any]) -> dict[str, object]:
@@ -110,46 +134,58 @@ def drift_rows(histograms: list[ColumnHistograms], plan: Plan) -> Iterator[dict[
     windows = {f.fit_id: (f.train_start, f.train_stop) for f in plan.fits.values()}
     evaluations = plan.sorted_evaluations()
     for column in histograms:
+        numeric = column.column.numeric
         described = {"column_name": column.column.name, "column_role": column.column.role}
-        described["data_type"] = "numeric" if column.column.numeric else "categorical"
-        periods = sorted(column.by_period)
-        for previous, current in zip(periods, periods[1:], strict=False):
-            stats = compare(column.by_period[current], column.by_period[previous], column.column.numeric)
+        described["data_type"] = "numeric" if numeric else "categorical"
+        ids = column.period_ids
+        for i in range(1, len(ids)):
+            current, previous = column.counts[i], column.counts[i - 1]
+            pooled = column.centers(current + previous, column.sums[i] + column.sums[i - 1]) if numeric else None
+            stats = compare(
+                Histogram(current, int(column.nulls[i]), pooled),
+                Histogram(previous, int(column.nulls[i - 1]), pooled),
+                numeric,
+                deciles=numeric,
+            )
             yield {
                 **described,
                 "drift_type": CONSECUTIVE,
-                "period_id": current,
-                "cmp_start": previous,
-                "cmp_stop": previous + 1,
+                "period_id": int(ids[i]),
+                "cmp_start": int(ids[i - 1]),
+                "cmp_stop": int(ids[i - 1]) + 1,
                 **_statistics_row(asdict(stats)),
             }
-        baselines = {w: h for w in set(windows.values()) if (h := column.window(*w)) is not None}
-        pairs = [
-            (e, column.by_period[e.period_id], baselines[windows[e.fit_id]])
-            for e in evaluations
-            if e.period_id in column.by_period and windows[e.fit_id] in baselines
-        ]
-        if not pairs:
+        row_of = {int(p): i for i, p in enumerate(ids)}
+        starts = np.array([windows[e.fit_id][0] for e in evaluations], dtype=int)
+        stops = np.array([windows[e.fit_id][1] for e in evaluations], dtype=int)
+        first, last = column.positions(starts, stops)
+        kept = [i for i, e in enumerate(evaluations) if e.period_id in row_of and last[i] > first[i]]
+        if not kept:
             continue
-        scored, against = [h for _, h, _ in pairs], [b for _, _, b in pairs]
+        scored = np.array([row_of[evaluations[i].period_id] for i in kept])
+        current = column.windows(scored, scored + 1)
+        baseline = column.windows(first[kept], last[kept])
         stats_of = compare_many(
-            np.vstack([h.counts for h in scored]),
-            np.array([h.nulls for h in scored], dtype=float),
-            np.vstack([b.counts for b in against]),
-            np.array([b.nulls for b in against], dtype=float),
-            scored[0].centers if column.column.numeric else None,
+            current[0],
+            current[1],
+            baseline[0],
+            baseline[1],
+            column.centers(current[0] + baseline[0], current[2] + baseline[2]) if numeric else None,
+            deciles=numeric,
         )
-        for i, (evaluation, _, _) in enumerate(pairs):
-            start, stop = windows[evaluation.fit_id]
+        for position, i in enumerate(kept):
+            evaluation = evaluations[i]
             yield {
                 **described,
                 "drift_type": BASELINE,
                 "fit_id": evaluation.fit_id,
                 "model_age": evaluation.model_age,
                 "period_id": evaluation.period_id,
-                "cmp_start": start,
-                "cmp_stop": stop,
-                **_statistics_row({name: None if values is None else values[i] for name, values in stats_of.items()}),
+                "cmp_start": int(starts[i]),
+                "cmp_stop": int(stops[i]),
+                **_statistics_row(
+                    {name: None if values is None else values[position] for name, values in stats_of.items()}
+                ),
             }
 
 

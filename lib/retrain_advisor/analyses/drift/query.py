@@ -1,11 +1,12 @@
 """Drift of every feature and of the label, per period, from one Spark aggregation; and of the
 model's predictions, from the counts the scoring kept.
 
-Spark counts each column's values per period in shared bins (numeric columns: deciles of all
-history; categorical columns and classification labels: one bin per value), with nulls apart.
-That table is small (periods x columns x bins) and every comparison is made from it on the
-driver: a training window's histogram is the sum of its periods' histograms, so the drift of a
-scored period against any fit's training window costs no further pass over the rows.
+Spark counts each column's values per period in shared bins (numeric columns: fine cells, the
+percentiles of all history; categorical columns and classification labels: one bin per value),
+with nulls apart. That table is small (periods x columns x bins) and every comparison is made
+from it on the driver: a training window's histogram is the sum of its periods' histograms, so
+the drift of a scored period against any fit's training window costs no further pass over the
+rows, and PSI and JS distance group the cells into the deciles of that window alone.
 
 Drift is measured on the labelled rows, the rows every quality figure is measured on, for each
 slice when the study is sliced (all rows are the sum of the slices' counts).
@@ -13,6 +14,7 @@ slice when the study is sliced (all rows are the sum of the slices' counts).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,8 +27,11 @@ from retrain_advisor.foundation.vocabulary import FEATURE, LABEL, PERIOD, ROW_HA
 from retrain_advisor.spark.columns import quoted
 from retrain_advisor.spark.source import PreparedSource
 
-QUANTILES = [i / 10 for i in range(1, 10)]
-# Bin edges come from a seeded sample of about this many rows, taken by row hash: the same rows
+# Numeric values are counted in this many cells of equal mass over all history (fewer where
+# values repeat): fine enough that the deciles of any training window are placed within half a
+# cell, few enough that the counts stay periods x columns x cells.
+GRID_CELLS = 100
+# Cell edges come from a seeded sample of about this many rows, taken by row hash: the same rows
 # however the data is partitioned, so the same edges on a laptop and on a cluster.
 EDGE_SAMPLE_ROWS = 200_000
 
@@ -39,21 +44,29 @@ class MeasuredColumn:
     value: Column
 
     def bin(self) -> Column:
-        """The bin of each row as text (the decile index, or the value); null for a null value."""
+        """The bin of each row as text (the cell index, or the value); null for a null value."""
         if not self.column.numeric:
             return self.value.cast("string")
-        index = F.lit(len(self.column.edges))
-        for position, edge in reversed(list(enumerate(self.column.edges))):
-            index = F.when(self.value < F.lit(edge), F.lit(position)).otherwise(index)
+        index = _cell_of(self.value, self.column.edges, 0, len(self.column.edges))
         return F.when(self.value.isNotNull(), index.cast("string"))
 
 
+def _cell_of(value: Column, edges: tuple[float, ...], low: int, high: int) -> Column:
+    """The number of edges at or below `value` (NaN above all), known to lie in [low, high]: a
+    binary search written as nested comparisons, so each row makes about log2(cells) of them."""
+    if low == high:
+        return F.lit(low)
+    middle = (low + high) // 2
+    below = _cell_of(value, edges, low, middle)
+    return F.when(value < F.lit(edges[middle]), below).otherwise(_cell_of(value, edges, middle + 1, high))
+
+
 def drift_columns(source: PreparedSource, label: str) -> list[MeasuredColumn]:
-    """The features and the label, numeric ones with decile edges of all labelled history."""
-    numeric = [(name, quoted(name), FEATURE) for name in source.numeric]
+    """The features and the label, numeric ones with the cell edges of all labelled history."""
+    numeric = [(name, _finite(quoted(name)), FEATURE) for name in source.numeric]
     if source.task == "regression":
-        numeric.append((label, F.col(TARGET).cast("double"), LABEL))
-    edges = _decile_edges(source, [value for _, value, _ in numeric])
+        numeric.append((label, _finite(F.col(TARGET)), LABEL))
+    edges = _cell_edges(source, [value for _, value, _ in numeric])
     columns = [
         MeasuredColumn(DriftColumn(name, role, True, column_edges), value)
         for (name, value, role), column_edges in zip(numeric, edges, strict=True)
@@ -64,20 +77,29 @@ def drift_columns(source: PreparedSource, label: str) -> list[MeasuredColumn]:
     return columns
 
 
-def _decile_edges(source: PreparedSource, values: list[Column]) -> list[tuple[float, ...]]:
-    """Distinct inner decile edges of each value over a row-hash sample of the labelled rows."""
+def _finite(value: Column) -> Column:
+    """The value as a double; null when it is NaN or infinite, which are counted as missing."""
+    number = value.cast("double")
+    return F.when(F.abs(number) <= F.lit(sys.float_info.max), number)
+
+
+def _cell_edges(source: PreparedSource, values: list[Column]) -> list[tuple[float, ...]]:
+    """The cell edges of each value over a row-hash sample of the labelled rows."""
     if not values:
         return []
     total = int(source.periods.loc[source.periods["slice_value"].isna(), "rows"].sum())
     keep = min(1.0, EDGE_SAMPLE_ROWS / max(total, 1))
     sampled = source.rows.where((F.col(ROW_HASH).bitwiseAND(F.lit(0xFFFFFF)) / F.lit(0x1000000)) < F.lit(keep))
     sample = sampled.select(*[v.cast("double").alias(f"_{i}") for i, v in enumerate(values)]).toPandas()
-    edges = []
-    for i in range(len(values)):
-        known = sample[f"_{i}"].to_numpy(dtype=float)
-        known = known[np.isfinite(known)]
-        edges.append(tuple(np.unique(np.quantile(known, QUANTILES))) if len(known) else ())
-    return edges
+    return [grid_edges(sample[f"_{i}"].to_numpy(dtype=float)) for i in range(len(values))]
+
+
+def grid_edges(values: np.ndarray) -> tuple[float, ...]:
+    """The distinct inner percentiles of the finite values: GRID_CELLS cells of equal mass."""
+    known = values[np.isfinite(values)]
+    if not len(known):
+        return ()
+    return tuple(float(e) for e in np.unique(np.quantile(known, np.arange(1, GRID_CELLS) / GRID_CELLS)))
 
 
 def period_histograms(rows: DataFrame, columns: list[MeasuredColumn]) -> pd.DataFrame:
