@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test calibrate bench bench-profile bench-drift bench-incremental
+.PHONY: demo test calibrate bench bench-profile bench-drift bench-incremental bench-wide
 
 $(BIN)/retrain-advisor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,3 +48,6 @@ bench-drift: $(BIN)/retrain-advisor
 
 bench-incremental: $(BIN)/retrain-advisor
 	$(BIN)/python -m bench.incremental
+
+bench-wide: $(BIN)/retrain-advisor
+	$(BIN)/python -m bench.wide

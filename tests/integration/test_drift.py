@@ -204,3 +204,63 @@ def test_a_far_future_leaves_the_drift_of_an_earlier_fit_as_it_was(spark):
         q = np.bincount(np.searchsorted(deciles, window), minlength=10) / len(window)
         exact = float(np.sum((p - q) * np.log(p / q)))
         assert after["population_stability_index"] == pytest.approx(exact, rel=0.15), week
+
+
+def test_each_value_is_counted_in_its_cell_per_period_and_slice(spark):
+    """The tasks' counts, added up by Spark, are numpy's: a numeric value is in the cell
+    searchsorted (right) gives it, on an edge, between edges and beyond both ends; NaN, infinite
+    and null values are the null bin; a category is a bin of its own; every count is per period
+    and slice, with the value sums of numeric cells."""
+    from retrain_advisor.analyses.drift.histograms import DriftColumn
+    from retrain_advisor.analyses.drift.query import MeasuredColumn, period_histograms
+    from retrain_advisor.foundation.vocabulary import PERIOD, SLICE
+
+    rng = np.random.default_rng(2)
+    edges = (-1.0, 0.0, 0.0 + 1e-9, 2.5)
+    n = 400
+    x = rng.normal(0, 2, n)
+    x[:8] = [-1.0, 0.0, 2.5, np.nan, np.inf, -np.inf, 1e300, -1e300]
+    frame = pd.DataFrame(
+        {
+            PERIOD: rng.integers(3, 6, n),
+            SLICE: rng.choice(["a", "b"], n),
+            "x": x,
+            "color": rng.choice(["red", "blue", None], n),
+        }
+    )
+    blue = F.col("color") == "blue"
+    rows = spark.createDataFrame(frame).withColumn("x", F.when(blue, F.lit(None)).otherwise(F.col("x")))
+    frame.loc[frame["color"] == "blue", "x"] = None  # and nulls the way Spark holds them
+    columns = [
+        MeasuredColumn(DriftColumn("x", "feature", True, edges), F.col("x")),
+        MeasuredColumn(DriftColumn("color", "feature", False), F.col("color")),
+    ]
+    counted = period_histograms(rows.repartition(3), columns)
+    keys = ["period_id", "slice_value", "column_name", "bin"]
+    finite = np.isfinite(frame["x"].to_numpy(dtype=float))
+    cells = np.searchsorted(np.asarray(edges), frame["x"].to_numpy(dtype=float), side="right")
+    expected_x = pd.DataFrame(
+        {
+            "period_id": frame[PERIOD],
+            "slice_value": frame[SLICE],
+            "column_name": "x",
+            "bin": [str(c) if f else None for c, f in zip(cells, finite, strict=True)],
+            "value": np.where(finite, frame["x"], np.nan),
+        }
+    )
+    expected_color = pd.DataFrame(
+        {"period_id": frame[PERIOD], "slice_value": frame[SLICE], "column_name": "color", "bin": frame["color"]}
+    ).assign(value=np.nan)
+    expected = (
+        pd.concat([expected_x, expected_color])
+        .groupby(keys, dropna=False)
+        .agg(rows=("value", "size"), value_sum=("value", lambda v: v.sum(min_count=1)))
+        .sort_index()
+    )
+
+    def tidy(table: pd.DataFrame) -> pd.DataFrame:
+        table = table.reset_index() if "bin" not in table.columns else table
+        table = table.assign(bin=table["bin"].fillna("(null)"), period_id=table["period_id"].astype("int64"))
+        return table.sort_values(keys).reset_index(drop=True)[[*keys, "rows", "value_sum"]]
+
+    pd.testing.assert_frame_equal(tidy(counted), tidy(expected), check_dtype=False, rtol=1e-12)

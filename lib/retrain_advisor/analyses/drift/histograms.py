@@ -130,63 +130,77 @@ def _statistics_row(stats: Mapping[str, Any]) -> dict[str, object]:
 def drift_rows(histograms: list[ColumnHistograms], plan: Plan) -> Iterator[dict[str, object]]:
     """feature_drift rows (period ids in place of windows): each period against the previous one
     (CONSECUTIVE), and each scored period of each fit against that fit's training window
-    (BASELINE, all of a column's evaluations compared at once)."""
+    (BASELINE); each kind of a column's comparisons made at once."""
+    for column in histograms:
+        described = {
+            "column_name": column.column.name,
+            "column_role": column.column.role,
+            "data_type": "numeric" if column.column.numeric else "categorical",
+        }
+        yield from _consecutive_rows(column, described)
+        yield from _baseline_rows(column, described, plan)
+
+
+def _compared(
+    column: ColumnHistograms,
+    scored: tuple[np.ndarray, np.ndarray],
+    against: tuple[np.ndarray, np.ndarray],
+    exact_ks: bool,
+) -> dict[str, np.ndarray]:
+    """`compare_many` of the windows of rows [first, last) in `scored` against those in `against`."""
+    counts, nulls, sums = column.windows(*scored)
+    counts_cmp, nulls_cmp, sums_cmp = column.windows(*against)
+    numeric = column.column.numeric
+    centers = column.centers(counts + counts_cmp, sums + sums_cmp) if numeric else None
+    return compare_many(counts, nulls, counts_cmp, nulls_cmp, centers, deciles=numeric, exact_ks=exact_ks)
+
+
+def _consecutive_rows(column: ColumnHistograms, described: dict[str, str]) -> Iterator[dict[str, object]]:
+    ids = column.period_ids
+    if len(ids) < 2:
+        return
+    later = np.arange(1, len(ids))
+    stats_of = _compared(column, (later, later + 1), (later - 1, later), exact_ks=True)
+    for position, i in enumerate(later):
+        yield {
+            **described,
+            "drift_type": CONSECUTIVE,
+            "period_id": int(ids[i]),
+            "cmp_start": int(ids[i - 1]),
+            "cmp_stop": int(ids[i - 1]) + 1,
+            **_statistics_row(_pair(stats_of, position)),
+        }
+
+
+def _baseline_rows(column: ColumnHistograms, described: dict[str, str], plan: Plan) -> Iterator[dict[str, object]]:
     windows = {f.fit_id: (f.train_start, f.train_stop) for f in plan.fits.values()}
     evaluations = plan.sorted_evaluations()
-    for column in histograms:
-        numeric = column.column.numeric
-        described = {"column_name": column.column.name, "column_role": column.column.role}
-        described["data_type"] = "numeric" if numeric else "categorical"
-        ids = column.period_ids
-        for i in range(1, len(ids)):
-            current, previous = column.counts[i], column.counts[i - 1]
-            pooled = column.centers(current + previous, column.sums[i] + column.sums[i - 1]) if numeric else None
-            stats = compare(
-                Histogram(current, int(column.nulls[i]), pooled),
-                Histogram(previous, int(column.nulls[i - 1]), pooled),
-                numeric,
-                deciles=numeric,
-            )
-            yield {
-                **described,
-                "drift_type": CONSECUTIVE,
-                "period_id": int(ids[i]),
-                "cmp_start": int(ids[i - 1]),
-                "cmp_stop": int(ids[i - 1]) + 1,
-                **_statistics_row(asdict(stats)),
-            }
-        row_of = {int(p): i for i, p in enumerate(ids)}
-        starts = np.array([windows[e.fit_id][0] for e in evaluations], dtype=int)
-        stops = np.array([windows[e.fit_id][1] for e in evaluations], dtype=int)
-        first, last = column.positions(starts, stops)
-        kept = [i for i, e in enumerate(evaluations) if e.period_id in row_of and last[i] > first[i]]
-        if not kept:
-            continue
-        scored = np.array([row_of[evaluations[i].period_id] for i in kept])
-        current = column.windows(scored, scored + 1)
-        baseline = column.windows(first[kept], last[kept])
-        stats_of = compare_many(
-            current[0],
-            current[1],
-            baseline[0],
-            baseline[1],
-            column.centers(current[0] + baseline[0], current[2] + baseline[2]) if numeric else None,
-            deciles=numeric,
-        )
-        for position, i in enumerate(kept):
-            evaluation = evaluations[i]
-            yield {
-                **described,
-                "drift_type": BASELINE,
-                "fit_id": evaluation.fit_id,
-                "model_age": evaluation.model_age,
-                "period_id": evaluation.period_id,
-                "cmp_start": int(starts[i]),
-                "cmp_stop": int(stops[i]),
-                **_statistics_row(
-                    {name: None if values is None else values[position] for name, values in stats_of.items()}
-                ),
-            }
+    row_of = {int(p): i for i, p in enumerate(column.period_ids)}
+    starts = np.array([windows[e.fit_id][0] for e in evaluations], dtype=int)
+    stops = np.array([windows[e.fit_id][1] for e in evaluations], dtype=int)
+    first, last = column.positions(starts, stops)
+    kept = [i for i, e in enumerate(evaluations) if e.period_id in row_of and last[i] > first[i]]
+    if not kept:
+        return
+    scored = np.array([row_of[evaluations[i].period_id] for i in kept])
+    stats_of = _compared(column, (scored, scored + 1), (first[kept], last[kept]), exact_ks=False)
+    for position, i in enumerate(kept):
+        evaluation = evaluations[i]
+        yield {
+            **described,
+            "drift_type": BASELINE,
+            "fit_id": evaluation.fit_id,
+            "model_age": evaluation.model_age,
+            "period_id": evaluation.period_id,
+            "cmp_start": int(starts[i]),
+            "cmp_stop": int(stops[i]),
+            **_statistics_row(_pair(stats_of, position)),
+        }
+
+
+def _pair(stats_of: Mapping[str, np.ndarray | None], position: int) -> dict[str, object]:
+    """One pair's statistics out of `compare_many`'s arrays (None where not applicable)."""
+    return {name: None if values is None else values[position] for name, values in stats_of.items()}
 
 
 def prediction_drift_rows(scored: pd.DataFrame, task: str) -> Iterator[dict[str, object]]:
