@@ -44,7 +44,7 @@ bench-profile: $(BIN)/retrain-advisor
 	$(BIN)/python -m bench.profile
 
 bench-drift: $(BIN)/retrain-advisor
-	$(BIN)/python bench/drift.py
+	$(BIN)/python -m bench.drift
 
 bench-incremental: $(BIN)/retrain-advisor
 	$(BIN)/python -m bench.incremental

@@ -11,7 +11,7 @@ slowly) as Parquet once, then, each side in its own process so that peak memory 
 
 Prints wall time and peak memory (driver Python and, for Spark, the JVM) and their ratios.
 
-    .venv/bin/python bench/drift.py [--rows 10000000] [--features 20] [--periods 52]
+    .venv/bin/python -m bench.drift [--rows 10000000] [--features 20] [--periods 52]
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def spark_side(path: Path, features: list[str]) -> dict[str, float]:
     profile = pd.DataFrame({"period_id": periods[PERIOD], "slice_value": None, "rows": periods["count"]})
     source = PreparedSource(rows, "binary", features, [], ["0", "1"], "1", profile, None, rows)  # type: ignore[arg-type]
     columns = drift_columns(source, "label")
-    histograms = column_histograms(period_histograms(rows, columns), columns)
+    histograms = column_histograms(period_histograms(rows, columns), [c.column for c in columns])
     compared = sum(1 for _ in drift_rows(histograms, Plan()))
     seconds = time.perf_counter() - started
     return {
@@ -115,7 +115,8 @@ def driver_peak_mib() -> float:
 
 def run_side(side: str, args: argparse.Namespace) -> dict[str, float]:
     """Run one side in a fresh process (its peak memory is its own); returns what it printed."""
-    command = [sys.executable, __file__, "--side", side, "--rows", str(args.rows), "--features", str(args.features)]
+    command = [sys.executable, "-m", "bench.drift", "--side", side, "--rows", str(args.rows)]
+    command += ["--features", str(args.features)]
     done = subprocess.run(command + ["--periods", str(args.periods)], capture_output=True, text=True, check=True)
     lines = done.stdout.strip().splitlines()
     return json.loads(lines[-1]) if lines else {}

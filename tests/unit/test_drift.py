@@ -83,3 +83,31 @@ def test_all_rows_are_the_sum_of_the_slices_and_each_slice_has_its_own_histogram
     assert parts["b"]["rows"].sum() == 6
     unsliced = counts.assign(slice_value=None)
     assert list(dict(counts_by_slice(unsliced))) == [None]
+
+
+def test_a_task_adds_up_its_batches_counts_however_many_there_are():
+    """130 batches (the task compacts its counts every 64) count what one batch of all rows does."""
+    from retrain_advisor.analyses.drift.query import Counting, count_task
+
+    rng = np.random.default_rng(4)
+    rows = pd.DataFrame(
+        {
+            "period_id": rng.integers(0, 4, 2600),
+            "slice_value": rng.choice(["a", None], 2600),
+            "_0": np.where(rng.random(2600) < 0.1, np.nan, rng.normal(0, 1, 2600)),
+            "_1": rng.choice(["red", "blue", None], 2600),
+        }
+    )
+    counting = Counting((("x", (-0.5, 0.0, 0.5)), ("color", None)))
+    keys = ["period_id", "slice_value", "column_name", "bin"]
+
+    def tidy(frames) -> pd.DataFrame:
+        (frame,) = list(frames)
+        frame = frame.fillna({"slice_value": "-", "bin": "-"})
+        return frame.sort_values(keys).reset_index(drop=True)
+
+    batched = tidy(count_task(counting, (rows.iloc[i : i + 20] for i in range(0, 2600, 20))))
+    whole = tidy(count_task(counting, iter([rows])))
+    pd.testing.assert_frame_equal(batched, whole, check_exact=False, rtol=1e-12)
+    assert batched["rows"].sum() == 2 * 2600
+    assert set(batched.loc[batched["column_name"] == "x", "bin"]) == {"0", "1", "2", "3", "-"}

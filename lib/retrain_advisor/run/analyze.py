@@ -46,7 +46,7 @@ def arrival_summaries(table: pd.DataFrame, config: StudyConfig) -> dict[str | No
 
 def drift_table(study: PreparedStudy, evaluations: pd.DataFrame) -> pd.DataFrame:
     """feature_drift rows (period ids in place of windows), for all rows and each slice: the
-    features and the label from one Spark aggregation, the predictions from the counts the scoring
+    features and the label from one pass over the rows, the predictions from the counts the scoring
     kept."""
     source, plan = study.source, study.plan
     measured = drift_columns(source, study.config.columns.label)

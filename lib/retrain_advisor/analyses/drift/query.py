@@ -1,4 +1,4 @@
-"""Drift of every feature and of the label, per period, from one Spark aggregation; and of the
+"""Drift of every feature and of the label, per period, from one pass over the rows; and of the
 model's predictions, from the counts the scoring kept.
 
 Each Spark task counts its rows' values per period in shared bins, with numpy in the Python
@@ -115,12 +115,20 @@ class Counting:
 
 
 def count_task(counting: Counting, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """One task's counts: every batch counted, then added up, so the task ships one small table."""
-    parts = [count_batch(counting, batch) for batch in batches]
+    """One task's counts: every batch counted and added up as it goes (memory: about 64 batches'
+    counts), so the task ships one small table."""
+    parts: list[pd.DataFrame] = []
+    for batch in batches:
+        parts.append(count_batch(counting, batch))
+        if len(parts) >= 64:
+            parts = [_summed(parts)]
     if parts:
-        counted = pd.concat(parts, ignore_index=True)
-        summed = counted.groupby(COUNT_KEYS, dropna=False, sort=False)[["rows", "value_sum"]].sum(min_count=1)
-        yield _as_text(summed.reset_index(), ["slice_value", "bin"])
+        yield _as_text(_summed(parts), ["slice_value", "bin"])
+
+
+def _summed(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    counted = pd.concat(parts, ignore_index=True)
+    return counted.groupby(COUNT_KEYS, dropna=False, sort=False)[["rows", "value_sum"]].sum(min_count=1).reset_index()
 
 
 def _as_text(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
