@@ -13,7 +13,7 @@ import pandas as pd
 
 from retrain_advisor.analyses.drift.statistics import Histogram, compare, compare_many
 from retrain_advisor.foundation.vocabulary import BASELINE, CONSECUTIVE, PREDICTION, PREDICTION_COLUMN
-from retrain_advisor.planning.plan import Plan
+from retrain_advisor.planning.plan import EvaluationSpec, Plan
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,10 @@ def drift_rows(histograms: list[ColumnHistograms], plan: Plan) -> Iterator[dict[
     """feature_drift rows (period ids in place of windows): each period against the previous one
     (CONSECUTIVE), and each scored period of each fit against that fit's training window
     (BASELINE); each kind of a column's comparisons made at once."""
+    evaluations = plan.sorted_evaluations()
+    windows = {f.fit_id: (f.train_start, f.train_stop) for f in plan.fits.values()}
+    starts = np.array([windows[e.fit_id][0] for e in evaluations], dtype=int)
+    stops = np.array([windows[e.fit_id][1] for e in evaluations], dtype=int)
     for column in histograms:
         described = {
             "column_name": column.column.name,
@@ -138,7 +142,7 @@ def drift_rows(histograms: list[ColumnHistograms], plan: Plan) -> Iterator[dict[
             "data_type": "numeric" if column.column.numeric else "categorical",
         }
         yield from _consecutive_rows(column, described)
-        yield from _baseline_rows(column, described, plan)
+        yield from _baseline_rows(column, described, evaluations, starts, stops)
 
 
 def _compared(
@@ -172,12 +176,15 @@ def _consecutive_rows(column: ColumnHistograms, described: dict[str, str]) -> It
         }
 
 
-def _baseline_rows(column: ColumnHistograms, described: dict[str, str], plan: Plan) -> Iterator[dict[str, object]]:
-    windows = {f.fit_id: (f.train_start, f.train_stop) for f in plan.fits.values()}
-    evaluations = plan.sorted_evaluations()
+def _baseline_rows(
+    column: ColumnHistograms,
+    described: dict[str, str],
+    evaluations: list[EvaluationSpec],
+    starts: np.ndarray,
+    stops: np.ndarray,
+) -> Iterator[dict[str, object]]:
+    """Each evaluation against its fit's training window [starts[i], stops[i])."""
     row_of = {int(p): i for i, p in enumerate(column.period_ids)}
-    starts = np.array([windows[e.fit_id][0] for e in evaluations], dtype=int)
-    stops = np.array([windows[e.fit_id][1] for e in evaluations], dtype=int)
     first, last = column.positions(starts, stops)
     kept = [i for i, e in enumerate(evaluations) if e.period_id in row_of and last[i] > first[i]]
     if not kept:

@@ -71,7 +71,7 @@ def _cell_edges(source: PreparedSource, values: list[Column]) -> list[tuple[floa
     total = int(source.periods.loc[source.periods["slice_value"].isna(), "rows"].sum())
     keep = min(1.0, EDGE_SAMPLE_ROWS / max(total, 1))
     sampled = source.rows.where((F.col(ROW_HASH).bitwiseAND(F.lit(0xFFFFFF)) / F.lit(0x1000000)) < F.lit(keep))
-    sample = sampled.select(*[v.cast("double").alias(f"_{i}") for i, v in enumerate(values)]).toPandas()
+    sample = sampled.select(*[v.alias(f"_{i}") for i, v in enumerate(values)]).toPandas()
     return [grid_edges(sample[f"_{i}"].to_numpy(dtype=float)) for i in range(len(values))]
 
 

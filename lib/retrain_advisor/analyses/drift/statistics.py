@@ -197,17 +197,22 @@ def chi_squared_test(current: np.ndarray, baseline: np.ndarray) -> tuple[float, 
     return statistic, float(stats.chi2.sf(statistic, table.shape[1] - 1))
 
 
+def _psi_shares(p: np.ndarray, q: np.ndarray, deciles: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The shares PSI and JS distance compare: the bins' own, or summed into the deciles of the
+    baseline `q` when `deciles`."""
+    if not deciles:
+        return p, q
+    groups = decile_groups(q)
+    return in_deciles(p, groups), in_deciles(q, groups)
+
+
 def _distribution_statistics(
     c: np.ndarray, b: np.ndarray, centers: np.ndarray | None, deciles: bool
 ) -> dict[str, float]:
     """The statistics of two non-empty count vectors; numeric (with centers) or categorical (without);
     PSI and JS on the baseline's deciles when `deciles`."""
     p, q = c / c.sum(), b / b.sum()
-    if deciles:
-        groups = decile_groups(b)
-        coarse_p, coarse_q = in_deciles(p, groups), in_deciles(q, groups)
-    else:
-        coarse_p, coarse_q = p, q
+    coarse_p, coarse_q = _psi_shares(p, q, deciles)
     result = {
         "population_stability_index": population_stability_index(coarse_p, coarse_q),
         "js_distance": js_distance(coarse_p, coarse_q),
@@ -269,6 +274,8 @@ def compare_many(
     distribution at every size unless `exact_ks` (`ks_test` does above EXACT_KS_ROWS effective
     rows; below, scipy's finite-n one costs 0.2 ms a pair): every evaluation of every
     fit against its training window costs one numpy pass per column, not one call per pair."""
+    if deciles and centers is None:
+        raise ValueError("deciles apply to numeric columns only")
     current, baseline = np.asarray(current, dtype=float), np.asarray(baseline, dtype=float)
     n_current, n_baseline = current.sum(axis=1), baseline.sum(axis=1)
     total = np.round(n_current) + current_nulls
@@ -285,13 +292,7 @@ def compare_many(
         both = (n_current > 0) & (n_baseline > 0)
         p = current / np.where(n_current > 0, n_current, 1.0)[:, None]
         q = baseline / np.where(n_baseline > 0, n_baseline, 1.0)[:, None]
-        if deciles and centers is None:
-            raise ValueError("deciles apply to numeric columns only")
-        if deciles:
-            groups = decile_groups(baseline)
-            coarse_p, coarse_q = in_deciles(p, groups), in_deciles(q, groups)
-        else:
-            coarse_p, coarse_q = p, q
+        coarse_p, coarse_q = _psi_shares(p, q, deciles)
         psi = np.sum(
             (coarse_p - coarse_q) * np.log(np.maximum(coarse_p, EPSILON) / np.maximum(coarse_q, EPSILON)), axis=1
         )
