@@ -43,6 +43,7 @@ def test_the_inputs_key_ignores_what_does_not_shape_fits():
         {"sections": {"execution": {"seed": 1}}},
         {"sections": {"limits": {"max_eval_rows": 4000}}},
         {"sections": {"metrics": {"names": ["roc_auc", "brier"]}}},
+        {"sections": {"estimation": {"enabled": True}}},
         {"sections": {"period": {"unit": "week", "timezone": "Europe/Paris"}}},
         {"source": {"classes": ["0", "1", "2"]}},
         {"source": {"numeric": ["x1"]}},

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pandas as pd
 from pyspark.sql import DataFrame
 
+from retrain_advisor.analyses.estimate_tracking import ESTIMATE_COLUMNS
 from retrain_advisor.analyses.performance import EVALUATION_COLUMNS
 
 
 def read_evaluations(evaluations: DataFrame) -> pd.DataFrame:
-    """The columns the analyses read (`EVALUATION_COLUMNS`), and the prediction counts that
-    prediction drift compares."""
-    return evaluations.select(*EVALUATION_COLUMNS, "prediction_counts").toPandas()
+    """The columns the analyses read (`EVALUATION_COLUMNS`), the prediction counts that
+    prediction drift compares and the metrics estimated without labels."""
+    return evaluations.select(*EVALUATION_COLUMNS, "prediction_counts", *ESTIMATE_COLUMNS).toPandas()

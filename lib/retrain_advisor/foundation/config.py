@@ -427,6 +427,18 @@ class DriftConfig(_Section):
     )
 
 
+class EstimationConfig(_Section):
+    enabled: bool = Field(
+        False,
+        description="estimate every evaluation's metrics from its predictions alone, as if its labels had not "
+        "arrived (confidence-based for classification, direct loss for regression), stored beside the measured "
+        "ones; each fit costs `folds` extra fits of the recipe",
+    )
+    folds: int = Field(
+        3, ge=2, le=10, description="out-of-fold fits on the training window that calibrate the estimates"
+    )
+
+
 class TrackingConfig(_Section):
     mlflow: bool = Field(True, description="log each run to MLflow (parameters, results, tables, the config)")
     experiment: str | None = Field(
@@ -456,6 +468,7 @@ class StudyConfig(_Section):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     output: OutputConfig
     drift: DriftConfig = Field(default_factory=DriftConfig)
+    estimation: EstimationConfig = Field(default_factory=EstimationConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 

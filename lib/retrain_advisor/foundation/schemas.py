@@ -22,14 +22,16 @@ SCHEMAS: dict[str, str] = {
         f"origin {WINDOW}, lookback_periods int, gap_periods int, half_life_periods double, "
         "train_rows_max bigint, train_rows_available bigint, train_rows_used bigint, "
         "train_class_counts map<string, bigint>, status string, reason string, fit_seconds double, "
-        "analyses array<string>, prediction_bins array<double>, model binary"
+        "analyses array<string>, prediction_bins array<double>, model binary, quality_estimator binary"
     ),
     "evaluations": (
         f"run_id string, {SLICE_COLUMNS}, fit_id string, granularity string, train_window {WINDOW}, "
         f"origin {WINDOW}, window {WINDOW}, model_age int, lookback_periods int, gap_periods int, "
         "train_rows_used bigint, fit_status string, fit_seconds double, eval_rows_available bigint, "
         "eval_rows_used bigint, eval_class_counts map<string, bigint>, metrics map<string, double>, "
-        "status string, reason string, is_sufficient boolean, score_seconds double, prediction_counts array<bigint>"
+        "status string, reason string, is_sufficient boolean, score_seconds double, prediction_counts array<bigint>, "
+        "estimated_metrics map<string, double>, estimated_metrics_low map<string, double>, "
+        "estimated_metrics_high map<string, double>"
     ),
     "decay_curve": (
         f"run_id string, {SLICE_COLUMNS}, granularity string, metric string, greater_is_better boolean, "
@@ -87,6 +89,12 @@ SCHEMAS: dict[str, str] = {
         "population_stability_index double, ks_test struct<statistic: double, pvalue: double>, "
         "wasserstein_distance double, js_distance double, chi_squared_test struct<statistic: double, pvalue: double>, "
         "tv_distance double, l_infinity_distance double"
+    ),
+    "estimate_tracking": (
+        f"run_id string, {SLICE_COLUMNS}, granularity string, metric string, model_age int, n_evaluations bigint, "
+        "mean_measured double, mean_estimated double, mean_error double, mean_absolute_error double, "
+        "correlation double, change_correlation double, interval_level double, interval_coverage double, "
+        "mean_interval_width double"
     ),
     "drift_signals": (
         f"run_id string, {SLICE_COLUMNS}, granularity string, metric string, signal string, column_name string, "

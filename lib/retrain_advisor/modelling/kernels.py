@@ -17,12 +17,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from threadpoolctl import ThreadpoolController
 
 from retrain_advisor.foundation.config import LimitsConfig, ModelConfig, Task
 from retrain_advisor.foundation.statistics import derive_seed
 from retrain_advisor.foundation.vocabulary import FAILED, INSUFFICIENT, OK, PERIOD, ROW_HASH, SKIPPED, SLICE, TARGET
+from retrain_advisor.modelling.estimation import DRAWN_METRICS, Estimate, QualityEstimator, fit_quality_estimator
 from retrain_advisor.modelling.metrics import Metric
 from retrain_advisor.modelling.recipe import build_estimator
 from retrain_advisor.planning.plan import FitSpec
@@ -46,6 +48,7 @@ class KernelContext:
     seed: int
     threads: int
     classes: list[str] = field(default_factory=list)
+    estimation_folds: int | None = None  # out-of-fold fits that calibrate quality estimates; None: no estimates
 
     @property
     def features(self) -> list[str]:
@@ -65,6 +68,7 @@ class FitOutcome:
     fit_seconds: float
     model: bytes | None
     prediction_bins: list[float] | None = None
+    quality_estimator: bytes | None = None
 
 
 @dataclass
@@ -77,6 +81,7 @@ class ScoreOutcome:
     metrics: dict[str, float | None]
     score_seconds: float
     prediction_counts: list[int] | None = None
+    estimates: dict[str, Estimate] = field(default_factory=dict)
 
 
 # Binary predictions are counted in equal probability bins, so every evaluation's counts share bins.
@@ -163,14 +168,45 @@ def fit_model(rows: pd.DataFrame, fit: FitSpec, ctx: KernelContext) -> FitOutcom
         )
         features = features_frame(rows, ctx)
         weights = _recency_weights(rows, fit, estimator)
+        unfitted = clone(estimator)
         started = time.perf_counter()
         with limited_threads(ctx.threads):
             estimator.fit(features, target.to_numpy(), **weights)
         seconds = time.perf_counter() - started
         bins = None if ctx.is_classification else regression_bins(target)
-        return FitOutcome(OK, None, len(rows), counts, seconds, pickle.dumps(estimator), bins)
     except Exception as error:  # the recipe is user code: record, never crash the study
         return FitOutcome(FAILED, _describe(error), len(rows), counts, 0.0, None)
+    quality = _quality_estimator(unfitted, features, target.to_numpy(), weights, fit, ctx)
+    return FitOutcome(OK, None, len(rows), counts, seconds, pickle.dumps(estimator), bins, quality)
+
+
+def _quality_estimator(
+    unfitted: Any,
+    features: pd.DataFrame,
+    target: np.ndarray,
+    weights: dict[str, np.ndarray],
+    fit: FitSpec,
+    ctx: KernelContext,
+) -> bytes | None:
+    """The fit's quality estimator, or None when estimates are off or the recipe cannot be refitted
+    on part of the window (a class too rare to reach every fold): the fit itself stands."""
+    if ctx.estimation_folds is None:
+        return None
+    try:
+        with limited_threads(ctx.threads):
+            quality = fit_quality_estimator(
+                unfitted,
+                features,
+                target,
+                lambda index: {name: values[index] for name, values in weights.items()},
+                ctx.task,
+                lambda model, rows: _prediction(model, rows, ctx),
+                ctx.estimation_folds,
+                derive_seed(ctx.seed, f"{fit.fit_id}/estimation"),
+            )
+        return pickle.dumps(quality)
+    except Exception:  # noqa: BLE001 - an estimate is an extra; without one the evaluation keeps its measured metrics
+        return None
 
 
 def _recency_weights(rows: pd.DataFrame, fit: FitSpec, estimator: object) -> dict[str, np.ndarray]:
@@ -243,11 +279,24 @@ def score_model(
     return score_slices(rows, model, ctx, bins)[0]
 
 
+@dataclass(frozen=True)
+class Estimating:
+    """A fit's pickled quality estimator, and the seed of its draws on one period."""
+
+    estimator: bytes
+    seed: int
+
+
 def score_slices(
-    rows: ScoringRows, model: bytes, ctx: KernelContext, bins: Sequence[float] | None = None
+    rows: ScoringRows,
+    model: bytes,
+    ctx: KernelContext,
+    bins: Sequence[float] | None = None,
+    estimating: Estimating | None = None,
 ) -> list[ScoreOutcome]:
     """Predict once; measure all rows, then each slice's rows (the first outcome is all rows).
-    `bins`: a regression fit's `prediction_bins`."""
+    `bins`: a regression fit's `prediction_bins`; `estimating`: estimate the metrics without the
+    labels too."""
     if len(rows) == 0:
         return [ScoreOutcome(None, INSUFFICIENT, "no rows in the scored period", 0, {}, {}, 0.0)]
     started = time.perf_counter()
@@ -269,14 +318,28 @@ def score_slices(
             )
             for value, mask in rows.slice_masks()
         ]
+    quality = _unpickled_estimator(estimating)
     outcomes = []
     for value, mask in rows.slice_masks():
         y_true = rows.target if mask is None else rows.target[mask]
         predicted = prediction if mask is None else prediction[mask]
         counts = rows.class_counts if mask is None else class_counts(pd.Series(y_true), ctx.is_classification)
-        outcomes.append(_measure(value, y_true, predicted, classes, counts, ctx, bins))
+        outcome = _measure(value, y_true, predicted, classes, counts, ctx, bins)
+        if quality is not None and estimating is not None:
+            features = rows.features if mask is None else rows.features[mask]
+            drawn = {m.name: DRAWN_METRICS[m.name] for m in ctx.metrics}
+            with limited_threads(ctx.threads):
+                outcome.estimates = quality.estimate(features, predicted, classes, drawn, estimating.seed)
+        outcomes.append(outcome)
     # The time is spent once for all rows; slice rows carry none, so sums over evaluations hold.
     return [replace(outcomes[0], score_seconds=time.perf_counter() - started), *outcomes[1:]]
+
+
+def _unpickled_estimator(estimating: Estimating | None) -> QualityEstimator | None:
+    if estimating is None:
+        return None
+    quality = pickle.loads(estimating.estimator)
+    return quality if isinstance(quality, QualityEstimator) else None
 
 
 def _measure(

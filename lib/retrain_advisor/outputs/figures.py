@@ -366,6 +366,44 @@ def signal_figure(tables: RunTables) -> Figure | None:
     return figure
 
 
+def estimate_figure(tables: RunTables) -> Figure | None:
+    """Quality estimated without labels against the measured one: the newest model with the most
+    scored periods, per period; and every decay evaluation's change since its model was fresh."""
+    evidence = tables.frames.get("estimate_evidence")
+    if evidence is None or evidence.empty:
+        return None
+    ages = evidence.groupby("fit_id")["model_age"].max()
+    starts = evidence.groupby("fit_id")["start"].min()
+    newest = max(ages.index, key=lambda fit_id: (ages[fit_id], starts[fit_id]))
+    served = evidence[evidence["fit_id"] == newest].sort_values("model_age")
+    aged = evidence[~evidence["is_fresh"].astype(bool)]
+    tracking = tables.overall("estimate_tracking")
+    pooled = tracking[tracking["model_age"].isna()]
+    with styled():
+        figure, axes = _figure(3.4, 1, 2)
+        ax = axes[0, 0]
+        start = pd.to_datetime(served["start"])
+        ax.fill_between(start, served["low"], served["high"], color=ACCENT, alpha=0.15, linewidth=0)
+        ax.plot(start, served["estimated"], color=ACCENT, label="estimated without labels")
+        ax.plot(start, served["measured"], color=INK, marker="o", markersize=3, label="measured")
+        ax.set_ylabel(tables.metric)
+        ax.set_title(f"One model, {len(served)} {tables.unit}s after training")
+        ax.legend(loc="lower left")
+        ax.tick_params(axis="x", labelrotation=30)
+        ax = axes[0, 1]
+        ax.scatter(aged["measured_change"], aged["estimated_change"], s=10, color=MUTED)
+        values = pd.concat([aged["measured_change"], aged["estimated_change"]]).to_numpy(dtype=float)
+        if values.size:
+            low, high = float(np.nanmin(values)), float(np.nanmax(values))
+            ax.plot([low, high], [low, high], color=INK, linestyle="--", linewidth=1.0, label="estimate = measured")
+            ax.legend(loc="upper left")
+        correlation = pooled["change_correlation"].iloc[0] if len(pooled) else np.nan
+        ax.set_xlabel(f"measured change of {tables.metric} since age 0")
+        ax.set_ylabel("estimated change")
+        ax.set_title("Every decay model" + (f" (correlation {correlation:.2f})" if pd.notna(correlation) else ""))
+    return figure
+
+
 FIGURES: dict[str, tuple[str, Callable[[RunTables], Figure | None]]] = {
     "decay": ("How quickly quality goes down", decay_figure),
     "decay_by_slice": ("Decay per slice", decay_by_slice_figure),
@@ -375,6 +413,7 @@ FIGURES: dict[str, tuple[str, Callable[[RunTables], Figure | None]]] = {
     "arrival": ("How often new data arrives", arrival_figure),
     "drift": ("How the data moved, and which drift costs quality", drift_figure),
     "drift_signal": ("Drift against quality drop, for the best signal", signal_figure),
+    "estimates": ("Quality estimated before the labels arrive", estimate_figure),
 }
 
 

@@ -147,6 +147,21 @@ TABLES: dict[str, tuple[str, list[str]]] = {
             "alert_recall",
         ],
     ),
+    "estimate_tracking": (
+        "Quality estimated without labels, against the measured quality (model_age empty: all ages)",
+        [
+            "model_age",
+            "n_evaluations",
+            "mean_measured",
+            "mean_estimated",
+            "mean_error",
+            "mean_absolute_error",
+            "correlation",
+            "change_correlation",
+            "interval_coverage",
+            "mean_interval_width",
+        ],
+    ),
     "data_arrival": (
         "Data arrival",
         ["rows", "labelled_rows", "positive_rate", "target_mean", "label_delay_days_p50", "label_delay_days_p90"],

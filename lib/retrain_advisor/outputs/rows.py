@@ -343,7 +343,11 @@ class TableRows:
         self.config = config
         self.primary = primary
 
-    def of(self, results: StudyAnalyses, drift: pd.DataFrame | None) -> dict[str, DataFrame]:
+    def of(
+        self, results: StudyAnalyses, drift: pd.DataFrame | None, tracking: pd.DataFrame | None = None
+    ) -> dict[str, DataFrame]:
+        """Every analysis table of the run; feature_drift and drift_signals with `drift`,
+        estimate_tracking with `tracking` (quality estimated without labels)."""
         tolerance, rows = self.config.tolerance, self.rows
         confidence = tolerance.confidence
         decay = results.decay
@@ -384,6 +388,8 @@ class TableRows:
         if drift is not None:
             tables["feature_drift"] = rows.frame("feature_drift", rows.drift_records(drift))
             tables["drift_signals"] = rows.frame("drift_signals", results.signals)
+        if tracking is not None:
+            tables["estimate_tracking"] = rows.frame("estimate_tracking", _records(tracking))
         return tables
 
     def _event_window(self, period_id: Any) -> dict[str, dt.datetime] | None:

@@ -13,6 +13,7 @@ import pandas as pd
 from pyspark.sql import functions as F
 
 from retrain_advisor.analyses.drift.signals import drift_values
+from retrain_advisor.analyses.estimate_tracking import ESTIMATE_COLUMNS, estimate_pairs
 from retrain_advisor.foundation.config import StudyConfig, parse_config
 from retrain_advisor.foundation.errors import OutputError
 from retrain_advisor.foundation.frames import first_row
@@ -31,11 +32,13 @@ ANALYSIS_TABLES = [
     "schedule_backtest",
     "feature_drift",
     "drift_signals",
+    "estimate_tracking",
     "recommendations",
 ]
 # feature_drift holds a row per evaluation and column against training windows; the report and
 # MLflow take the period-over-period rows.
 SIGNAL_EVIDENCE = "signal_evidence"
+ESTIMATE_EVIDENCE = "estimate_evidence"
 ROWS_OF = {"feature_drift": "drift_type = 'CONSECUTIVE'"}
 
 
@@ -105,7 +108,26 @@ def load_run_tables(store: ResultStore, run_id: str) -> RunTables:
     limit = float(overall["tolerance_limit"].iloc[0]) if len(overall) else np.nan
     evidence = signal_evidence(store, run_id, metric, frames["drift_signals"], better)
     frames[SIGNAL_EVIDENCE] = evidence.assign(breach=evidence["drop"].to_numpy(dtype=float) > limit)
+    if not frames["estimate_tracking"].empty:
+        frames[ESTIMATE_EVIDENCE] = estimate_evidence(store, run_id, metric)
     return RunTables(run.asDict(recursive=True), config, frames)
+
+
+def estimate_evidence(store: ResultStore, run_id: str, metric: str) -> pd.DataFrame:
+    """The primary metric measured and estimated without labels on every sufficient evaluation
+    of a decay fit, all rows: `estimate_pairs` with the scored period's start."""
+    decay_fits = store.read("fits", run_id).where(F.array_contains("analyses", "decay")).select("fit_id")
+    evaluated = (
+        store.read("evaluations", run_id)
+        .where(F.col("slice_value").isNull())
+        .join(decay_fits, "fit_id")
+        .select(
+            "fit_id", "model_age", "is_sufficient", "metrics", *ESTIMATE_COLUMNS, F.col("window.start").alias("start")
+        )
+        .toPandas()
+    )
+    starts = evaluated[["fit_id", "model_age", "start"]].astype({"model_age": int})
+    return estimate_pairs(evaluated, metric).merge(starts, on=["fit_id", "model_age"], how="left")
 
 
 def signal_evidence(

@@ -18,6 +18,7 @@ from retrain_advisor.analyses.drift.histograms import (
     prediction_drift_rows,
 )
 from retrain_advisor.analyses.drift.query import drift_columns, period_histograms
+from retrain_advisor.analyses.estimate_tracking import estimate_tracking
 from retrain_advisor.analyses.evaluations import read_evaluations
 from retrain_advisor.analyses.performance import performance_frame
 from retrain_advisor.analyses.pipeline import JointDesign, StudyAnalyses, StudyContext, analyse
@@ -100,8 +101,9 @@ def analyze(run: StudyRun, study: PreparedStudy, evaluations: DataFrame, timings
             done = study.plan.merge(joint.plan)
             context = dataclasses.replace(context, joint=joint)
             results = analyse(performance_frame(evaluated, done, study.metrics), context, drift)
+    tracking = estimate_tracking(evaluated, study.metrics) if config.estimation.enabled else None
     with stage("write", timings, "(the result tables) ", run.jobs):
-        store.replace_runs(TableRows(run.rows, config, study.primary).of(results, drift), run_id)
+        store.replace_runs(TableRows(run.rows, config, study.primary).of(results, drift, tracking), run_id)
     return done
 
 

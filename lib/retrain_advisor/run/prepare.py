@@ -106,4 +106,5 @@ def kernel_context(config: StudyConfig, source: PreparedSource, metrics: list[Me
         seed=config.execution.seed,
         threads=config.execution.threads_per_task,
         classes=source.classes,
+        estimation_folds=config.estimation.folds if config.estimation.enabled else None,
     )

@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 def inputs_key(study: PreparedStudy) -> str:
     """A hash of everything besides the rows that shapes the study's fits and evaluations."""
     config, source = study.config, study.source
-    shaping = config.model_dump(mode="json", include={"columns", "model", "limits", "period", "slice", "task"})
+    shaping = config.model_dump(
+        mode="json", include={"columns", "model", "limits", "period", "slice", "task", "estimation"}
+    )
     payload = {
         "config": shaping,
         "seed": config.execution.seed,

@@ -26,19 +26,22 @@ from pyspark.sql import functions as F
 from retrain_advisor.foundation.config import PeriodUnit
 from retrain_advisor.foundation.periods import period_window
 from retrain_advisor.foundation.schemas import column_names
+from retrain_advisor.foundation.statistics import derive_seed
 from retrain_advisor.foundation.vocabulary import FIT_UNAVAILABLE, LABEL_TIME, OK, PERIOD, ROW_HASH
-from retrain_advisor.modelling.kernels import KernelContext, ScoringRows, fit_model, score_slices
+from retrain_advisor.modelling.kernels import Estimating, KernelContext, ScoringRows, fit_model, score_slices
 from retrain_advisor.planning.plan import FitSpec, Plan
 from retrain_advisor.spark.source import PreparedSource
 
 FIT_RESULT_SCHEMA = (
     "fit_id string, status string, reason string, train_rows_used bigint, "
-    "train_class_counts map<string, bigint>, fit_seconds double, prediction_bins array<double>, model binary"
+    "train_class_counts map<string, bigint>, fit_seconds double, prediction_bins array<double>, model binary, "
+    "quality_estimator binary"
 )
 SCORE_RESULT_SCHEMA = (
     "fit_id string, period_id int, slice_value string, status string, reason string, eval_rows_used bigint, "
     "eval_class_counts map<string, bigint>, metrics map<string, double>, score_seconds double, "
-    "prediction_counts array<bigint>"
+    "prediction_counts array<bigint>, estimated_metrics map<string, double>, "
+    "estimated_metrics_low map<string, double>, estimated_metrics_high map<string, double>"
 )
 SCORE_COLUMNS = column_names(SCORE_RESULT_SCHEMA)
 SAMPLE_SCALE = float(2**31)
@@ -57,6 +60,7 @@ STATUS = "__status"
 REASON = "__reason"
 MODEL = "__model"
 BINS = "__prediction_bins"
+QUALITY = "__quality_estimator"
 
 
 def _sample_key(salt: str) -> F.Column:
@@ -211,6 +215,7 @@ def _fit_task(
                             "fit_seconds": outcome.fit_seconds,
                             "prediction_bins": outcome.prediction_bins,
                             "model": outcome.model,
+                            "quality_estimator": outcome.quality_estimator,
                         }
                     ]
                 )
@@ -257,6 +262,7 @@ def run_fits(
         F.coalesce("fit_seconds", F.lit(0.0)).alias("fit_seconds"),
         "prediction_bins",
         "model",
+        "quality_estimator",
     )
 
 
@@ -279,9 +285,16 @@ def _score_period(
                     "metrics": {},
                     "score_seconds": 0.0,
                     "prediction_counts": None,
+                    "estimated_metrics": {},
+                    "estimated_metrics_low": {},
+                    "estimated_metrics_high": {},
                 }
             continue
-        for outcome in score_slices(rows, model[MODEL], ctx, _bins(model[BINS])):
+        estimator = model.get(QUALITY)
+        estimating = (
+            Estimating(estimator, derive_seed(ctx.seed, f"{fit_id}/{period}")) if isinstance(estimator, bytes) else None
+        )
+        for outcome in score_slices(rows, model[MODEL], ctx, _bins(model[BINS]), estimating):
             yield {
                 "fit_id": fit_id,
                 "period_id": period,
@@ -293,6 +306,9 @@ def _score_period(
                 "metrics": outcome.metrics,
                 "score_seconds": outcome.score_seconds,
                 "prediction_counts": outcome.prediction_counts,
+                "estimated_metrics": {name: value[0] for name, value in outcome.estimates.items()},
+                "estimated_metrics_low": {name: value[1] for name, value in outcome.estimates.items()},
+                "estimated_metrics_high": {name: value[2] for name, value in outcome.estimates.items()},
             }
 
 
@@ -370,6 +386,7 @@ def run_scores(
             F.col("reason").alias(REASON),
             F.col("model").alias(MODEL),
             F.col("prediction_bins").alias(BINS),
+            F.col("quality_estimator").alias(QUALITY),
         ),
         FIT,
     )

@@ -1,0 +1,92 @@
+"""Quality estimated without labels, on real Spark and Delta: a history whose label depends on x
+the same way throughout while x crowds, week by week, where the label is least certain. The
+measured AUC decays; the estimates must see that decay, and say how well they tracked it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from tests.configs import study_config
+
+from .conftest import START
+
+pytestmark = pytest.mark.integration
+
+WEEKS = 20
+ROWS_PER_WEEK = 1500
+
+
+def crowding_history(seed: int = 3) -> pd.DataFrame:
+    """label ~ Bernoulli(sigmoid(3 x)); x ~ N(0, s) with s falling from 1.5 to 0.2 over the weeks."""
+    rng = np.random.default_rng(seed)
+    weeks = np.repeat(np.arange(WEEKS), ROWS_PER_WEEK)
+    spread = np.linspace(1.5, 0.2, WEEKS)[weeks]
+    x = rng.normal(0, 1, len(weeks)) * spread
+    label = rng.random(len(weeks)) < 1 / (1 + np.exp(-3 * x))
+    seconds = rng.uniform(0, 7 * 86400, len(weeks))
+    return pd.DataFrame(
+        {
+            "event_time": (pd.Timestamp(START) + pd.to_timedelta(weeks * 7 * 86400 + seconds, unit="s")).floor("us"),
+            "x": x,
+            "noise": rng.normal(0, 1, len(weeks)),
+            "label": label.astype("int64"),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def estimated(spark, tmp_path_factory):
+    from retrain_advisor.run.study import run_study
+
+    source = str(tmp_path_factory.mktemp("crowding") / "history")
+    spark.createDataFrame(crowding_history()).write.format("delta").save(source)
+    config = study_config(
+        source,
+        tmp_path_factory.mktemp("estimation-out"),
+        columns={"event_time": "event_time", "label": "label"},
+        windows={"lookback": 4, "max_age": 8},
+        schedule={"intervals": [1, 4]},
+        estimation={"enabled": True},
+    )
+    return run_study(spark, config)
+
+
+def test_every_evaluation_carries_its_estimates_within_their_interval(estimated):
+    fits = estimated.table("fits").where(F.col("status") == "ok")
+    assert fits.where(F.col("quality_estimator").isNull()).count() == 0
+    rows = estimated.table("evaluations").where(F.col("is_sufficient")).toPandas()
+    assert len(rows) > 50
+    for metric in ("roc_auc", "log_loss"):
+        value = np.array([m[metric] for m in rows["estimated_metrics"]])
+        low = np.array([m[metric] for m in rows["estimated_metrics_low"]])
+        high = np.array([m[metric] for m in rows["estimated_metrics_high"]])
+        assert np.all((low <= value) & (value <= high))
+
+
+def test_the_estimate_sees_the_decay_it_was_not_told_about(estimated):
+    tracking = estimated.table("estimate_tracking").where(F.col("slice_value").isNull()).toPandas()
+    pooled = tracking[tracking["model_age"].isna()].set_index("metric")
+    auc = pooled.loc["roc_auc"]
+    measured = estimated.table("decay_curve").where("metric = 'roc_auc' AND season IS NULL").toPandas()
+    assert measured.sort_values("model_age")["mean_change_since_fresh"].iloc[-1] > 0.03  # fresh minus aged: it decays
+    assert auc["change_correlation"] > 0.8
+    assert auc["mean_absolute_error"] < 0.02
+    assert auc["interval_coverage"] >= 0.7
+    assert auc["n_evaluations"] == tracking[tracking["metric"] == "roc_auc"]["n_evaluations"].sum() / 2
+    assert set(tracking.dropna(subset=["model_age"])["model_age"]) == set(range(0, 9))
+
+
+def test_the_report_shows_estimated_against_measured_quality(estimated):
+    report = estimated.report_path.read_text()
+    assert "Quality estimated before the labels arrive" in report
+    assert "Quality estimated without labels, against the measured quality" in report
+
+
+def test_without_estimation_nothing_is_estimated(stable_study):
+    assert stable_study.table("estimate_tracking").count() == 0
+    evaluations = stable_study.table("evaluations")
+    assert evaluations.where(F.size("estimated_metrics") > 0).count() == 0
+    assert stable_study.table("fits").where(F.col("quality_estimator").isNotNull()).count() == 0
