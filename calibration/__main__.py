@@ -64,6 +64,9 @@ TARGETS = [
         lambda regime: regime.stationary_level,
     ),
     Target("wrong_interval", "recommended policy truly loses more", lambda v: v <= 0.10, "<= 0.10"),
+    Target(
+        "estimate_loses_more", "recommended estimated-quality trigger truly loses more", lambda v: v <= 0.10, "<= 0.10"
+    ),
     Target("lookback_claim_false", "false lookback claim", lambda v: v <= 0.10, "<= 0.10"),
     Target("too_small_minimum", "minimum training size too small", lambda v: v <= 0.10, "<= 0.10"),
     Target(
@@ -95,6 +98,7 @@ COLUMNS = {
     "drop_coverage": "regret coverage",
     "quality_coverage": "quality coverage",
     "wrong_interval": "policy loses more",
+    "estimate_loses_more": "estimate trigger loses more",
     "lookback_claim_false": "false lookback",
     "too_small_minimum": "minimum too small",
     "pattern_right": "pattern right",
@@ -107,6 +111,7 @@ DESCRIPTIVE = {
     "insufficient": "insufficient evidence",
     "mean_interval": "mean recommended interval",
     "trigger_share": "share recommending a trigger",
+    "estimate_share": "share recommending an estimated-quality trigger",
     "lookback_better": "verdict: older data hurts",
     "costly_trigger": "share watching the costly feature",
 }

@@ -25,6 +25,7 @@ from retrain_advisor.analyses.schedule.rules import replay_settings, summarize_i
 from retrain_advisor.foundation.vocabulary import (
     ABRUPT,
     DRIFT,
+    ESTIMATE,
     INSUFFICIENT_EVIDENCE,
     LEARNING_CURVE,
     OLDER_DATA_ADDS_NOTHING,
@@ -232,6 +233,10 @@ class Rates:
     patterns: dict[str, float]
 
 
+def _rate(events: list[bool]) -> float:
+    return float(np.mean(events)) if events else math.nan
+
+
 def summarize(regime: Regime, outcomes: list[Outcome]) -> Rates:
     limit = regime.tolerance
     covered = [c for o in outcomes for c in o.drop_covered]
@@ -248,6 +253,8 @@ def summarize(regime: Regime, outcomes: list[Outcome]) -> Rates:
         "wrong_interval": float(np.mean([loss > limit for loss in losses])) if losses else math.nan,
         "mean_interval": float(np.mean([o.interval for o in outcomes if o.interval])) if losses else math.nan,
         "trigger_share": float(np.mean([o.policy != PERIODIC for o in outcomes if o.policy])) if losses else math.nan,
+        "estimate_share": float(np.mean([o.policy == ESTIMATE for o in outcomes if o.policy])) if losses else math.nan,
+        "estimate_loses_more": _rate([o.true_loss > limit for o in outcomes if o.policy == ESTIMATE]),
         "lookback_claim_false": float(np.mean(claims)) if claims else math.nan,
         "lookback_better": float(np.mean([o.lookback_reason == OLDER_DATA_HURTS for o in outcomes])),
         "too_small_minimum": float(np.mean([d > limit for d in minimums])) if minimums else math.nan,

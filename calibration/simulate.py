@@ -91,6 +91,7 @@ class Regime:
     drift_features: tuple[str, ...] = ()  # features with drift: trend | walk | costly
     costly_scale: float = 0.0  # quality a costly feature's shift (in sds) costs
     costly_cycle: float = 26.0  # periods of the costly feature's cycle
+    estimate_noise: float = 0.003  # noise of quality estimated without labels, per evaluation
     config: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -120,6 +121,7 @@ class Regime:
             "limits": {"max_train_rows": 40_000},
             "output": {"path": "/tmp/calibration"},
             "drift": {"enabled": bool(self.drift_features)},
+            "estimation": {"enabled": True},
         }
         if self.intervals:
             data["schedule"] = {"intervals": list(self.intervals)}
@@ -208,12 +210,19 @@ def true_quality(regime: Regime, fit: FitSpec, period: int) -> float:
     event = 0.0
     if regime.event_period is not None and period >= FIRST_PERIOD + regime.event_period:
         event = regime.event_size * float(weights[periods < FIRST_PERIOD + regime.event_period].sum())
+    return visible_quality(regime, fit, period) + _calendar(regime, period) - ageing - event
+
+
+def visible_quality(regime: Regime, fit: FitSpec, period: int) -> float:
+    """What quality estimated without labels sees: the fit's own level and what moves its inputs
+    (the costly covariate shift); not the concept's ageing, events or the calendar, which change
+    what the inputs mean."""
     scarcity = regime.scarcity * (regime.scarcity_rows / max(fit.max_rows, 1)) ** 0.5
     covariate = 0.0
     if "costly" in regime.drift_features:
         means = _costly_mean(regime, np.arange(FIRST_PERIOD, FIRST_PERIOD + regime.periods))
         covariate = regime.costly_scale * abs(_shift(means, fit, period))
-    return regime.q0 + _calendar(regime, period) - ageing - event - scarcity - covariate
+    return regime.q0 - scarcity - covariate
 
 
 def _ar1(rng: np.random.Generator, n: int, sd: float, phi: float = 0.9) -> np.ndarray:
@@ -248,7 +257,8 @@ def simulate(study: Study, seed: int) -> pd.DataFrame:
             - ageing_noise[j - first] * evaluation.model_age
             - slope.get(fit.fit_id, 0.0) * evaluation.model_age
         )
-        records.append((None, fit.fit_id, fit.train_end, j, evaluation.model_age, value, fit.max_rows))
+        estimate = visible_quality(regime, fit, j) + fit_noise[fit.fit_id] + rng.normal(0, regime.estimate_noise)
+        records.append((None, fit.fit_id, fit.train_end, j, evaluation.model_age, value, fit.max_rows, estimate))
     return _performance_frame(records, regime)
 
 
@@ -302,6 +312,7 @@ def true_frame(study: Study) -> pd.DataFrame:
             e.model_age,
             true_quality(regime, plan.fits[e.fit_id], e.period_id),
             plan.fits[e.fit_id].max_rows,
+            visible_quality(regime, plan.fits[e.fit_id], e.period_id),
         )
         for e in plan.sorted_evaluations()
     ]
@@ -309,10 +320,20 @@ def true_frame(study: Study) -> pd.DataFrame:
 
 
 def _performance_frame(records: list[tuple], regime: Regime) -> pd.DataFrame:
-    """(slice, fit, train end, period, age, value, training rows) records as the analyses read them:
-    every evaluation usable, every fit ok."""
+    """(slice, fit, train end, period, age, value, training rows, estimate) records as the analyses
+    read them: every evaluation usable, every fit ok."""
     frame = pd.DataFrame(
-        records, columns=["slice_value", "fit_id", "train_end", "period_id", "model_age", "value", "train_rows_used"]
+        records,
+        columns=[
+            "slice_value",
+            "fit_id",
+            "train_end",
+            "period_id",
+            "model_age",
+            "value",
+            "train_rows_used",
+            "estimate",
+        ],
     )
     return frame.assign(
         metric=METRIC.name,

@@ -90,3 +90,12 @@ def test_without_estimation_nothing_is_estimated(stable_study):
     evaluations = stable_study.table("evaluations")
     assert evaluations.where(F.size("estimated_metrics") > 0).count() == 0
     assert stable_study.table("fits").where(F.col("quality_estimator").isNotNull()).count() == 0
+
+
+def test_estimated_quality_triggers_compete_in_the_schedule_backtest(estimated):
+    backtest = estimated.table("schedule_backtest").where(F.col("slice_value").isNull()).toPandas()
+    triggers = backtest[backtest["policy"] == "estimate"]
+    quality = backtest[backtest["policy"] == "trigger"]
+    assert len(triggers) == len(quality) > 0
+    assert sorted(triggers["trigger_drop"]) == sorted(quality["trigger_drop"])
+    assert triggers["label_delay_periods"].isna().all() and (triggers["n_retrains"] >= 1).all()

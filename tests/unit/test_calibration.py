@@ -37,6 +37,7 @@ def test_each_regime_holds_its_targets_loosely(rates):
         loosely(rates, "quality_coverage", 0.65, 1.0)
     loosely(rates, "false_breach", 0.0, 0.25)
     loosely(rates, "wrong_interval", 0.0, 0.25)
+    loosely(rates, "estimate_loses_more", 0.0, 0.5)
     loosely(rates, "lookback_claim_false", 0.0, 0.25)
     loosely(rates, "too_small_minimum", 0.0, 0.25)
     loosely(rates, "false_event", 0.0, 0.25)

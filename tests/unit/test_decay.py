@@ -36,7 +36,21 @@ def matrix(quality: Callable[[int, int], float], origins=ORIGINS, max_age=MAX_AG
     rng = np.random.default_rng(seed)
     last = max(origins) + max_age
     rows = [
-        (None, f"t{t}", t, j, j - t, "roc_auc", True, quality(t, j) + rng.normal(0, noise), True, 1000.0, 5e4, True)
+        (
+            None,
+            f"t{t}",
+            t,
+            j,
+            j - t,
+            "roc_auc",
+            True,
+            quality(t, j) + rng.normal(0, noise),
+            True,
+            1000.0,
+            5e4,
+            True,
+            np.nan,
+        )
         for t in range(min(origins), last + 1)
         for j in range(t, min(t + max_age, last) + 1 if t in origins else t + 1)
     ]

@@ -265,6 +265,21 @@ def test_a_drift_trigger_is_recommended_when_it_beats_the_calendar():
     assert "js_distance:x" in row["rationale"] and "needs no labels" in row["rationale"]
 
 
+def test_an_estimated_quality_trigger_is_recommended_when_it_beats_the_calendar_and_the_labels():
+    """A covariate shift at one period that the estimate sees at once, while labels take 2
+    periods: the estimate trigger loses one period and retrains least."""
+    change = START + 7
+    quality = lambda t, j: 0.85 if t < change <= j else 0.9  # noqa: E731
+    cells = matrix(quality).assign(estimate=lambda m: m["value"] - 0.01)
+    settings = ReplaySettings(START, LAST, INTERVALS, (0.02,), estimate_drops=(0.02,), max_age=6, label_delay=2)
+    schedule = replay(cells, set(cells["train_end"]), settings)
+    row = recommend(evidence(schedule, decay=decay(pattern=STABLE)), config())
+    assert row["recommended_policy"] == "estimate" and row["recommended_trigger_drop"] == 0.02
+    assert "without labels" in row["rationale"] and "not a change in what they mean" in row["rationale"]
+    blind = replay(cells.assign(estimate=0.89), set(cells["train_end"]), settings)
+    assert recommend(evidence(blind, decay=decay(pattern=STABLE)), config())["recommended_policy"] != "estimate"
+
+
 def test_the_interval_is_chosen_on_the_replay_with_the_recommended_window():
     """The lookback verdict says drop data older than 4 periods; trained that way the models age
     faster. The interval, its loss and the quoted quality all come from that joint replay, never

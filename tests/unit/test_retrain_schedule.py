@@ -239,6 +239,12 @@ def test_a_drift_trigger_names_the_signal_and_its_threshold():
     assert found["retrain_when_model_age_reaches"] == "4" and "retrain_when_drop_exceeds" not in found
 
 
+def test_an_estimated_quality_trigger_names_its_drop():
+    found = parameters(largest=4, recommended_policy="estimate", recommended_trigger_drop=0.02)
+    assert found["retrain_when_estimated_drop_exceeds"] == "0.02"
+    assert found["retrain_when_model_age_reaches"] == "4" and "retrain_when_drop_exceeds" not in found
+
+
 def test_insufficient_evidence_says_what_is_missing_on_one_line():
     missing = "Only 5 replayed weeks were measured;\nthe replay needs at least 8."
     with pytest.raises(ApplyError) as error:

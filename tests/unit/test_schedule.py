@@ -378,3 +378,36 @@ def test_a_drift_trigger_needs_its_signal():
     matrix = make_matrix(10, 25, 4, decay(0.01))
     with pytest.raises(ValueError, match="psi:x"):
         replay(matrix, all_fits(matrix), settings(drift_triggers=[("psi:x", 0.5)]))
+
+
+def test_an_estimate_trigger_acts_on_the_last_complete_period_whatever_the_label_delay():
+    """A covariate shift at 15 that the estimate sees: it retrains at 16, where a quality trigger
+    with labels 3 periods late would wait until 19 and is overtaken by its age cap at 18."""
+    matrix = make_matrix(10, 25, 4, shift(15))
+    estimated = matrix.assign(estimate=matrix["value"] + 0.01)  # a biased estimate: only its drop counts
+    config = settings(trigger_drops=[0.1], estimate_drops=[0.1], label_delay=3)
+    result = run(estimated, config)
+    served = {p.period_id: p for p in result["estimate(0.1)"].periods}
+    assert not served[15].retrained and served[16].retrained and served[16].value == pytest.approx(0.9)
+    assert retrain_periods(result["trigger(0.1)"])[:3] == [10, 14, 18]  # the labels come too late: the age cap
+    assert result["estimate(0.1)"].mean_quality > result["trigger(0.1)"].mean_quality
+
+
+def test_an_estimate_blind_to_the_change_retrains_only_at_the_age_cap():
+    """Concept drift leaves the predictions, and so the estimate, where they were."""
+    matrix = make_matrix(10, 25, 4, shift(15)).assign(estimate=0.9)
+    estimate = run(matrix, settings(estimate_drops=[0.1]))["estimate(0.1)"]
+    assert retrain_periods(estimate) == [10, 14, 18, 22]
+
+
+def test_an_estimate_trigger_never_reads_the_current_period():
+    matrix = make_matrix(10, 25, 8, decay(0.0))
+    matrix = matrix.assign(estimate=np.where(matrix["period_id"] == 20, 0.0, 0.9))
+    config = settings(intervals=(1, 2), max_age=8, estimate_drops=[0.5])
+    retrained = retrain_periods(run(matrix, config)["estimate(0.5)"])
+    assert 20 not in retrained and 21 in retrained
+
+
+def test_an_estimate_trigger_needs_the_estimates():
+    with pytest.raises(ValueError, match="estimate"):
+        run(make_matrix(10, 25, 4, decay(0.01)), settings(estimate_drops=[0.1]))

@@ -29,7 +29,8 @@ EVALUATION_COLUMNS = [
     "fit_status",
 ]
 # One row per (slice, fit, period, metric). `usable`: the evaluation is sufficient and the value
-# measured; `rows`: the scored period's labelled rows (its weight); `fit_ok`: the fit trained.
+# measured; `rows`: the scored period's labelled rows (its weight); `fit_ok`: the fit trained;
+# `estimate`: the value estimated without labels (NaN without estimation).
 PERFORMANCE_COLUMNS = [
     "slice_value",
     "fit_id",
@@ -43,6 +44,7 @@ PERFORMANCE_COLUMNS = [
     "rows",
     "train_rows_used",
     "fit_ok",
+    "estimate",
 ]
 
 
@@ -64,14 +66,16 @@ def performance_frame(evaluations: pd.DataFrame, plan: Plan, metrics: Sequence[M
             "train_rows_used": evaluations["train_rows_used"].fillna(0).astype(float),
             "fit_ok": (evaluations["fit_status"] == OK).to_numpy(),
             "metrics": evaluations["metrics"],
+            "estimated": evaluations["estimated_metrics"] if "estimated_metrics" in evaluations else None,
         }
     )
     parts = []
     for metric in metrics:
         values = pd.Series([_value(m, metric.name) for m in base["metrics"]], index=base.index, dtype=float)
+        estimates = pd.Series([_value(m, metric.name) for m in base["estimated"]], index=base.index, dtype=float)
         parts.append(
-            base.drop(columns="metrics").assign(
-                metric=metric.name, greater_is_better=metric.greater_is_better, value=values
+            base.drop(columns=["metrics", "estimated"]).assign(
+                metric=metric.name, greater_is_better=metric.greater_is_better, value=values, estimate=estimates
             )
         )
     frame = pd.concat(parts, ignore_index=True)

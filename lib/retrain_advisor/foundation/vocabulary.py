@@ -54,6 +54,7 @@ PREDICTION_COLUMN = "(prediction)"  # in parentheses: no feature can be named so
 PERIODIC = "periodic"
 TRIGGER = "trigger"
 DRIFT = "drift"
+ESTIMATE = "estimate"  # retrain when the quality estimated without labels has dropped
 HINDSIGHT = "hindsight"
 
 # Decay patterns.

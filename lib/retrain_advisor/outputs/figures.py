@@ -387,7 +387,7 @@ def estimate_figure(tables: RunTables) -> Figure | None:
         ax.plot(start, served["estimated"], color=ACCENT, label="estimated without labels")
         ax.plot(start, served["measured"], color=INK, marker="o", markersize=3, label="measured")
         ax.set_ylabel(tables.metric)
-        ax.set_title(f"One model, {len(served)} {tables.unit}s after training")
+        ax.set_title(f"One model over the {len(served)} {tables.unit}s after its training")
         ax.legend(loc="lower left")
         ax.tick_params(axis="x", labelrotation=30)
         ax = axes[0, 1]

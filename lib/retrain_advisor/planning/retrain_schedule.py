@@ -5,7 +5,7 @@ the job parameters it reads. The change is written as a bundle target override, 
 job's settings as the Jobs API spells them (`JobSettings.as_dict()`). No Spark, no SDK.
 
 When the job runs: at `at` (06:00) in `period.timezone` on the first day of a period, just after
-the period before it closed, every `cadence` periods (the recommended interval; for a quality or
+the period before it closed, every `cadence` periods (the recommended interval; for a quality, estimated-quality or
 drift trigger, the shortest feasible interval, at which the job checks its condition):
 
 - day 1: every day; week 1: every Monday; month N dividing 12: on the 1st every N months from
@@ -41,6 +41,7 @@ from retrain_advisor.foundation.vocabulary import (
     DOWN_WEIGHT,
     DRIFT,
     DROP_OLDER,
+    ESTIMATE,
     INSUFFICIENT_EVIDENCE,
     PERIODIC,
     TRIGGER,
@@ -54,6 +55,7 @@ PARAMETERS = (
     "period_unit",
     "retrain_interval_periods",
     "retrain_when_drop_exceeds",
+    "retrain_when_estimated_drop_exceeds",
     "retrain_when_signal",
     "retrain_when_signal_reaches",
     "retrain_when_model_age_reaches",
@@ -132,6 +134,8 @@ def recommendation_from_row(
     condition: dict[str, str] = {}
     if policy == TRIGGER:
         condition["retrain_when_drop_exceeds"] = _number(required("recommended_trigger_drop"))
+    elif policy == ESTIMATE:
+        condition["retrain_when_estimated_drop_exceeds"] = _number(required("recommended_trigger_drop"))
     elif policy == DRIFT:
         condition["retrain_when_signal"] = str(required("recommended_drift_signal"))
         condition["retrain_when_signal_reaches"] = _number(required("recommended_drift_threshold"))

@@ -13,6 +13,7 @@ from retrain_advisor.foundation.vocabulary import (
     DOWN_WEIGHT,
     DRIFT,
     DROP_OLDER,
+    ESTIMATE,
     NOT_SETTLED,
     OLDER_DATA_ADDS_NOTHING,
     OLDER_DATA_HELPS,
@@ -56,6 +57,13 @@ def _policy(row: dict[str, Any], evidence: Evidence, choice: Choice, unit: Perio
             f"Retrain when the measured {metric} of the serving model drops by more than {choice.trigger_drop:.3g} "
             f"from its fresh value (known {plural(evidence.label_delay_used, unit)} after each {unit}, when its labels "
             f"have arrived), and at the latest every {latest} (on a calendar: every {plural(interval, unit)})."
+        )
+    if choice.policy == ESTIMATE:
+        return (
+            f"Retrain when the {metric} of the serving model, estimated from its predictions without labels, drops "
+            f"by more than {choice.trigger_drop:.3g} from its estimate on the model's first {unit} (known at the end "
+            f"of each {unit}), and at the latest every {latest} (on a calendar: every {plural(interval, unit)}). "
+            "The estimate sees what moves the inputs, not a change in what they mean."
         )
     if choice.policy == DRIFT:
         return (

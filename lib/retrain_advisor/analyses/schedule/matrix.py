@@ -28,9 +28,10 @@ MIN_AUC = 0.7
 def schedule_matrix(
     performance: pd.DataFrame, plan: Plan, metric: str, design: ReplayDesign, analysis: Analysis = SCHEDULE
 ) -> pd.DataFrame:
-    """(slice_value, train_end, period_id, value, rows, fit_ok) of the schedule's fits (or the
-    joint replay's) on the replayed periods, at the ages a policy may serve them; `value` is NaN
-    when the evaluation is not usable (too small, failed), `rows` the period's labelled rows."""
+    """(slice_value, train_end, period_id, value, rows, fit_ok, estimate) of the schedule's fits
+    (or the joint replay's) on the replayed periods, at the ages a policy may serve them; `value`
+    is NaN when the evaluation is not usable (too small, failed), `rows` the period's labelled
+    rows, `estimate` the value estimated without labels (which needs no usable labels)."""
     fits = {a.fit_id for a in plan.arms if a.analysis == analysis}
     rows = performance[
         (performance["metric"] == metric)
@@ -46,6 +47,7 @@ def schedule_matrix(
             "value": np.where(rows["usable"], rows["value"], np.nan),
             "rows": rows["rows"],
             "fit_ok": rows["fit_ok"],
+            "estimate": rows["estimate"],
         }
     )
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from retrain_advisor.foundation.statistics import MeanEstimate, serial_mean
-from retrain_advisor.foundation.vocabulary import DRIFT, HINDSIGHT, PERIODIC, TRIGGER
+from retrain_advisor.foundation.vocabulary import DRIFT, ESTIMATE, HINDSIGHT, PERIODIC, TRIGGER
 
 MATRIX_COLUMNS = ("train_end", "period_id", "value", "rows")
 
@@ -33,6 +33,7 @@ class ReplaySettings:
     last: int
     intervals: Sequence[int] = (1, 2, 4, 8)
     trigger_drops: Sequence[float] = ()
+    estimate_drops: Sequence[float] = ()  # estimated-quality triggers; need the matrix's `estimate`
     drift_triggers: Sequence[tuple[str, float]] = ()  # (signal, threshold)
     max_age: int = 8
     label_delay: int = 0
@@ -62,14 +63,17 @@ class ReplaySettings:
             raise ValueError("set both cost_per_retrain and cost_per_quality_unit, or neither")
         if self.label_delay < 0:
             raise ValueError(f"label_delay must be a non-negative number of periods, got {self.label_delay}")
-        if any(not x >= 0 for x in self.trigger_drops):
-            raise ValueError(f"trigger_drops must be non-negative drops, got {list(self.trigger_drops)}")
+        if any(not x >= 0 for x in [*self.trigger_drops, *self.estimate_drops]):
+            raise ValueError(
+                f"trigger drops must be non-negative, got {list(self.trigger_drops)} and {list(self.estimate_drops)}"
+            )
 
 
 @dataclass(frozen=True)
 class Policy:
     """periodic(interval, offset) retrains when (t - start) % interval == offset; trigger(trigger_drop) when the
-    known drop exceeds it; drift(signal, threshold) when the drift signal of the last complete period against the
+    known drop exceeds it; estimate(trigger_drop) when the drop estimated without labels, up to the last
+    complete period, exceeds it; drift(signal, threshold) when the drift signal of the last complete period against the
     serving model's training window reaches the threshold; hindsight(interval) is the best schedule with the
     retrain budget of periodic(interval, 0)."""
 
@@ -86,6 +90,8 @@ class Policy:
             return f"periodic({self.interval}, {self.offset})"
         if self.kind == TRIGGER:
             return f"trigger({self.trigger_drop})"
+        if self.kind == ESTIMATE:
+            return f"estimate({self.trigger_drop})"
         if self.kind == DRIFT:
             return f"drift({self.signal} >= {self.threshold:g})"
         return f"hindsight({self.interval})"
@@ -132,6 +138,7 @@ class _History:
     fits: frozenset[int]
     settings: ReplaySettings
     drift: Mapping[str, Mapping[tuple[int, int], float]]  # signal -> (train_end, period_id) -> drift
+    estimates: Mapping[tuple[int, int], float]  # (train_end, period_id) -> quality estimated without labels
 
     def value(self, train_end: int | None, period: int) -> float:
         return float("nan") if train_end is None else self.cells.get((train_end, period), float("nan"))
@@ -154,8 +161,9 @@ def policies(settings: ReplaySettings) -> list[Policy]:
     intervals = sorted(set(settings.intervals))
     periodic = [Policy(PERIODIC, r, o) for r in intervals for o in range(r)]
     triggers = [Policy(TRIGGER, trigger_drop=float(x)) for x in settings.trigger_drops]
+    estimated = [Policy(ESTIMATE, trigger_drop=float(x)) for x in settings.estimate_drops]
     drifts = [Policy(DRIFT, signal=signal, threshold=float(x)) for signal, x in settings.drift_triggers]
-    return periodic + triggers + drifts + [Policy(HINDSIGHT, r) for r in intervals]
+    return periodic + triggers + estimated + drifts + [Policy(HINDSIGHT, r) for r in intervals]
 
 
 def replay(
@@ -165,7 +173,8 @@ def replay(
     drift: Mapping[str, Mapping[tuple[int, int], float]] | None = None,
 ) -> list[PolicyResult]:
     """Replay every policy of `settings` on the matrix; `fits` are the training ends with a usable model and
-    `drift` the drift signals of the drift triggers, by (train_end, period_id)."""
+    `drift` the drift signals of the drift triggers, by (train_end, period_id). Estimated-quality triggers read
+    the matrix's `estimate` column."""
     missing_signals = {signal for signal, _ in settings.drift_triggers} - set(drift or {})
     if missing_signals:
         raise ValueError(f"drift triggers on {sorted(missing_signals)} need their drift values: pass them in `drift`")
@@ -179,9 +188,24 @@ def replay(
     }
     volumes = matrix.groupby("period_id")["rows"].max()
     rows = {int(j): int(n) for j, n in zip(volumes.index, volumes.to_numpy(), strict=True)}
-    history = _History(cells, rows, frozenset(int(t) for t in fits), settings, drift or {})
+    history = _History(
+        cells, rows, frozenset(int(t) for t in fits), settings, drift or {}, _estimates(matrix, settings)
+    )
     reference = _served_periods(history, _run(history, REFERENCE))
     return [_result(history, policy, _run(history, policy), reference) for policy in policies(settings)]
+
+
+def _estimates(matrix: pd.DataFrame, settings: ReplaySettings) -> dict[tuple[int, int], float]:
+    """(train_end, period_id) -> the estimated quality, for the estimated-quality triggers."""
+    if not settings.estimate_drops:
+        return {}
+    if "estimate" not in matrix.columns:
+        raise ValueError("estimated-quality triggers need the matrix's estimate column")
+    known = matrix[np.isfinite(matrix["estimate"].to_numpy(dtype=float))]
+    return {
+        (int(t), int(j)): float(v)
+        for t, j, v in zip(known["train_end"], known["period_id"], known["estimate"], strict=True)
+    }
 
 
 def _run(history: _History, policy: Policy) -> _Run:
@@ -194,6 +218,10 @@ def _run(history: _History, policy: Policy) -> _Run:
         assert policy.trigger_drop is not None
         drop = policy.trigger_drop
         return _watch(history, lambda model, period: _dropped(history, model, period, drop))
+    if policy.kind == ESTIMATE:
+        assert policy.trigger_drop is not None
+        limit = policy.trigger_drop
+        return _watch(history, lambda model, period: _estimated_drop(history, model, period) > limit)
     if policy.kind == DRIFT:
         return _watch(history, lambda model, period: _drifted(history, policy, model, period))
     assert policy.interval is not None
@@ -249,6 +277,14 @@ def _dropped(history: _History, model: int, period: int, drop: float) -> bool:
     latest = next((v for k in range(known, model - 1, -1) if np.isfinite(v := history.value(model, k))), fresh)
     loss = fresh - latest if history.settings.greater_is_better else latest - fresh
     return loss > drop
+
+
+def _estimated_drop(history: _History, model: int, period: int) -> float:
+    """The serving model's drop estimated without labels from its first period to the last complete one
+    (period - 1), whatever the label delay; NaN when either estimate is missing."""
+    fresh = history.estimates.get((model, model), float("nan"))
+    latest = history.estimates.get((model, period - 1), float("nan"))
+    return fresh - latest if history.settings.greater_is_better else latest - fresh
 
 
 def _drifted(history: _History, policy: Policy, model: int, period: int) -> bool:

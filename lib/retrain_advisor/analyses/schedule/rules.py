@@ -26,7 +26,7 @@ import numpy as np
 from retrain_advisor.analyses.schedule.replay import PolicyResult, ReplaySettings
 from retrain_advisor.foundation.config import StudyConfig
 from retrain_advisor.foundation.statistics import Dependence, MeanEstimate, serial_mean
-from retrain_advisor.foundation.vocabulary import DRIFT, PERIODIC, TRIGGER
+from retrain_advisor.foundation.vocabulary import DRIFT, ESTIMATE, PERIODIC, TRIGGER
 from retrain_advisor.planning.study_plan import ReplayDesign
 
 
@@ -171,7 +171,9 @@ def choose_schedule(
     if raised:
         return choice
     triggers = [
-        r for r in results if r.policy.kind in (TRIGGER, DRIFT) and policy_loss(r).interval(confidence)[1] <= limit
+        r
+        for r in results
+        if r.policy.kind in (TRIGGER, ESTIMATE, DRIFT) and policy_loss(r).interval(confidence)[1] <= limit
     ]
     if not triggers:
         return choice
@@ -209,8 +211,9 @@ def replay_settings(
     drift_triggers: list[tuple[str, float]] | None = None,
 ) -> ReplaySettings:
     """The replay of one slice: quality triggers at `schedule.trigger_drops` (default: the
-    tolerance and twice it), seeing each period's quality `label_delay` periods late, retraining
-    at the latest at `trigger_max_age`."""
+    tolerance and twice it), seeing each period's quality `label_delay` periods late, and with
+    `estimation.enabled` estimated-quality triggers at the same drops, which see the last complete
+    period at once; retraining at the latest at `trigger_max_age`."""
     drops = config.schedule.trigger_drops
     if drops is None:
         drops = [limit, 2 * limit] if math.isfinite(limit) and limit > 0 else []
@@ -219,6 +222,7 @@ def replay_settings(
         last=design.last,
         intervals=design.intervals,
         trigger_drops=drops,
+        estimate_drops=drops if config.estimation.enabled else (),
         drift_triggers=tuple(drift_triggers or ()),
         max_age=design.max_age,
         label_delay=label_delay,
