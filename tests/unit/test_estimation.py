@@ -141,3 +141,13 @@ def test_a_class_seen_once_in_the_training_window_still_gets_estimates():
     outcome = scored(history("multiclass", 500, 2), fitted, ctx)
     low, high = outcome.estimates["multiclass_accuracy"][1:]
     assert 0 < low <= high < 1
+
+
+def test_a_recipe_that_fails_on_part_of_the_window_keeps_its_fit_and_says_why_it_has_no_estimates():
+    rows = history("binary", 600, 1)
+    rows[TARGET] = 0
+    rows.loc[rows.index[0], TARGET] = 1  # one positive: the folds without it train on one class
+    ctx = context("binary", folds=3, model=LOGISTIC)
+    fitted = fit_model(rows, FIT, ctx)
+    assert fitted.status == OK and fitted.model is not None and fitted.quality_estimator is None
+    assert fitted.reason is not None and fitted.reason.startswith("no quality estimator: ValueError")

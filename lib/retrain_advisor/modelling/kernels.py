@@ -176,8 +176,8 @@ def fit_model(rows: pd.DataFrame, fit: FitSpec, ctx: KernelContext) -> FitOutcom
         bins = None if ctx.is_classification else regression_bins(target)
     except Exception as error:  # the recipe is user code: record, never crash the study
         return FitOutcome(FAILED, _describe(error), len(rows), counts, 0.0, None)
-    quality = _quality_estimator(unfitted, features, target.to_numpy(), weights, fit, ctx)
-    return FitOutcome(OK, None, len(rows), counts, seconds, pickle.dumps(estimator), bins, quality)
+    quality, missing = _quality_estimator(unfitted, features, target.to_numpy(), weights, fit, ctx)
+    return FitOutcome(OK, missing, len(rows), counts, seconds, pickle.dumps(estimator), bins, quality)
 
 
 def _quality_estimator(
@@ -187,11 +187,12 @@ def _quality_estimator(
     weights: dict[str, np.ndarray],
     fit: FitSpec,
     ctx: KernelContext,
-) -> bytes | None:
-    """The fit's quality estimator, or None when estimates are off or the recipe cannot be refitted
-    on part of the window (a class too rare to reach every fold): the fit itself stands."""
+) -> tuple[bytes | None, str | None]:
+    """The fit's pickled quality estimator, or None and why not when it cannot be learnt (the
+    recipe fails on part of the window, say); None and no reason when estimates are off. The fit
+    itself stands either way."""
     if ctx.estimation_folds is None:
-        return None
+        return None, None
     try:
         with limited_threads(ctx.threads):
             quality = fit_quality_estimator(
@@ -204,9 +205,9 @@ def _quality_estimator(
                 ctx.estimation_folds,
                 derive_seed(ctx.seed, f"{fit.fit_id}/estimation"),
             )
-        return pickle.dumps(quality)
-    except Exception:  # noqa: BLE001 - an estimate is an extra; without one the evaluation keeps its measured metrics
-        return None
+        return pickle.dumps(quality), None
+    except Exception as error:  # the recipe is user code; an estimate is an extra
+        return None, f"no quality estimator: {_describe(error)}"[:MAX_REASON]
 
 
 def _recency_weights(rows: pd.DataFrame, fit: FitSpec, estimator: object) -> dict[str, np.ndarray]:
