@@ -4,11 +4,14 @@ measured AUC decays; the estimates must see that decay, and say how well they tr
 
 from __future__ import annotations
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 from pyspark.sql import functions as F
 
+from retrain_advisor.outputs.summary import summary_lines
 from tests.configs import study_config
 
 from .conftest import START
@@ -50,11 +53,13 @@ def estimated(spark, tmp_path_factory):
         windows={"lookback": 4, "max_age": 8},
         schedule={"intervals": [1, 4]},
         estimation={"enabled": True},
+        tracking={"mlflow": True, "experiment": "estimation-history"},
     )
-    return run_study(spark, config)
+    return run_study(spark, config), config
 
 
 def test_every_evaluation_carries_its_estimates_within_their_interval(estimated):
+    estimated, _ = estimated
     fits = estimated.table("fits").where(F.col("status") == "ok")
     assert fits.where(F.col("quality_estimator").isNull()).count() == 0
     rows = estimated.table("evaluations").where(F.col("is_sufficient")).toPandas()
@@ -67,6 +72,7 @@ def test_every_evaluation_carries_its_estimates_within_their_interval(estimated)
 
 
 def test_the_estimate_sees_the_decay_it_was_not_told_about(estimated):
+    estimated, _ = estimated
     tracking = estimated.table("estimate_tracking").where(F.col("slice_value").isNull()).toPandas()
     pooled = tracking[tracking["model_age"].isna()].set_index("metric")
     auc = pooled.loc["roc_auc"]
@@ -80,6 +86,7 @@ def test_the_estimate_sees_the_decay_it_was_not_told_about(estimated):
 
 
 def test_the_report_shows_estimated_against_measured_quality(estimated):
+    estimated, _ = estimated
     report = estimated.report_path.read_text()
     assert "Quality estimated before the labels arrive" in report
     assert "Quality estimated without labels, against the measured quality" in report
@@ -93,9 +100,28 @@ def test_without_estimation_nothing_is_estimated(stable_study):
 
 
 def test_estimated_quality_triggers_compete_in_the_schedule_backtest(estimated):
+    estimated, _ = estimated
     backtest = estimated.table("schedule_backtest").where(F.col("slice_value").isNull()).toPandas()
     triggers = backtest[backtest["policy"] == "estimate"]
     quality = backtest[backtest["policy"] == "trigger"]
     assert len(triggers) == len(quality) > 0
     assert sorted(triggers["trigger_drop"]) == sorted(quality["trigger_drop"])
     assert triggers["label_delay_periods"].isna().all() and (triggers["n_retrains"] >= 1).all()
+
+
+def test_the_summary_and_mlflow_say_how_well_the_estimate_tracked(estimated, mlflow_store):
+    result, config = estimated
+    pooled = (
+        result.table("estimate_tracking")
+        .where("metric = 'roc_auc' AND slice_value IS NULL AND model_age IS NULL")
+        .first()
+    )
+    line = next(line for line in summary_lines(result, config) if "estimated without labels" in line)
+    assert f"off by {pooled['mean_absolute_error']:.3f}" in line and f"{pooled['change_correlation']:.2f}" in line
+    mlflow.set_tracking_uri(mlflow_store)
+    run = mlflow.search_runs(experiment_names=["estimation-history"], output_format="list")[0]
+    assert run.data.metrics["estimate.change_correlation"] == pytest.approx(pooled["change_correlation"])
+    assert run.data.metrics["estimate.interval_coverage"] == pytest.approx(pooled["interval_coverage"])
+    client = MlflowClient(mlflow_store)
+    assert "tables/estimate_evidence.json" in {a.path for a in client.list_artifacts(run.info.run_id, "tables")}
+    assert "figures/estimates.png" in {a.path for a in client.list_artifacts(run.info.run_id, "figures")}

@@ -71,6 +71,12 @@ class RunTables:
     def recommendation(self) -> dict[str, Any] | None:
         return first_row(self.overall("recommendations"))
 
+    def pooled_estimate_tracking(self) -> dict[str, Any] | None:
+        """How well the primary metric estimated without labels tracked, over all ages; None
+        without estimation."""
+        rows = self.overall("estimate_tracking")
+        return first_row(rows[rows["model_age"].isna()])
+
     def pooled_shelf_life(self) -> dict[str, Any] | None:
         rows = self.overall("shelf_life")
         return first_row(rows[rows["fit_id"].isna() & rows["season"].isna()])

@@ -45,9 +45,11 @@ def recommendation_lines(result: StudyResult, config: StudyConfig) -> list[str]:
         elif row["status"] == INSUFFICIENT_EVIDENCE:
             lines.append(f"  {row['slice_key']} = {row['slice_value']}: insufficient evidence")
         else:
-            policy = {"trigger": "on a quality trigger", "drift": "on a drift trigger"}.get(
-                row["recommended_policy"], "periodically"
-            )
+            policy = {
+                "trigger": "on a quality trigger",
+                "estimate": "on an estimated-quality trigger",
+                "drift": "on a drift trigger",
+            }.get(row["recommended_policy"], "periodically")
             lines.append(
                 f"  {row['slice_key']} = {row['slice_value']}: retrain {policy} every "
                 f"{row['recommended_interval_periods']} {unit}(s) (within tolerance with probability "
@@ -70,6 +72,23 @@ def _source_lines(result: StudyResult) -> list[str]:
     if run["left_out_columns"]:
         lines.append("  not features: " + "; ".join(f"{k} ({v})" for k, v in sorted(run["left_out_columns"].items())))
     return lines
+
+
+def _estimate_lines(result: StudyResult) -> list[str]:
+    """How well the primary metric estimated without labels tracked the measured one."""
+    pooled = (
+        result.store.read("estimate_tracking", result.run_id)
+        .where((F.col("metric") == result.primary_metric) & F.col("slice_value").isNull() & F.col("model_age").isNull())
+        .first()
+    )
+    if pooled is None:
+        return []
+    return [
+        f"{result.primary_metric} estimated without labels: off by {number(pooled['mean_absolute_error'])} on "
+        f"average ({pooled['n_evaluations']} evaluations); its change since age 0 correlates "
+        f"{number(pooled['change_correlation'], 2)} with the measured one; its {pooled['interval_level']:.0%} "
+        f"interval held the measured value {number(pooled['interval_coverage'], 2)} of the time"
+    ]
 
 
 def summary_lines(result: StudyResult, config: StudyConfig) -> list[str]:
@@ -112,6 +131,7 @@ def summary_lines(result: StudyResult, config: StudyConfig) -> list[str]:
             f"  {row['model_age']:>4} {row['n_origins']:>7} {number(row['mean']):>7} {number(row['mean_regret']):>7}  "
             f"[{number(row['regret_ci_low'])}, {number(row['regret_ci_high'])}]"
         )
+    lines += _estimate_lines(result)
     lines.append("tables: " + ", ".join(result.store.reference(t) for t in SCHEMAS))
     if result.report_path is not None:
         lines.append(f"report: {result.report_path}")

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_PARAM_LENGTH = 6000
+# How well the primary metric estimated without labels tracked the measured one, all ages pooled.
+ESTIMATE_HEADLINE = ["mean_error", "mean_absolute_error", "change_correlation", "interval_coverage"]
 HEADLINE = [
     "shelf_life_periods",
     "within_tolerance_periods",
@@ -94,6 +96,10 @@ def log_study(
         metrics = {"n_fits": result.n_fits, "n_evaluations": result.n_evaluations, "run_seconds": result.seconds}
         metrics |= {f"stage_seconds.{name}": seconds for name, seconds in result.stage_seconds.items()}
         metrics |= {name: float(overall[name]) for name in HEADLINE if overall.get(name) is not None}
+        tracked = tables.pooled_estimate_tracking() or {}
+        metrics |= {
+            f"estimate.{name}": float(tracked[name]) for name in ESTIMATE_HEADLINE if tracked.get(name) is not None
+        }
         mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # NaN: not measured
         if overall:
             rationale = str(overall["rationale"])[:MAX_PARAM_LENGTH]
