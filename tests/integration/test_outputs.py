@@ -226,7 +226,9 @@ def test_delta_rs_reads_every_table_as_spark_wrote_it(spark, stable_study):
         assert delta.metadata().partition_columns == ["run_id"], table
         frame = delta.to_pandas()
         assert list(frame.columns) == columns(table), table
-        assert len(frame) == store.read(table).count() > (-1 if table == "calendar_events" else 0), table
+        # this history has no calendar event, and this study estimates no quality without labels
+        may_be_empty = table in ("calendar_events", "estimate_tracking")
+        assert len(frame) == store.read(table).count() > (-1 if may_be_empty else 0), table
     ours = DeltaTable(store.location("decay_curve")).to_pandas()
     theirs = store.read("decay_curve").toPandas()
     key = ["slice_value", "metric", "season", "model_age"]
