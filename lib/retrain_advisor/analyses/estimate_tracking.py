@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from retrain_advisor.analyses.performance import metric_value
 from retrain_advisor.foundation.frames import by_slice
 from retrain_advisor.modelling.estimation import ESTIMATE_LEVEL
 from retrain_advisor.modelling.metrics import Metric
@@ -55,10 +56,10 @@ def estimate_pairs(evaluated: pd.DataFrame, metric: str) -> pd.DataFrame:
         {
             "fit_id": usable["fit_id"],
             "model_age": usable["model_age"].astype(int),
-            "measured": [_value(m, metric) for m in usable["metrics"]],
-            "estimated": [_value(m, metric) for m in usable["estimated_metrics"]],
-            "low": [_value(m, metric) for m in usable["estimated_metrics_low"]],
-            "high": [_value(m, metric) for m in usable["estimated_metrics_high"]],
+            "measured": [metric_value(m, metric) for m in usable["metrics"]],
+            "estimated": [metric_value(m, metric) for m in usable["estimated_metrics"]],
+            "low": [metric_value(m, metric) for m in usable["estimated_metrics_low"]],
+            "high": [metric_value(m, metric) for m in usable["estimated_metrics_high"]],
         }
     ).dropna(subset=["measured", "estimated"])
     pairs = pairs.sort_values(["fit_id", "model_age"], kind="stable")
@@ -68,13 +69,6 @@ def estimate_pairs(evaluated: pd.DataFrame, metric: str) -> pd.DataFrame:
         measured_change=pairs["measured"] - fresh["measured"],
         estimated_change=pairs["estimated"] - fresh["estimated"],
     )[columns]
-
-
-def _value(values: Any, metric: str) -> float:
-    if values is None or (isinstance(values, float) and np.isnan(values)):
-        return np.nan
-    value = dict(values).get(metric)
-    return np.nan if value is None else float(value)
 
 
 def estimate_tracking(evaluated: pd.DataFrame, metrics: Sequence[Metric]) -> pd.DataFrame:

@@ -71,8 +71,8 @@ def performance_frame(evaluations: pd.DataFrame, plan: Plan, metrics: Sequence[M
     )
     parts = []
     for metric in metrics:
-        values = pd.Series([_value(m, metric.name) for m in base["metrics"]], index=base.index, dtype=float)
-        estimates = pd.Series([_value(m, metric.name) for m in base["estimated"]], index=base.index, dtype=float)
+        values = pd.Series([metric_value(m, metric.name) for m in base["metrics"]], index=base.index, dtype=float)
+        estimates = pd.Series([metric_value(m, metric.name) for m in base["estimated"]], index=base.index, dtype=float)
         parts.append(
             base.drop(columns=["metrics", "estimated"]).assign(
                 metric=metric.name, greater_is_better=metric.greater_is_better, value=values, estimate=estimates
@@ -83,7 +83,7 @@ def performance_frame(evaluations: pd.DataFrame, plan: Plan, metrics: Sequence[M
     return frame[PERFORMANCE_COLUMNS]
 
 
-def _value(metrics: object, name: str) -> float:
+def metric_value(metrics: object, name: str) -> float:
     """One metric's value from the evaluation's map (a dict, or a list of pairs from Arrow)."""
     if metrics is None:
         return np.nan
