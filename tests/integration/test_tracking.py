@@ -36,5 +36,5 @@ def test_run_is_logged_with_config_results_and_tables(stable_study, mlflow_store
     assert run.data.tags["mlflow.note.content"] == recommendation["rationale"]
     report = mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/report.html")
     assert report.index(recommendation["rationale"].replace("'", "&#x27;")) < report.index("<svg")
-    backtest = mlflow.load_table("tables/schedule_backtest.json", run_ids=[run.info.run_id])
+    backtest = client.load_table(run.info.experiment_id, "tables/schedule_backtest.json", run_ids=[run.info.run_id])
     assert len(backtest) == stable_study.table("schedule_backtest").count()
