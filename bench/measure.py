@@ -6,7 +6,7 @@
 `engine` writes the workload's history if it is missing, runs a warm-up study and then the
 measured study, sampling the memory of every Spark process. `baselines` runs the measured
 study's plan as a sequential loop and with joblib, on the rows the engine sampled, and checks
-that both score what the engine scored.
+that both score what the engine scored; then as a user's own script, from the table on disk.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from bench.baselines import Scores, joblib_run, sequential_loop
 from bench.memory import PeakMemory
 from bench.passes import source_passes
+from bench.user_script import user_script
 from bench.workloads import WARM_UP, WORKLOADS, Workload
 from retrain_advisor.demo.write import ensure_demo_history
 from retrain_advisor.outputs.store import ResultStore
@@ -92,6 +94,16 @@ def disagreements(engine_side: Scores, baseline: Scores) -> int:
     return sum(1 for k in keys if k not in engine_side or k not in baseline or not same(engine_side[k], baseline[k]))
 
 
+def metric_gap(engine_side: Scores, other: Scores) -> float:
+    """The median absolute difference of the evaluations both sides scored (samples differ)."""
+    gaps = [
+        abs(engine_side[k] - v)  # type: ignore[operator]
+        for k, v in other.items()
+        if v is not None and engine_side.get(k) is not None and not math.isnan(v)
+    ]
+    return float(np.median(gaps)) if gaps else float("nan")
+
+
 def baselines(workload: Workload, cores: int) -> dict:
     spark = session(f"local[{cores}]")
     config = workload.config()
@@ -104,6 +116,7 @@ def baselines(workload: Workload, cores: int) -> dict:
     args = (study.plan, train, test, study.context, study.primary_metric)
     loop = sequential_loop(*args)
     spread = joblib_run(*args, cores)
+    own = user_script(workload.source_path, study, study.primary_metric)
     return {
         "training_rows": len(train),
         "scoring_rows": len(test),
@@ -114,6 +127,10 @@ def baselines(workload: Workload, cores: int) -> dict:
         "loop_disagreements": disagreements(expected, loop.scores),
         "joblib_disagreements": disagreements(expected, spread.scores),
         "evaluations_compared": len(expected),
+        "user_script_seconds": own.seconds,
+        "user_script_read_seconds": own.read_seconds,
+        "user_script_evaluations": len(own.scores),
+        "user_script_median_gap": metric_gap(expected, own.scores),
     }
 
 
