@@ -66,7 +66,7 @@ def spark_side(path: Path, features: list[str]) -> dict[str, float]:
     periods = rows.groupBy(PERIOD).count().toPandas()  # the prepare stage's period profile, not timed
     started = time.perf_counter()
     profile = pd.DataFrame({"period_id": periods[PERIOD], "slice_value": None, "rows": periods["count"]})
-    source = PreparedSource(rows, "binary", features, [], ["0", "1"], "1", profile, None, rows)  # type: ignore[arg-type]
+    source = PreparedSource(rows, "binary", features, [], ["0", "1"], "1", profile, None, pd.DataFrame())  # type: ignore[arg-type]
     columns = drift_columns(source, "label")
     histograms = column_histograms(period_histograms(rows, columns), [c.column for c in columns])
     compared = sum(1 for _ in drift_rows(histograms, Plan()))

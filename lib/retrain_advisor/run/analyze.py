@@ -9,7 +9,6 @@ import dataclasses
 import pandas as pd
 from pyspark.sql import DataFrame
 
-from retrain_advisor.analyses.arrival.query import arrival_counts
 from retrain_advisor.analyses.arrival.rules import ArrivalSummary, complete_periods, summarize_arrival
 from retrain_advisor.analyses.drift.histograms import (
     column_histograms,
@@ -34,9 +33,10 @@ from retrain_advisor.run.work import evaluation_rows, fit_rows
 
 
 def arrival_table(study: PreparedStudy) -> pd.DataFrame:
-    """data_arrival rows (period_id instead of window), every period of the history for every slice."""
+    """data_arrival rows (period_id instead of window), every period of the history for every slice,
+    from the counts the source's profile pass made."""
     source = study.source
-    counts = arrival_counts(source)
+    counts = source.arrival
     first, last = int(counts["period_id"].min()), int(counts["period_id"].max())  # labelled or not
     return complete_periods(counts, first, last, study.config.limits.min_eval_rows, source.task)
 
@@ -66,7 +66,7 @@ def analyze(run: StudyRun, study: PreparedStudy, evaluations: DataFrame, timings
     """Every analysis and the recommendation, then their tables; returns every fit and
     evaluation the run made (the study's plan, and the joint replay's when there is one)."""
     store, run_id, config = run.store, run.run_id, study.config
-    with stage("arrival", timings, "(rows, labels and label delay per period) ", run.jobs):
+    with stage("arrival", timings, "(the arrival table from prepare's counts) ", run.jobs):
         arrival = arrival_table(study)
         records = [{**r, "window": run.rows.window(r["period_id"])} for r in arrival.to_dict("records")]
         store.replace_run("data_arrival", run.rows.frame("data_arrival", records), run_id)

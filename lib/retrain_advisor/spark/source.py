@@ -1,14 +1,14 @@
 """Read the labelled history, validate it, and give every row its period.
 
 The source is only ever read. How files are opened is in `reading`, time columns in `times`,
-features in `columns` and the label in `labels`; this module counts the rows in one pass and
-returns the usable rows with their profile.
+features in `columns` and the label in `labels`. Two passes read it: one counts what validation
+needs, the other (`period_counts`) everything per period: the label's values, the profile and
+the arrival counts. This module returns the usable rows with those counts.
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,15 +26,15 @@ from retrain_advisor.foundation.periods import EPOCH_DAY, EPOCH_MONDAY, MICROS_P
 from retrain_advisor.foundation.vocabulary import (
     DELAY_DAYS,
     LABEL_TIME,
-    LABELLED,
     MAX_CLASSES,
     PERIOD,
     ROW_HASH,
     SLICE,
     TARGET,
 )
-from retrain_advisor.spark.columns import Features, candidate_features, quoted
+from retrain_advisor.spark.columns import NUMERIC_TYPES, Features, candidate_features, quoted
 from retrain_advisor.spark.labels import Label, label_of
+from retrain_advisor.spark.period_counts import ClassOf, PeriodCounts, count_periods
 from retrain_advisor.spark.reading import read_source
 from retrain_advisor.spark.times import TimeColumn, time_column
 
@@ -83,7 +83,8 @@ class PreparedSource:
     # (all rows)
     periods: pd.DataFrame
     report: SourceReport
-    arrival_rows: DataFrame  # every row with a period: labelled flag, target, label delay, slice
+    # per period (and slice): rows, labelled_rows, target_average, label delay quantiles, class_counts
+    arrival: pd.DataFrame
     slice_key: str | None = None
 
     @cached_property
@@ -100,7 +101,7 @@ class PreparedSource:
 
     @property
     def fingerprints(self) -> dict[int, str]:
-        """Each period's fingerprint: equal when the period's usable rows are (see `_profile`)."""
+        """Each period's fingerprint: equal when the period's usable rows are (see `_fingerprint_hash`)."""
         overall = self.periods[self.periods["slice_value"].isna()]
         return {int(p): str(f) for p, f in zip(overall["period_id"], overall["fingerprint"], strict=True)}
 
@@ -130,7 +131,9 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
     totals = _count_rows(timed, config, candidates)
     features = candidates.settled(totals, config)
     _check_times_parsed(timed, totals, config)
-    label = _label(timed, raw.schema[config.columns.label].dataType, totals, config)
+    label_type = raw.schema[config.columns.label].dataType
+    counts = _count_periods(timed, features, label_type, totals, config)
+    label = _label(label_type, counts, totals, config)
     rows = _usable_rows(timed, config, features, label)
     report = SourceReport(
         name=config.source.describe(),
@@ -150,9 +153,9 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
         features.categorical,
         label.classes,
         None if label.positive is None else str(label.positive),
-        _profile(rows, config, label.task),
+        counts.profile(_class_of(label), config),
         report,
-        _arrival_rows(timed, config, label),
+        counts.arrival(label.task, _class_of(label)),
         config.slice.key,
     )
 
@@ -274,17 +277,39 @@ def _valid(timed: _TimedRows) -> DataFrame:
     return timed.frame.where(F.col(PERIOD).isNotNull() & ~timed.missing_label)
 
 
-def _label(timed: _TimedRows, label_type: T.DataType, totals: Row, config: StudyConfig) -> Label:
+def _count_periods(
+    timed: _TimedRows, features: Features, label_type: T.DataType, totals: Row, config: StudyConfig
+) -> PeriodCounts:
+    """The one pass that counts rows, labels and label delays per period (`period_counts`). The
+    approximate distinct count only decides whether grouping by the label's value is cheap; the
+    task is inferred from the exact values (approx_count_distinct may be off by a few percent)."""
+    cols = config.columns
+    label = quoted(cols.label)
+    return count_periods(
+        timed.frame,
+        ~timed.missing_label,
+        label,
+        label.cast("double") if isinstance(label_type, NUMERIC_TYPES) else None,
+        _fingerprint_hash(_row_hash([cols.label, *features.numeric, *features.categorical]), config),
+        by_label=totals["distinct_labels"] <= 2 * MAX_CLASSES,
+        sliced=config.slice.key is not None,
+    )
+
+
+def _label(label_type: T.DataType, counts: PeriodCounts, totals: Row, config: StudyConfig) -> Label:
     """The task (configured or inferred from the label's values) and the target column."""
-    values = None
-    # The approximate count only decides whether collecting the distinct labels is cheap; the
-    # task is inferred from the exact values (approx_count_distinct may be off by a few percent).
-    if totals["distinct_labels"] <= 2 * MAX_CLASSES:
-        label = quoted(config.columns.label)
-        collected = [r[0] for r in _valid(timed).select(label).distinct().limit(MAX_CLASSES + 1).collect()]
-        values = sorted(collected) if len(collected) <= MAX_CLASSES else None
+    values = counts.label_values()
     distinct = len(values) if values is not None else totals["distinct_labels"]
     return label_of(label_type, values, distinct, config)
+
+
+def _class_of(label: Label) -> ClassOf | None:
+    """The class a label value counts as, as the target column names it (None: regression)."""
+    if label.task == "binary":
+        return lambda value, _text: "1" if value == label.positive else "0"
+    if label.task == "multiclass":
+        return lambda _value, text: text
+    return None
 
 
 def _usable_rows(timed: _TimedRows, config: StudyConfig, features: Features, label: Label) -> DataFrame:
@@ -297,18 +322,6 @@ def _usable_rows(timed: _TimedRows, config: StudyConfig, features: Features, lab
         *features.cleaned(timed.frame),
         *([F.col(SLICE)] if config.slice.key else []),
         *([F.col(LABEL_TIME)] if cols.label_time else []),
-    )
-
-
-def _arrival_rows(timed: _TimedRows, config: StudyConfig, label: Label) -> DataFrame:
-    """Every row with a period, labelled or not: what the arrival analysis counts."""
-    labelled = ~timed.missing_label
-    return timed.frame.where(F.col(PERIOD).isNotNull()).select(
-        F.col(PERIOD),
-        labelled.alias(LABELLED),
-        F.when(labelled, label.target).alias(TARGET),
-        *([F.col(DELAY_DAYS)] if config.columns.label_time else []),
-        *([F.col(SLICE)] if config.slice.key else []),
     )
 
 
@@ -353,67 +366,14 @@ def _slice_column(config: StudyConfig) -> Column:
     return F.coalesce(value.cast("string"), F.lit(MISSING_SLICE))
 
 
-def _profile(rows: DataFrame, config: StudyConfig, task: Task) -> pd.DataFrame:
-    """Labelled rows per period, for all rows (with the period's fingerprint) and per slice, with
-    the rows of each class for classification: one aggregation, a small result."""
-    keys = [F.col(PERIOD).alias("period_id")]
-    if config.slice.key:
-        keys.append(F.col(SLICE).alias("slice_value"))
-    if task != "regression":
-        keys.append(F.col(TARGET).cast("string").alias("target"))
-    hashes = F.sum(_fingerprint_hash(config).cast(HASH_SUM)).alias("hash_sum")
-    counts = rows.groupBy(*keys).agg(F.count(F.lit(1)).alias("rows"), hashes).toPandas()
-    counts["hash_sum"] = [int(h) for h in counts["hash_sum"]]
-    overall = _per_period(counts, task, ["period_id"]).assign(slice_value=None)
-    fingerprints = [_fingerprint(n, h) for n, h in zip(overall["rows"], overall["hash_sum"], strict=True)]
-    parts = [overall.assign(fingerprint=fingerprints)]
-    if config.slice.key:
-        values = counts["slice_value"].unique()
-        if len(values) > config.slice.max_values:
-            raise SourceError(
-                f"slice {config.slice.key!r} has {len(values)} distinct values, more than "
-                f"slice.max_values={config.slice.max_values} (e.g. {sorted(values)[:5]}); slice on a coarser column "
-                "or raise slice.max_values"
-            )
-        parts.append(_per_period(counts, task, ["period_id", "slice_value"]).assign(fingerprint=None))
-    profile = pd.concat(parts, ignore_index=True).drop(columns="hash_sum")
-    return profile.sort_values(["period_id", "slice_value"], na_position="first").reset_index(drop=True)
-
-
-def _per_period(counts: pd.DataFrame, task: Task, keys: list[str]) -> pd.DataFrame:
-    """Rows, class counts (classification) and hash sums of each group of `keys`."""
-    records = []
-    for key, group in counts.groupby(keys if len(keys) > 1 else keys[0], sort=True):
-        record: dict[str, Any] = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
-        record["period_id"] = int(record["period_id"])
-        classes: dict[str, int] | None = None
-        if task != "regression":
-            classes = {}
-            for target, n in zip(group["target"], group["rows"], strict=True):
-                classes[str(target)] = classes.get(str(target), 0) + int(n)
-        records.append(
-            {**record, "rows": int(group["rows"].sum()), "class_counts": classes, "hash_sum": sum(group["hash_sum"])}
-        )
-    return pd.DataFrame(records, columns=[*keys, "rows", "class_counts", "hash_sum"])
-
-
-# A sum of 64-bit hashes cannot overflow this over any number of rows Spark can count.
-HASH_SUM = "decimal(38,0)"
-
-
-def _fingerprint_hash(config: StudyConfig) -> Column:
+def _fingerprint_hash(row_hash: Column, config: StudyConfig) -> Column:
     """A hash of everything a fit or an evaluation reads from a usable row: its content and
     period (the row hash), when its label arrived and its slice."""
     return F.xxhash64(
-        F.col(ROW_HASH),
+        row_hash,
         *([F.col(LABEL_TIME)] if config.columns.label_time else []),
         *([F.col(SLICE)] if config.slice.key else []),
     )
-
-
-def _fingerprint(rows: int, hash_sum: Any) -> str:
-    """A period's rows and the sum of their hashes: any added, removed or changed row changes it."""
-    return hashlib.sha1(f"{int(rows)}:{int(hash_sum)}".encode()).hexdigest()[:16]
 
 
 def period_id_column(unit: PeriodUnit, local_date: Column) -> Column:

@@ -1,0 +1,213 @@
+"""One pass over the source's rows for everything counted per period: profile, arrival and labels.
+
+A single rollup over (period, slice, label) counts, per group, the rows, the labelled rows, the
+sum of the labelled rows' fingerprint hashes, the labels' sum and the label delay's quantiles. The
+driver then derives, without reading the source again:
+
+- the label's distinct values (when it has few: one group per class), which settle the task;
+- the profile: labelled rows, class counts and fingerprint of each period (and slice);
+- the arrival counts: rows, labelled rows, target average and label delay of each period (and slice).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from retrain_advisor.foundation.config import StudyConfig, Task
+from retrain_advisor.foundation.errors import SourceError
+from retrain_advisor.foundation.vocabulary import DELAY_DAYS, MAX_CLASSES, PERIOD, SLICE
+
+# A sum of 64-bit hashes cannot overflow this over any number of rows Spark can count.
+HASH_SUM = "decimal(38,0)"
+DELAY_QUANTILES = {"label_delay_days_p50": 0.5, "label_delay_days_p90": 0.9}
+
+# What a group's label value counts as: the class (as text) of a labelled group, given the value
+# and its text as Spark casts it. None: the task has no classes.
+ClassOf = Callable[[Any, str], str]
+
+
+@dataclass(frozen=True)
+class PeriodCounts:
+    """The groups of the rollup: per period, slice (None: all rows) and label value (None:
+    unlabelled rows, or all labels when `all_labels`)."""
+
+    groups: pd.DataFrame
+    by_label: bool
+
+    def label_values(self) -> list[Any] | None:
+        """The label's distinct values, sorted; None when they were not counted or exceed MAX_CLASSES."""
+        if not self.by_label:
+            return None
+        overall = self._level(all_labels=False)
+        values = [v for v in overall["label_value"] if v is not None]
+        return sorted(set(values)) if len(set(values)) <= MAX_CLASSES else None
+
+    def profile(self, class_of: ClassOf | None, config: StudyConfig) -> pd.DataFrame:
+        """Labelled rows per period with a label, for all rows (with the period's fingerprint) and
+        per slice, with the rows of each class for classification."""
+        totals = self._totals()
+        labelled = totals[totals["labelled_rows"] > 0]
+        if config.slice.key:
+            values = labelled["slice_value"].dropna().unique()
+            if len(values) > config.slice.max_values:
+                raise SourceError(
+                    f"slice {config.slice.key!r} has {len(values)} distinct values, more than "
+                    f"slice.max_values={config.slice.max_values} (e.g. {sorted(values)[:5]}); slice on a coarser "
+                    "column or raise slice.max_values"
+                )
+        classes = self._class_counts(class_of)
+        overall = labelled["slice_value"].isna()
+        profile = pd.DataFrame(
+            {
+                "period_id": labelled["period_id"].astype("int64"),
+                "slice_value": labelled["slice_value"],
+                "rows": labelled["labelled_rows"].astype("int64"),
+                "class_counts": [
+                    classes.get((p, s), {}) if class_of else None
+                    for p, s in zip(labelled["period_id"], labelled["slice_value"], strict=True)
+                ],
+                "fingerprint": [
+                    _fingerprint(n, h) if is_overall else None
+                    for n, h, is_overall in zip(labelled["labelled_rows"], labelled["hash_sum"], overall, strict=True)
+                ],
+            }
+        )
+        return profile.sort_values(["period_id", "slice_value"], na_position="first").reset_index(drop=True)
+
+    def arrival(self, task: Task, class_of: ClassOf | None) -> pd.DataFrame:
+        """Per period (and per period and slice): rows, labelled rows, target average (binary:
+        positive rate; regression: mean), label delay quantiles and class counts."""
+        totals = self._totals()
+        classes = self._class_counts(class_of)
+        keys = list(zip(totals["period_id"], totals["slice_value"], strict=True))
+        labelled = totals["labelled_rows"].to_numpy()
+        if task == "binary":
+            positives = [classes.get(k, {}).get("1", 0) for k in keys]
+            average = [p / n if n else None for p, n in zip(positives, labelled, strict=True)]
+        elif task == "regression":
+            average = [s / n if n else None for s, n in zip(totals["label_sum"], labelled, strict=True)]
+        else:
+            average = [None] * len(totals)
+        return pd.DataFrame(
+            {
+                "period_id": totals["period_id"].astype("int64"),
+                "slice_value": totals["slice_value"],
+                "rows": totals["rows"].astype("int64"),
+                "labelled_rows": totals["labelled_rows"].astype("int64"),
+                "target_average": pd.array(average, dtype="Float64").astype(float),
+                **{name: totals[name].astype(float) for name in [*DELAY_QUANTILES, "label_delay_days_max"]},
+                "class_counts": [dict(classes.get(k, {})) if class_of else None for k in keys],
+            }
+        )
+
+    def _level(self, all_labels: bool) -> pd.DataFrame:
+        groups = self.groups
+        return groups[groups["all_labels"] == all_labels]
+
+    def _totals(self) -> pd.DataFrame:
+        """One group per period and slice (None: all rows), all labels together."""
+        return self._level(all_labels=True).reset_index(drop=True)
+
+    def _class_counts(self, class_of: ClassOf | None) -> dict[tuple[int, str | None], dict[str, int]]:
+        if class_of is None or not self.by_label:
+            return {}
+        counted: dict[tuple[int, str | None], dict[str, int]] = {}
+        per_label = self._level(all_labels=False)
+        for period, slice_value, value, text, n in zip(
+            per_label["period_id"],
+            per_label["slice_value"],
+            per_label["label_value"],
+            per_label["label_text"],
+            per_label["labelled_rows"],
+            strict=True,
+        ):
+            if value is None:
+                continue
+            name = class_of(value, text)
+            # a rollup has no (period, label) level across slices: the slices' counts add up to it
+            for key in {(int(period), slice_value), (int(period), None)}:
+                classes = counted.setdefault(key, {})
+                classes[name] = classes.get(name, 0) + int(n)
+        return counted
+
+
+def count_periods(
+    frame: DataFrame,
+    labelled: Column,
+    label: Column,
+    label_number: Column | None,
+    fingerprint_hash: Column,
+    by_label: bool,
+    sliced: bool,
+) -> PeriodCounts:
+    """One aggregation over `frame`'s rows with a period. `by_label` groups by the label's value
+    too (for a label with few values); `label_number` (a numeric label as double) is summed, and
+    `fingerprint_hash`, over the labelled rows."""
+    has_delay = DELAY_DAYS in frame.columns
+    columns = frame.where(F.col(PERIOD).isNotNull()).select(
+        F.col(PERIOD).alias("period_id"),
+        (F.col(SLICE) if sliced else F.lit(None).cast("string")).alias("slice_value"),
+        (F.when(labelled, label) if by_label else F.lit(None).cast("string")).alias("label_value"),
+        labelled.alias("labelled"),
+        F.when(labelled, fingerprint_hash).cast(HASH_SUM).alias("hash"),
+        (F.when(labelled, label_number) if label_number is not None else F.lit(None).cast("double")).alias(
+            "label_double"
+        ),
+        (F.when(labelled, F.col(DELAY_DAYS)) if has_delay else F.lit(None).cast("double")).alias("delay"),
+    )
+    delay = F.col("delay")
+    rolled = columns.rollup("period_id", "slice_value", "label_value").agg(
+        F.grouping("slice_value").alias("all_slices"),
+        F.grouping("label_value").alias("all_labels"),
+        F.count(F.lit(1)).alias("rows"),
+        F.count_if("labelled").alias("labelled_rows"),
+        F.sum("hash").alias("hash_sum"),
+        F.sum("label_double").alias("label_sum"),
+        F.min(F.col("label_value").cast("string")).alias("label_text"),
+        *[F.percentile_approx(delay, q).alias(name) for name, q in DELAY_QUANTILES.items()],
+        F.max(delay).alias("label_delay_days_max"),
+    )
+    # Without a slice, the slice key is one constant (null) group: its level holds every row and
+    # the label groups; the level that rolls it up repeats it.
+    wanted = F.col("period_id").isNotNull() & (F.lit(True) if sliced else F.col("all_slices") == 0)
+    records = [row.asDict() for row in rolled.where(wanted).collect()]
+    groups = pd.DataFrame.from_records(
+        records,
+        columns=[
+            "period_id",
+            "slice_value",
+            "label_value",
+            "all_slices",
+            "all_labels",
+            "rows",
+            "labelled_rows",
+            "hash_sum",
+            "label_sum",
+            "label_text",
+            *DELAY_QUANTILES,
+            "label_delay_days_max",
+        ],
+    )
+    # the values as the source holds them (ints stay ints; pandas would make them floats beside a null)
+    groups["label_value"] = pd.Series([r["label_value"] for r in records], index=groups.index, dtype=object)
+    groups["slice_value"] = [
+        None if rolled_up else value
+        for value, rolled_up in zip(groups["slice_value"], groups["all_slices"], strict=True)
+    ]
+    groups["all_labels"] = groups["all_labels"] == 1
+    groups["hash_sum"] = [0 if h is None else int(h) for h in groups["hash_sum"]]
+    if groups.empty:
+        groups = groups.astype({"period_id": "int64", "rows": "int64", "labelled_rows": "int64"})
+    return PeriodCounts(groups, by_label)
+
+
+def _fingerprint(rows: int, hash_sum: Any) -> str:
+    """A period's rows and the sum of their hashes: any added, removed or changed row changes it."""
+    return hashlib.sha1(f"{int(rows)}:{int(hash_sum)}".encode()).hexdigest()[:16]
