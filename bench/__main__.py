@@ -55,16 +55,20 @@ def derived(engine: dict, base: dict, cores: int) -> dict:
     fit_score = stages["fit"] + stages["score"]
     separate = sum(engine["separate_fits"].values())
     kernel = base["kernel_cpu_seconds"]
+    # The baselines run the study's plan; the joint replay of the recommended window (fits the
+    # verdict asks for after the analyses) is work they do not do, so the ratios leave it out.
+    run = engine["seconds"] - stages.get("joint", 0.0)
     return {
-        "efficiency_run": kernel / (engine["seconds"] * cores),
+        "run_without_joint": run,
+        "efficiency_run": kernel / (run * cores),
         "efficiency_fit_score": kernel / (fit_score * cores),
         "efficiency_fit": base["fit_kernel_cpu_seconds"] / (stages["fit"] * cores),
         "efficiency_score": (kernel - base["fit_kernel_cpu_seconds"]) / (stages["score"] * cores),
-        "vs_loop_run": base["loop_seconds"] / engine["seconds"],
+        "vs_loop_run": base["loop_seconds"] / run,
         "vs_loop_fit_score": base["loop_seconds"] / fit_score,
-        "vs_joblib_run": base["joblib_seconds"] / engine["seconds"],
+        "vs_joblib_run": base["joblib_seconds"] / run,
         "vs_joblib_fit_score": base["joblib_seconds"] / fit_score,
-        "vs_user_script_run": base["user_script_seconds"] / engine["seconds"],
+        "vs_user_script_run": base["user_script_seconds"] / run,
         "fit_reuse": engine["fits"] / separate,
         "separate_fits": separate,
     }
@@ -88,11 +92,12 @@ def rows_of(results: dict[str, dict]) -> list[tuple[str, list[str]]]:
         ("evaluations", each(lambda m: m[e]["evaluations"], "{:,}")),
         ("passes over the source", each(lambda m: sum(m[e]["source_passes"].values()), "{}")),
         ("run wall time, s", each(lambda m: m[e]["seconds"])),
+        ("run without the joint replay (the baselines' work), s", each(lambda m: m[d]["run_without_joint"])),
         *[(f"  {name}, s", each(lambda m, n=name: m[e]["stage_seconds"][n])) for name in stage_names],
         ("kernel CPU time (sequential loop), s", each(lambda m: m[b]["kernel_cpu_seconds"])),
         ("  of which fitting, s", each(lambda m: m[b]["fit_kernel_cpu_seconds"])),
         ("kernel time inside Spark tasks, s", each(lambda m: m[e]["fit_task_seconds"] + m[e]["score_task_seconds"])),
-        ("parallel efficiency, whole run", each(lambda m: m[d]["efficiency_run"], "{:.2f}")),
+        ("parallel efficiency, whole run (without joint)", each(lambda m: m[d]["efficiency_run"], "{:.2f}")),
         ("parallel efficiency, fit + score stages", each(lambda m: m[d]["efficiency_fit_score"], "{:.2f}")),
         ("  fit stage", each(lambda m: m[d]["efficiency_fit"], "{:.2f}")),
         ("  score stage", each(lambda m: m[d]["efficiency_score"], "{:.2f}")),
