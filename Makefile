@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test calibrate bench bench-profile bench-drift bench-incremental bench-wide
+.PHONY: demo test calibrate bench bench-profile bench-drift bench-incremental bench-wide bench-cost-model
 
 $(BIN)/retrain-advisor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,3 +51,6 @@ bench-incremental: $(BIN)/retrain-advisor
 
 bench-wide: $(BIN)/retrain-advisor
 	$(BIN)/python -m bench.wide
+
+bench-cost-model: $(BIN)/retrain-advisor
+	$(BIN)/python -m bench.cost_model

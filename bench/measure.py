@@ -113,10 +113,9 @@ def baselines(workload: Workload, cores: int) -> dict:
     unit, zone = config.period.unit, config.period.timezone
     train = training_rows(spark, study.plan, study.source, unit, zone, config.execution.seed).toPandas()
     test = scoring_rows(spark, study.plan, study.source, config.limits.max_eval_rows, config.execution.seed).toPandas()
-    # the study's plan: the joint replay's fits, also in the table, are not the baselines' work
-    expected = {
-        k: v for k, v in engine_scores(spark, workload, study.primary_metric).items() if k[0] in study.plan.fits
-    }
+    # the study's plan: the joint replay's evaluations, also in the table, are not the baselines' work
+    planned = {(e.fit_id, e.model_age) for e in study.plan.evaluations}
+    expected = {k: v for k, v in engine_scores(spark, workload, study.primary_metric).items() if k in planned}
     spark.stop()  # the JVM stays up but idle: the baselines have the cores to themselves
     args = (study.plan, train, test, study.context, study.primary_metric)
     loop = sequential_loop(*args)
