@@ -18,13 +18,12 @@ import numpy as np
 import pandas as pd
 from deltalake import DeltaTable
 
+from bench.baselines import Scores
 from retrain_advisor.foundation.periods import period_id_of
 from retrain_advisor.foundation.vocabulary import OK, PERIOD, ROW_HASH, TARGET
 from retrain_advisor.modelling.kernels import ScoringRows, fit_model, score_model
 from retrain_advisor.run.prepare import PreparedStudy
 from retrain_advisor.spark.execute import fit_samples
-
-Scores = dict[tuple[str, int], float | None]  # (fit id, model age) -> primary metric
 
 
 @dataclass(frozen=True)

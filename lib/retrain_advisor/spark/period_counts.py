@@ -46,8 +46,8 @@ class PeriodCounts:
         if not self.by_label:
             return None
         overall = self._level(all_labels=False)
-        values = [v for v in overall["label_value"] if v is not None]
-        return sorted(set(values)) if len(set(values)) <= MAX_CLASSES else None
+        values = {v for v in overall["label_value"] if v is not None}
+        return sorted(values) if len(values) <= MAX_CLASSES else None
 
     def profile(self, class_of: ClassOf | None, config: StudyConfig) -> pd.DataFrame:
         """Labelled rows per period with a label, for all rows (with the period's fingerprint) and
@@ -203,8 +203,6 @@ def count_periods(
     ]
     groups["all_labels"] = groups["all_labels"] == 1
     groups["hash_sum"] = [0 if h is None else int(h) for h in groups["hash_sum"]]
-    if groups.empty:
-        groups = groups.astype({"period_id": "int64", "rows": "int64", "labelled_rows": "int64"})
     return PeriodCounts(groups, by_label)
 
 

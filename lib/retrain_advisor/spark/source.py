@@ -135,6 +135,7 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
     counts = _count_periods(timed, features, label_type, totals, config)
     label = _label(label_type, counts, totals, config)
     rows = _usable_rows(timed, config, features, label)
+    class_of = _class_of(label)
     report = SourceReport(
         name=config.source.describe(),
         delta_version=version,
@@ -153,9 +154,9 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
         features.categorical,
         label.classes,
         None if label.positive is None else str(label.positive),
-        counts.profile(_class_of(label), config),
+        counts.profile(class_of, config),
         report,
-        counts.arrival(label.task, _class_of(label)),
+        counts.arrival(label.task, class_of),
         config.slice.key,
     )
 
