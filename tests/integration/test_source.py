@@ -11,6 +11,7 @@ from retrain_advisor.foundation.errors import SourceError
 from retrain_advisor.foundation.periods import period_id_of
 from retrain_advisor.outputs.store import ResultStore
 from retrain_advisor.run.study import run_study
+from retrain_advisor.spark.columns import text_as_number
 from retrain_advisor.spark.source import prepare_source
 from tests.configs import make_config
 
@@ -101,3 +102,17 @@ def test_nan_labels_count_as_missing(spark, events_table):
     prepared = prepare_source(spark, config(query=query))
     assert (prepared.report.null_label, prepared.report.used_rows) == (2, 2)
     assert prepared.task == "binary" and prepared.positive_label == "1.0"
+
+
+# What Spark reads as a double, and text it refuses (some of which MAYBE_NUMBER lets through)
+CAST_CASES = [" 1.5", "\t2", "\x013", "+.5", "-.5e3", "NaN", "-Infinity", "+inf", "INF", "0x1p3", "1d", "2F"]
+CAST_CASES += ["north", "info", "", " ", "1,5", "e5", ".", "-", "\u00a01", "1\u00a0", "\ufeff1", "１", "-nan", "1_000"]
+
+
+def test_text_is_read_as_the_number_spark_casts_it_to(spark):
+    """The counting pass skips the (costly) cast on text that cannot be a number: it must read
+    every value as the cast does, or a column of numbers would stay text."""
+    df = spark.createDataFrame([(v,) for v in CAST_CASES], "v string")
+    rows = df.select("v", F.expr("try_cast(v AS DOUBLE)").alias("cast"), text_as_number("v").alias("read")).collect()
+    assert sum(r.cast is not None for r in rows) == 12
+    assert [r.v for r in rows if repr(r.cast) != repr(r.read)] == []

@@ -20,6 +20,10 @@ from retrain_advisor.foundation.vocabulary import RESERVED_PREFIX
 NUMERIC_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType, T.DoubleType, T.DecimalType)
 INTEGER_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
 NANOSECOND_TIMES = 10**17  # 1973-03-03 in nanoseconds since 1970
+# Whatever Spark can cast to a double starts, after control characters or spaces and a sign, with
+# a digit, a dot, or the i or n of inf and nan. Text that does not is no number, without the
+# failed cast (an exception per value, four times the cost of the pass on a text column).
+MAYBE_NUMBER = r"^[\x00-\x20]*[+-]?[0-9.iInN]"
 
 
 def quoted(name: str) -> Column:
@@ -29,6 +33,11 @@ def quoted(name: str) -> Column:
 
 def sql_name(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
+
+
+def text_as_number(name: str) -> Column:
+    """The text column `name` as a double, null where it holds no number."""
+    return F.when(quoted(name).rlike(MAYBE_NUMBER), F.expr(f"try_cast({sql_name(name)} AS DOUBLE)"))
 
 
 @dataclass(frozen=True)
@@ -43,10 +52,9 @@ class Features:
         """Aggregates that settle the features, to run in the source's counting pass."""
         checks = []
         for i, name in enumerate(self.categorical):
-            number = F.expr(f"try_cast({sql_name(name)} AS DOUBLE)")
             checks += [
                 F.approx_count_distinct(quoted(name)).alias(f"__distinct_{i}"),
-                F.count_if(quoted(name).isNotNull() & number.isNull()).alias(f"__not_number_{i}"),
+                F.count_if(quoted(name).isNotNull() & text_as_number(name).isNull()).alias(f"__not_number_{i}"),
                 F.count(quoted(name)).alias(f"__given_{i}"),
             ]
         return checks + [F.min(quoted(name)).alias(f"__min_{i}") for i, name in enumerate(self._integer)]
@@ -136,12 +144,8 @@ def _check_cardinality(distinct: dict[str, int], config: StudyConfig) -> None:
 
 def _clean_numeric(name: str, kind: T.DataType) -> Column:
     """Numbers as double, with infinities turned into missing values (estimators reject them).
-    Text is read with try_cast: a source that changed since it was checked gives a missing value."""
-    value = (
-        F.expr(f"try_cast({sql_name(name)} AS DOUBLE)")
-        if isinstance(kind, T.StringType)
-        else quoted(name).cast("double")
-    )
+    Text is read leniently: a source that changed since it was checked gives a missing value."""
+    value = text_as_number(name) if isinstance(kind, T.StringType) else quoted(name).cast("double")
     if isinstance(kind, (T.FloatType, T.DoubleType, T.StringType)):
         value = F.when(F.abs(value) == F.lit(float("inf")), F.lit(None)).otherwise(value)
     return value.alias(name)

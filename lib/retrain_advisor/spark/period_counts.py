@@ -1,8 +1,8 @@
 """One pass over the source's rows for everything counted per period: profile, arrival and labels.
 
-A single rollup over (period, slice, label) counts, per group, the rows, the labelled rows, the
-sum of the labelled rows' fingerprint hashes, the labels' sum and the label delay's quantiles. The
-driver then derives, without reading the source again:
+A single aggregation counts the rows and labelled rows per period, slice and label value, and,
+per period and slice, the sum of the labelled rows' fingerprint hashes, the labels' sum and the
+label delay's quantiles. The driver then derives, without reading the source again:
 
 - the label's distinct values (when it has few: one group per class), which settle the task;
 - the profile: labelled rows, class counts and fingerprint of each period (and slice);
@@ -17,15 +17,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
 from retrain_advisor.foundation.config import StudyConfig, Task
 from retrain_advisor.foundation.errors import SourceError
 from retrain_advisor.foundation.vocabulary import DELAY_DAYS, MAX_CLASSES, PERIOD, SLICE
 
-# A sum of 64-bit hashes cannot overflow this over any number of rows Spark can count.
-HASH_SUM = "decimal(38,0)"
+# A 64-bit hash is summed in three parts of at most 22 bits, as longs (a decimal sum of the whole
+# hash costs twice as much): no part's sum overflows below 2^41 rows per period.
+HASH_SHIFTS = (42, 21, 0)
+# The levels of the counts: per label value, per period and slice, per period.
+BY_LABEL, BY_SLICE, BY_PERIOD = 0, 1, 2
 DELAY_QUANTILES = {"label_delay_days_p50": 0.5, "label_delay_days_p90": 0.9}
 
 # What a group's label value counts as: the class (as text) of a labelled group, given the value
@@ -151,59 +154,86 @@ def count_periods(
     too (for a label with few values); `label_number` (a numeric label as double) is summed, and
     `fingerprint_hash`, over the labelled rows."""
     has_delay = DELAY_DAYS in frame.columns
-    columns = frame.where(F.col(PERIOD).isNotNull()).select(
-        F.col(PERIOD).alias("period_id"),
-        (F.col(SLICE) if sliced else F.lit(None).cast("string")).alias("slice_value"),
-        (F.when(labelled, label) if by_label else F.lit(None).cast("string")).alias("label_value"),
-        labelled.alias("labelled"),
-        F.when(labelled, fingerprint_hash).cast(HASH_SUM).alias("hash"),
-        (F.when(labelled, label_number) if label_number is not None else F.lit(None).cast("double")).alias(
-            "label_double"
-        ),
-        (F.when(labelled, F.col(DELAY_DAYS)) if has_delay else F.lit(None).cast("double")).alias("delay"),
+    # The levels counted, as a rollup would, but only those used: 0 per label value (when the
+    # label has few values), 1 per period and slice, 2 per period (when sliced). Each row is
+    # repeated once per level; the sums and quantiles are only taken at the levels that use them.
+    levels = [*([BY_LABEL] if by_label else []), BY_SLICE, *([BY_PERIOD] if sliced else [])]
+    level = F.col("level")
+    totals = level != BY_LABEL
+    hash_value = F.when(labelled & totals, fingerprint_hash)
+    columns = (
+        frame.where(F.col(PERIOD).isNotNull())
+        .select("*", F.explode(F.array(*[F.lit(n) for n in levels])).alias("level"))
+        .select(
+            F.col(PERIOD).alias("period_id"),
+            (F.when(level != BY_PERIOD, F.col(SLICE)) if sliced else F.lit(None).cast("string")).alias("slice_value"),
+            F.when(labelled & (level == BY_LABEL), label).alias("label_value"),
+            level,
+            labelled.alias("labelled"),
+            *_hash_parts(hash_value),
+            (F.when(labelled & totals, label_number) if label_number is not None else F.lit(None).cast("double")).alias(
+                "label_double"
+            ),
+            (F.when(labelled & totals, F.col(DELAY_DAYS)) if has_delay else F.lit(None).cast("double")).alias("delay"),
+        )
     )
     delay = F.col("delay")
-    rolled = columns.rollup("period_id", "slice_value", "label_value").agg(
-        F.grouping("slice_value").alias("all_slices"),
-        F.grouping("label_value").alias("all_labels"),
+    rolled = columns.groupBy("period_id", "slice_value", "label_value", "level").agg(
         F.count(F.lit(1)).alias("rows"),
         F.count_if("labelled").alias("labelled_rows"),
-        F.sum("hash").alias("hash_sum"),
+        *[F.sum(f"hash_{shift}").alias(f"hash_{shift}") for shift in HASH_SHIFTS],
         F.sum("label_double").alias("label_sum"),
         F.min(F.col("label_value").cast("string")).alias("label_text"),
-        *[F.percentile_approx(delay, q).alias(name) for name, q in DELAY_QUANTILES.items()],
+        # one summary gives both quantiles (one call per quantile would keep a summary each)
+        F.percentile_approx(delay, list(DELAY_QUANTILES.values())).alias("delay_quantiles"),
         F.max(delay).alias("label_delay_days_max"),
     )
-    # Without a slice, the slice key is one constant (null) group: its level holds every row and
-    # the label groups; the level that rolls it up repeats it.
-    wanted = F.col("period_id").isNotNull() & (F.lit(True) if sliced else F.col("all_slices") == 0)
-    records = [row.asDict() for row in rolled.where(wanted).collect()]
-    groups = pd.DataFrame.from_records(
-        records,
-        columns=[
-            "period_id",
-            "slice_value",
-            "label_value",
-            "all_slices",
-            "all_labels",
-            "rows",
-            "labelled_rows",
-            "hash_sum",
-            "label_sum",
-            "label_text",
-            *DELAY_QUANTILES,
-            "label_delay_days_max",
-        ],
-    )
+    records = [_record(row) for row in rolled.collect()]
+    groups = pd.DataFrame.from_records(records, columns=GROUP_COLUMNS)
     # the values as the source holds them (ints stay ints; pandas would make them floats beside a null)
     groups["label_value"] = pd.Series([r["label_value"] for r in records], index=groups.index, dtype=object)
-    groups["slice_value"] = [
-        None if rolled_up else value
-        for value, rolled_up in zip(groups["slice_value"], groups["all_slices"], strict=True)
-    ]
-    groups["all_labels"] = groups["all_labels"] == 1
-    groups["hash_sum"] = [0 if h is None else int(h) for h in groups["hash_sum"]]
+    groups["slice_value"] = pd.Series([r["slice_value"] for r in records], index=groups.index, dtype=object)
     return PeriodCounts(groups, by_label)
+
+
+GROUP_COLUMNS = [
+    "period_id",
+    "slice_value",
+    "label_value",
+    "all_slices",
+    "all_labels",
+    "rows",
+    "labelled_rows",
+    "hash_sum",
+    "label_sum",
+    "label_text",
+    *DELAY_QUANTILES,
+    "label_delay_days_max",
+]
+
+
+def _hash_parts(hash_value: Column) -> list[Column]:
+    """The hash's parts, highest (signed) first: the hash is the sum of each part << its shift."""
+    parts = []
+    for high, shift in zip((64, *HASH_SHIFTS), HASH_SHIFTS, strict=False):
+        part = F.shiftright(hash_value, shift)
+        parts.append((part if high == 64 else part.bitwiseAND(F.lit((1 << (high - shift)) - 1))).alias(f"hash_{shift}"))
+    return parts
+
+
+def _record(row: Row) -> dict[str, Any]:
+    """One group as the driver keeps it: its level as flags, the hash parts added up and the
+    delay quantiles under their own names (null: no labelled row with a delay)."""
+    record = row.asDict()
+    level = record.pop("level")
+    quantiles = record.pop("delay_quantiles") or [None] * len(DELAY_QUANTILES)
+    hash_sum = sum(int(record.pop(f"hash_{shift}") or 0) << shift for shift in HASH_SHIFTS)
+    return record | {
+        "all_slices": level == BY_PERIOD,
+        "all_labels": level != BY_LABEL,
+        "hash_sum": hash_sum,
+        **dict(zip(DELAY_QUANTILES, quantiles, strict=True)),
+    }
 
 
 def _fingerprint(rows: int, hash_sum: Any) -> str:

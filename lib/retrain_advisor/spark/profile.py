@@ -29,7 +29,7 @@ from retrain_advisor.foundation.errors import SourceError
 from retrain_advisor.foundation.periods import MICROS_PER_DAY
 from retrain_advisor.foundation.vocabulary import MAX_CLASSES
 from retrain_advisor.planning.source_profile import ColumnKind, ColumnProfile, SourceProfile
-from retrain_advisor.spark.columns import NANOSECOND_TIMES, Features, candidate_features, quoted, sql_name
+from retrain_advisor.spark.columns import NANOSECOND_TIMES, Features, candidate_features, quoted, text_as_number
 from retrain_advisor.spark.kinds import column_kind
 from retrain_advisor.spark.labels import positive_label
 from retrain_advisor.spark.reading import read_source
@@ -290,10 +290,7 @@ def _present(raw: Column, kind: ColumnKind) -> Column:
 def _number(name: str, kind: ColumnKind) -> Column:
     """A double, with NaN and infinities as missing (as the study reads numeric features); text is
     read as the study reads numbers in text."""
-    if kind == "string":
-        value = F.expr(f"try_cast({sql_name(name)} AS DOUBLE)")
-    else:
-        value = quoted(name).cast("double")
+    value = text_as_number(name) if kind == "string" else quoted(name).cast("double")
     if kind in ("float", "string"):
         return F.when(~F.isnan(value) & (F.abs(value) != F.lit(float("inf"))), value)
     return value
