@@ -142,29 +142,53 @@ def _as_text(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
 def count_batch(counting: Counting, batch: pd.DataFrame) -> pd.DataFrame:
     """Rows per (period, slice, column, bin) of one batch, and the sum of the numeric values in
     each. A numeric value's cell is the number of edges at or below it; NaN, infinite and null
-    values have the null bin (None)."""
+    values have the null bin (None). Every column is counted with one `bincount` over
+    (period, slice, bin) codes."""
+    periods, period_values = pd.factorize(batch["period_id"].to_numpy(dtype=np.int64))
     slices, slice_values = pd.factorize(batch["slice_value"], use_na_sentinel=False)
-    keys, group = np.unique(np.c_[batch["period_id"].to_numpy(dtype=np.int64), slices], axis=0, return_inverse=True)
-    group = group.reshape(-1)
-    frames = []
-    for i, (name, edges) in enumerate(counting.columns):
-        values = batch[f"_{i}"]
-        if edges is None:
-            sizes = values.groupby([group, values.to_numpy(dtype=object)], dropna=False).size()
-            at, bins = sizes.index.get_level_values(0).to_numpy(), sizes.index.get_level_values(1)
-            frame = pd.DataFrame({"group": at, "bin": [None if pd.isna(b) else str(b) for b in bins]})
-            frame["rows"], frame["value_sum"] = sizes.to_numpy(), np.nan
-        else:
-            frame = _numeric_counts(values.to_numpy(dtype=float, na_value=np.nan), np.asarray(edges), group, len(keys))
-        frames.append(frame.assign(column_name=name))
-    counted = pd.concat(frames, ignore_index=True)
-    at = counted.pop("group").to_numpy()
-    counted["period_id"] = keys[at, 0]
-    counted["slice_value"] = [slice_values[s] for s in keys[at, 1]]
-    return counted[[*COUNT_KEYS, "rows", "value_sum"]]
+    group = periods * len(slice_values) + slices
+    groups = len(period_values) * len(slice_values)
+    parts = [
+        _numeric_counts(batch[f"_{i}"].to_numpy(dtype=float, na_value=np.nan), np.asarray(edges), group, groups)
+        if edges is not None
+        else _value_counts(batch[f"_{i}"], group, groups)
+        for i, (_, edges) in enumerate(counting.columns)
+    ]
+    at = np.concatenate([p.group for p in parts])
+    return pd.DataFrame(
+        {
+            "period_id": period_values[at // len(slice_values)],
+            "slice_value": slice_values[at % len(slice_values)],
+            "column_name": np.repeat([name for name, _ in counting.columns], [len(p.group) for p in parts]),
+            "bin": np.concatenate([p.bins for p in parts]),
+            "rows": np.concatenate([p.rows for p in parts]),
+            "value_sum": np.concatenate([p.value_sums for p in parts]),
+        }
+    )
 
 
-def _numeric_counts(values: np.ndarray, edges: np.ndarray, group: np.ndarray, groups: int) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Counted:
+    """One column's occupied (group, bin) pairs in a batch."""
+
+    group: np.ndarray
+    bins: np.ndarray  # text, None for missing values
+    rows: np.ndarray
+    value_sums: np.ndarray  # NaN for a categorical column and for missing values
+
+
+def _value_counts(values: pd.Series, group: np.ndarray, groups: int) -> _Counted:
+    """Counts per (group, value) of one categorical column; missing values have the last bin."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    width = len(uniques) + 1
+    cell = np.where(codes < 0, len(uniques), codes)
+    rows = np.bincount(group * width + cell, minlength=groups * width)
+    occupied = np.flatnonzero(rows)
+    bins = np.array([*(str(u) for u in uniques), None], dtype=object)
+    return _Counted(occupied // width, bins[occupied % width], rows[occupied], np.full(len(occupied), np.nan))
+
+
+def _numeric_counts(values: np.ndarray, edges: np.ndarray, group: np.ndarray, groups: int) -> _Counted:
     """Counts and value sums per (group, cell) of one numeric column; cell len(edges) + 1 holds
     the missing values."""
     missing = len(edges) + 1
@@ -176,11 +200,5 @@ def _numeric_counts(values: np.ndarray, edges: np.ndarray, group: np.ndarray, gr
     sums = np.bincount(flat, weights=np.where(finite, values, 0.0), minlength=size)
     occupied = np.flatnonzero(rows)
     cells = occupied % (missing + 1)
-    return pd.DataFrame(
-        {
-            "group": occupied // (missing + 1),
-            "bin": [None if c == missing else str(c) for c in cells],
-            "rows": rows[occupied],
-            "value_sum": np.where(cells == missing, np.nan, sums[occupied]),
-        }
-    )
+    bins = np.array([None if c == missing else str(c) for c in cells], dtype=object)
+    return _Counted(occupied // (missing + 1), bins, rows[occupied], np.where(cells == missing, np.nan, sums[occupied]))
