@@ -3,8 +3,9 @@
 Generates a history (default 10M rows, 20 numeric features, 52 weekly periods; features drift
 slowly) as Parquet once, then, each side in its own process so that peak memory is its own:
 
-- spark: the tool's path (`drift_columns` edges, `period_histograms`, `column_histograms` and
-  every CONSECUTIVE comparison), on the embedded local Spark;
+- spark: the tool's path (the row-hash value sample, which a run takes in prepare's counting
+  pass and this side in a pass of its own; `drift_columns` edges, `period_histograms`,
+  `column_histograms` and every CONSECUTIVE comparison), on the embedded local Spark;
 - pandas: what one would write without Spark: read the file into pandas, then for each period
   and feature compare the raw values with the previous period's (scipy `ks_2samp`,
   `wasserstein_distance`, `jensenshannon` and PSI on the previous period's deciles).
@@ -53,6 +54,7 @@ def spark_side(path: Path, features: list[str]) -> dict[str, float]:
     from retrain_advisor.analyses.drift.query import drift_columns, period_histograms
     from retrain_advisor.foundation.vocabulary import PERIOD, ROW_HASH, TARGET
     from retrain_advisor.planning.plan import Plan
+    from retrain_advisor.spark.period_counts import value_sample
     from retrain_advisor.spark.session import get_spark
     from retrain_advisor.spark.source import PreparedSource
 
@@ -66,7 +68,11 @@ def spark_side(path: Path, features: list[str]) -> dict[str, float]:
     periods = rows.groupBy(PERIOD).count().toPandas()  # the prepare stage's period profile, not timed
     started = time.perf_counter()
     profile = pd.DataFrame({"period_id": periods[PERIOD], "slice_value": None, "rows": periods["count"]})
-    source = PreparedSource(rows, "binary", features, [], ["0", "1"], "1", profile, None, pd.DataFrame())  # type: ignore[arg-type]
+    # the run takes this sample in prepare's counting pass; here it costs a pass of its own
+    sample = value_sample(F.col(ROW_HASH), int(profile["rows"].sum()), {f: F.col(f) for f in features})
+    picked = rows.where(sample.picked).select(*features).toPandas()
+    samples = {f: picked[f].to_numpy(dtype=float) for f in features}
+    source = PreparedSource(rows, "binary", features, [], ["0", "1"], "1", profile, None, pd.DataFrame(), samples)  # type: ignore[arg-type]
     columns = drift_columns(source, "label")
     histograms = column_histograms(period_histograms(rows, columns), [c.column for c in columns])
     compared = sum(1 for _ in drift_rows(histograms, Plan()))

@@ -181,7 +181,8 @@ def test_a_far_future_leaves_the_drift_of_an_earlier_fit_as_it_was(spark):
         rows = spark.createDataFrame(part).withColumn(ROW_HASH, F.xxhash64("x", PERIOD))
         counts = part.groupby(PERIOD).size()
         profile = pd.DataFrame({"period_id": counts.index, "slice_value": None, "rows": counts.to_numpy()})
-        source = PreparedSource(rows, "binary", ["x"], [], ["0", "1"], "1", profile, None, pd.DataFrame())  # type: ignore[arg-type]
+        sample = {"x": part["x"].to_numpy()}  # every row: fewer than VALUE_SAMPLE_ROWS
+        source = PreparedSource(rows, "binary", ["x"], [], ["0", "1"], "1", profile, None, pd.DataFrame(), sample)  # type: ignore[arg-type]
         measured = drift_columns(source, "label")
         histograms = column_histograms(period_histograms(rows, measured), [m.column for m in measured])
         return {

@@ -91,9 +91,13 @@ class Features:
 
     def cleaned(self, df: DataFrame) -> list[Column]:
         """The feature columns for the models: numbers as doubles, then the text columns."""
-        return [_clean_numeric(name, df.schema[name].dataType) for name in self.numeric] + [
+        return [value.alias(name) for name, value in self.numbers(df).items()] + [
             quoted(name) for name in self.categorical
         ]
+
+    def numbers(self, df: DataFrame) -> dict[str, Column]:
+        """Each numeric feature's values as the models read them."""
+        return {name: _clean_numeric(name, df.schema[name].dataType) for name in self.numeric}
 
 
 def candidate_features(df: DataFrame, config: StudyConfig) -> Features:
@@ -148,4 +152,4 @@ def _clean_numeric(name: str, kind: T.DataType) -> Column:
     value = text_as_number(name) if isinstance(kind, T.StringType) else quoted(name).cast("double")
     if isinstance(kind, (T.FloatType, T.DoubleType, T.StringType)):
         value = F.when(F.abs(value) == F.lit(float("inf")), F.lit(None)).otherwise(value)
-    return value.alias(name)
+    return value

@@ -6,7 +6,9 @@ label delay's quantiles. The driver then derives, without reading the source aga
 
 - the label's distinct values (when it has few: one group per class), which settle the task;
 - the profile: labelled rows, class counts and fingerprint of each period (and slice);
-- the arrival counts: rows, labelled rows, target average and label delay of each period (and slice).
+- the arrival counts: rows, labelled rows, target average and label delay of each period (and slice);
+- a sample of each numeric column's labelled values, chosen by row hash (the same rows however the
+  source is partitioned), from which drift places its cells.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
@@ -27,6 +30,8 @@ from retrain_advisor.foundation.vocabulary import DELAY_DAYS, MAX_CLASSES, PERIO
 # A 64-bit hash is summed in three parts of at most 22 bits, as longs (a decimal sum of the whole
 # hash costs twice as much): no part's sum overflows below 2^41 rows per period.
 HASH_SHIFTS = (42, 21, 0)
+# About this many labelled rows are sampled for the numeric columns' value samples.
+VALUE_SAMPLE_ROWS = 200_000
 # The levels of the counts: per label value, per period and slice, per period.
 BY_LABEL, BY_SLICE, BY_PERIOD = 0, 1, 2
 DELAY_QUANTILES = {"label_delay_days_p50": 0.5, "label_delay_days_p90": 0.9}
@@ -43,6 +48,7 @@ class PeriodCounts:
 
     groups: pd.DataFrame
     by_label: bool
+    value_samples: dict[str, np.ndarray]
 
     def label_values(self) -> list[Any] | None:
         """The label's distinct values, sorted; None when they were not counted or exceed MAX_CLASSES."""
@@ -147,12 +153,13 @@ def count_periods(
     label: Column,
     label_number: Column | None,
     fingerprint_hash: Column,
+    sample: ValueSample,
     by_label: bool,
     sliced: bool,
 ) -> PeriodCounts:
     """One aggregation over `frame`'s rows with a period. `by_label` groups by the label's value
     too (for a label with few values); `label_number` (a numeric label as double) is summed, and
-    `fingerprint_hash`, over the labelled rows."""
+    `fingerprint_hash`, over the labelled rows; the labelled rows `sample` picks give their values."""
     has_delay = DELAY_DAYS in frame.columns
     # The levels counted, as a rollup would, but only those used: 0 per label value (when the
     # label has few values), 1 per period and slice, 2 per period (when sliced). Each row is
@@ -161,6 +168,7 @@ def count_periods(
     level = F.col("level")
     totals = level != BY_LABEL
     hash_value = F.when(labelled & totals, fingerprint_hash)
+    sampled = labelled & (level == BY_SLICE) & sample.picked
     columns = (
         frame.where(F.col(PERIOD).isNotNull())
         .select("*", F.explode(F.array(*[F.lit(n) for n in levels])).alias("level"))
@@ -175,6 +183,7 @@ def count_periods(
                 "label_double"
             ),
             (F.when(labelled & totals, F.col(DELAY_DAYS)) if has_delay else F.lit(None).cast("double")).alias("delay"),
+            *[F.when(sampled, value).alias(f"sample_{i}") for i, value in enumerate(sample.values.values())],
         )
     )
     delay = F.col("delay")
@@ -187,13 +196,33 @@ def count_periods(
         # one summary gives both quantiles (one call per quantile would keep a summary each)
         F.percentile_approx(delay, list(DELAY_QUANTILES.values())).alias("delay_quantiles"),
         F.max(delay).alias("label_delay_days_max"),
+        *[F.collect_list(f"sample_{i}").alias(f"sample_{i}") for i in range(len(sample.values))],
     )
-    records = [_record(row) for row in rolled.collect()]
+    collected = rolled.collect()
+    value_samples = {
+        name: np.array([v for row in collected for v in row[f"sample_{i}"]], dtype=float)
+        for i, name in enumerate(sample.values)
+    }
+    records = [_record(row, len(sample.values)) for row in collected]
     groups = pd.DataFrame.from_records(records, columns=GROUP_COLUMNS)
     # the values as the source holds them (ints stay ints; pandas would make them floats beside a null)
     groups["label_value"] = pd.Series([r["label_value"] for r in records], index=groups.index, dtype=object)
     groups["slice_value"] = pd.Series([r["slice_value"] for r in records], index=groups.index, dtype=object)
-    return PeriodCounts(groups, by_label)
+    return PeriodCounts(groups, by_label, value_samples)
+
+
+@dataclass(frozen=True)
+class ValueSample:
+    """Which labelled rows give their values (`picked`), and the values taken, by name."""
+
+    picked: Column
+    values: dict[str, Column]
+
+
+def value_sample(row_hash: Column, labelled_rows: int, values: dict[str, Column]) -> ValueSample:
+    """About VALUE_SAMPLE_ROWS of `labelled_rows` rows, picked by their hash."""
+    keep = min(1.0, VALUE_SAMPLE_ROWS / max(labelled_rows, 1))
+    return ValueSample((row_hash.bitwiseAND(F.lit(0xFFFFFF)) / F.lit(0x1000000)) < F.lit(keep), values)
 
 
 GROUP_COLUMNS = [
@@ -221,10 +250,12 @@ def _hash_parts(hash_value: Column) -> list[Column]:
     return parts
 
 
-def _record(row: Row) -> dict[str, Any]:
+def _record(row: Row, samples: int) -> dict[str, Any]:
     """One group as the driver keeps it: its level as flags, the hash parts added up and the
-    delay quantiles under their own names (null: no labelled row with a delay)."""
+    delay quantiles under their own names (null: no labelled row with a delay); no samples."""
     record = row.asDict()
+    for i in range(samples):
+        del record[f"sample_{i}"]
     level = record.pop("level")
     quantiles = record.pop("delay_quantiles") or [None] * len(DELAY_QUANTILES)
     hash_sum = sum(int(record.pop(f"hash_{shift}") or 0) << shift for shift in HASH_SHIFTS)

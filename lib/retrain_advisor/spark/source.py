@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pyspark.errors import AnalysisException, ParseException
 from pyspark.sql import Column, DataFrame, Row, SparkSession
@@ -34,7 +35,7 @@ from retrain_advisor.foundation.vocabulary import (
 )
 from retrain_advisor.spark.columns import NUMERIC_TYPES, Features, candidate_features, quoted
 from retrain_advisor.spark.labels import Label, label_of
-from retrain_advisor.spark.period_counts import ClassOf, PeriodCounts, count_periods
+from retrain_advisor.spark.period_counts import ClassOf, PeriodCounts, count_periods, value_sample
 from retrain_advisor.spark.reading import read_source
 from retrain_advisor.spark.times import TimeColumn, time_column
 
@@ -85,6 +86,8 @@ class PreparedSource:
     report: SourceReport
     # per period (and slice): rows, labelled_rows, target_average, label delay quantiles, class_counts
     arrival: pd.DataFrame
+    # a row-hash sample of each numeric feature's labelled values (and a numeric label's, as TARGET)
+    value_samples: dict[str, np.ndarray]
     slice_key: str | None = None
 
     @cached_property
@@ -157,6 +160,7 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
         counts.profile(class_of, config),
         report,
         counts.arrival(label.task, class_of),
+        counts.value_samples,
         config.slice.key,
     )
 
@@ -281,17 +285,22 @@ def _valid(timed: _TimedRows) -> DataFrame:
 def _count_periods(
     timed: _TimedRows, features: Features, label_type: T.DataType, totals: Row, config: StudyConfig
 ) -> PeriodCounts:
-    """The one pass that counts rows, labels and label delays per period (`period_counts`). The
+    """The one pass that counts rows, labels and label delays per period and samples the numeric
+    values (`period_counts`): the regression label's under TARGET. The
     approximate distinct count only decides whether grouping by the label's value is cheap; the
     task is inferred from the exact values (approx_count_distinct may be off by a few percent)."""
     cols = config.columns
     label = quoted(cols.label)
+    label_number = label.cast("double") if isinstance(label_type, NUMERIC_TYPES) else None
+    row_hash = _row_hash([cols.label, *features.numeric, *features.categorical])
+    sampled = features.numbers(timed.frame) | ({TARGET: label_number} if label_number is not None else {})
     return count_periods(
         timed.frame,
         ~timed.missing_label,
         label,
-        label.cast("double") if isinstance(label_type, NUMERIC_TYPES) else None,
-        _fingerprint_hash(_row_hash([cols.label, *features.numeric, *features.categorical]), config),
+        label_number,
+        _fingerprint_hash(row_hash, config),
+        value_sample(row_hash, int(totals["used"]), sampled),
         by_label=totals["distinct_labels"] <= 2 * MAX_CLASSES,
         sliced=config.slice.key is not None,
     )

@@ -25,7 +25,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from retrain_advisor.analyses.drift.histograms import DriftColumn
-from retrain_advisor.foundation.vocabulary import FEATURE, LABEL, PERIOD, ROW_HASH, SLICE, TARGET
+from retrain_advisor.foundation.vocabulary import FEATURE, LABEL, PERIOD, SLICE, TARGET
 from retrain_advisor.spark.columns import quoted
 from retrain_advisor.spark.source import PreparedSource
 
@@ -33,9 +33,6 @@ from retrain_advisor.spark.source import PreparedSource
 # values repeat): fine enough that the deciles of any training window are placed within half a
 # cell, few enough that the counts stay periods x columns x cells.
 GRID_CELLS = 100
-# Cell edges come from a seeded sample of about this many rows, taken by row hash: the same rows
-# however the data is partitioned, so the same edges on a laptop and on a cluster.
-EDGE_SAMPLE_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -47,14 +44,15 @@ class MeasuredColumn:
 
 
 def drift_columns(source: PreparedSource, label: str) -> list[MeasuredColumn]:
-    """The features and the label, numeric ones with the cell edges of all labelled history."""
-    numeric = [(name, quoted(name).cast("double"), FEATURE) for name in source.numeric]
+    """The features and the label, numeric ones with the cell edges of all labelled history (from
+    prepare's row-hash sample: the same rows however the data is partitioned, so the same edges on
+    a laptop and on a cluster)."""
+    numeric = [(name, quoted(name).cast("double"), FEATURE, name) for name in source.numeric]
     if source.task == "regression":
-        numeric.append((label, F.col(TARGET).cast("double"), LABEL))
-    edges = _cell_edges(source, [value for _, value, _ in numeric])
+        numeric.append((label, F.col(TARGET).cast("double"), LABEL, TARGET))
     columns = [
-        MeasuredColumn(DriftColumn(name, role, True, column_edges), value)
-        for (name, value, role), column_edges in zip(numeric, edges, strict=True)
+        MeasuredColumn(DriftColumn(name, role, True, grid_edges(source.value_samples[sampled])), value)
+        for name, value, role, sampled in numeric
     ]
     columns += [
         MeasuredColumn(DriftColumn(name, FEATURE, False), quoted(name).cast("string")) for name in source.categorical
@@ -62,17 +60,6 @@ def drift_columns(source: PreparedSource, label: str) -> list[MeasuredColumn]:
     if source.task != "regression":
         columns.append(MeasuredColumn(DriftColumn(label, LABEL, False), F.col(TARGET).cast("string")))
     return columns
-
-
-def _cell_edges(source: PreparedSource, values: list[Column]) -> list[tuple[float, ...]]:
-    """The cell edges of each value over a row-hash sample of the labelled rows."""
-    if not values:
-        return []
-    total = int(source.periods.loc[source.periods["slice_value"].isna(), "rows"].sum())
-    keep = min(1.0, EDGE_SAMPLE_ROWS / max(total, 1))
-    sampled = source.rows.where((F.col(ROW_HASH).bitwiseAND(F.lit(0xFFFFFF)) / F.lit(0x1000000)) < F.lit(keep))
-    sample = sampled.select(*[v.alias(f"_{i}") for i, v in enumerate(values)]).toPandas()
-    return [grid_edges(sample[f"_{i}"].to_numpy(dtype=float)) for i in range(len(values))]
 
 
 def grid_edges(values: np.ndarray) -> tuple[float, ...]:
