@@ -168,7 +168,7 @@ def _add_run_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--incremental",
         action="store_true",
-        help="reuse the fits and evaluations of the study's latest succeeded run whose inputs are unchanged "
+        help="reuse the fits and evaluations of the study's latest succeeded runs whose inputs are unchanged "
         "(execution.incremental)",
     )
     add_override_flag(command)

@@ -1,6 +1,7 @@
 """Incremental runs: after a week is appended, a run that reuses the earlier run's fits and
 evaluations writes the same tables as a full run; after an old week is backfilled, exactly the
-fits that train on it and the evaluations that read it are computed again."""
+fits that train on it and the evaluations that read it are computed again; once the backfill is
+undone, an earlier run before it gives them back."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ REUSE_COLUMNS = {"reused_from", "reused_fits", "reused_evaluations"}
 def runs(spark, history, tmp_path_factory) -> dict[str, Any]:
     """One history grown by a week, then backfilled, with a run after each step:
     `before` on all weeks but the last, then `incremental` and `full` once the last is appended,
-    then `backfilled` (incremental) after an old week's labels changed."""
+    then `backfilled` (incremental) after an old week's labels changed, then `undone`
+    (incremental) after the change was reverted."""
     source = str(tmp_path_factory.mktemp("growing") / "history")
     complete = spark.read.format("delta").load(history("gradual", drift_strength=1.5))
     complete.where(F.col("event_time") < F.lit(LAST_WEEK)).write.format("delta").save(source)
@@ -42,13 +44,16 @@ def runs(spark, history, tmp_path_factory) -> dict[str, Any]:
     complete.where(F.col("event_time") >= F.lit(LAST_WEEK)).write.format("delta").mode("append").save(source)
     done["incremental"] = run_study(spark, incremental, run_id="incremental")
     done["full"] = run_study(spark, config, run_id="full")
-    spark.sql(
+    flip_labels = (
         f"UPDATE delta.`{source}` SET label = 1 - label "
         f"WHERE event_time >= '{BACKFILLED_WEEK}' AND event_time < '{BACKFILLED_WEEK + dt.timedelta(weeks=1)}' "
         "AND pmod(xxhash64(event_time), 10) = 0"
     )
+    spark.sql(flip_labels)
     done["backfilled"] = run_study(spark, incremental, run_id="backfilled")
     done["plan"] = prepare_study(spark, incremental).plan
+    spark.sql(flip_labels)  # the backfill undone: the rows are those of `full` again
+    done["undone"] = run_study(spark, incremental, run_id="undone")
     return done
 
 
@@ -98,3 +103,18 @@ def test_a_backfilled_week_recomputes_exactly_what_read_it(runs):
     assert row.reused_from == "full"
     # the joint replay's fits are counted too: none of them trains on the backfilled week
     assert (row.reused_fits, row.reused_evaluations) == (row.n_fits - len(reading), row.n_evaluations - len(rescored))
+
+
+def test_an_undone_backfill_takes_the_week_back_from_the_run_before_it(runs):
+    """The latest run read the backfilled week; `full`, older, read the rows the source holds
+    again: its fits and evaluations of that week are taken, so nothing is computed."""
+    store = runs["full"].store
+    row = runs_row(store, "undone")
+    assert row.reused_from == "backfilled, full"
+    assert (row.reused_fits, row.reused_evaluations) == (row.n_fits, row.n_evaluations)
+    for table in SCHEMAS:
+        left, right = (comparable(store, run_id, table) for run_id in ("undone", "full"))
+        if table == "runs":  # two updates later: the same rows at another Delta version
+            left, right = (frame.drop(columns=[*sorted(REUSE_COLUMNS), "source_version"]) for frame in (left, right))
+        assert len(left) == len(right) > (-1 if table in MAY_BE_EMPTY else 0), table
+        pd.testing.assert_frame_equal(left, right, check_exact=False, rtol=1e-9, obj=table)

@@ -416,7 +416,7 @@ class ExecutionConfig(_Section):
     )
     incremental: bool = Field(
         False,
-        description="reuse the fits and evaluations of the latest succeeded run of the study whose inputs are "
+        description="reuse the fits and evaluations of the latest succeeded runs of the study whose inputs are "
         "unchanged; only new or changed periods are computed",
     )
 

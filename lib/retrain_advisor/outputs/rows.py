@@ -8,7 +8,7 @@ import functools
 import json
 import platform
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
@@ -137,7 +137,7 @@ class RunInputs:
 
     key: str
     period_fingerprints: dict[str, str]
-    reused_from: str | None = None
+    reused_from: list[str] = field(default_factory=list)  # newest first
     reused_fits: int = 0
     reused_evaluations: int = 0
 
@@ -185,7 +185,7 @@ class RunRows:
             "left_out_columns": source.report.left_out_columns if source else None,
             "inputs_key": inputs.key if inputs else None,
             "period_fingerprints": inputs.period_fingerprints if inputs else None,
-            "reused_from": inputs.reused_from if inputs else None,
+            "reused_from": (", ".join(inputs.reused_from) or None) if inputs else None,
             "reused_fits": inputs.reused_fits if inputs else None,
             "reused_evaluations": inputs.reused_evaluations if inputs else None,
         }

@@ -54,7 +54,7 @@ class StudyRun:
         self.started_at = dt.datetime.now(dt.timezone.utc)
         self.jobs = JobLabels(spark, self.run_id)
         self.inputs: RunInputs | None = None  # set once the study is prepared
-        self.reuse: Reuse | None = None  # what an incremental run takes from an earlier one
+        self.reuse: Reuse | None = None  # what an incremental run takes from earlier ones
 
     def record(
         self, status: str, error: str | None = None, study: PreparedStudy | None = None, done: Plan | None = None

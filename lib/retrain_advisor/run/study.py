@@ -45,7 +45,6 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
         run.inputs = RunInputs(inputs_key(study), fingerprints_by_window(study))
         if config.execution.incremental:
             run.reuse = find_reuse(run.store, study, run.inputs.key, run.run_id)
-            run.inputs.reused_from = run.reuse.run_id if run.reuse else None
 
         with stage("fit", timings, f"{len(plan.fits)} models ", run.jobs):
             run.store.replace_run("fits", fit_rows(run, study, plan, Plan()), run.run_id)

@@ -1,5 +1,5 @@
 """Train and score a plan's fits and evaluations in Spark: those a run does not have yet, less
-those an earlier run can give (incremental runs, `run.reuse`)."""
+those earlier runs can give (incremental runs, `run.reuse`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from retrain_advisor.spark.execute import run_fits, run_scores
 
 def fit_rows(run: StudyRun, study: PreparedStudy, plan: Plan, done: Plan) -> DataFrame:
     """Rows of the fits table for the fits of `plan` beyond `done`: trained now, or taken from
-    the earlier run when their inputs are unchanged."""
+    an earlier run when their inputs are unchanged."""
     reused = _reused(run, plan)
     to_train, _ = plan.beyond(done.merge(reused))
     rows = _empty(run, "fits")
@@ -34,13 +34,13 @@ def fit_rows(run: StudyRun, study: PreparedStudy, plan: Plan, done: Plan) -> Dat
     taken = Plan({k: f for k, f in reused.fits.items() if k not in done.fits})
     if run.reuse is not None and taken.fits:
         rows = rows.unionByName(_in_order(reused_fit_rows(run.store, run.reuse, taken, plan, run.run_id), "fits"))
-        _count(run, fits=len(taken.fits))
+        _count(run, taken, fits=len(taken.fits))
     return rows
 
 
 def evaluation_rows(run: StudyRun, study: PreparedStudy, plan: Plan, done: Plan, fits: DataFrame) -> DataFrame:
     """Rows of the evaluations table for the evaluations of `plan` beyond `done`, scored now with
-    the run's `fits`, or taken from the earlier run."""
+    the run's `fits`, or taken from the run their fit is taken from."""
     reused = _reused(run, plan)
     _, to_score = plan.beyond(done.merge(reused))
     rows = _empty(run, "evaluations")
@@ -52,9 +52,9 @@ def evaluation_rows(run: StudyRun, study: PreparedStudy, plan: Plan, done: Plan,
         rows = _in_order(run.rows.evaluation_rows(scores, to_score, study.source, fits), "evaluations")
     taken = reused.evaluations - done.evaluations
     if run.reuse is not None and taken:
-        reused_rows = reused_evaluation_rows(run.store, run.reuse, taken, run.run_id)
+        reused_rows = reused_evaluation_rows(run.store, run.reuse, reused, taken, run.run_id)
         rows = rows.unionByName(_in_order(reused_rows, "evaluations"))
-        _count(run, evaluations=len(taken))
+        _count(run, Plan(reused.fits, taken), evaluations=len(taken))
     return rows
 
 
@@ -70,7 +70,10 @@ def _empty(run: StudyRun, table: str) -> DataFrame:
     return run.spark.createDataFrame([], SCHEMAS[table])
 
 
-def _count(run: StudyRun, fits: int = 0, evaluations: int = 0) -> None:
-    if run.inputs is not None:
+def _count(run: StudyRun, taken: Plan, fits: int = 0, evaluations: int = 0) -> None:
+    """Add to what the run records it reused, and from which runs (newest first)."""
+    if run.inputs is not None and run.reuse is not None:
         run.inputs.reused_fits += fits
         run.inputs.reused_evaluations += evaluations
+        used = {*run.inputs.reused_from, *run.reuse.run_ids(taken)}
+        run.inputs.reused_from = [earlier.run_id for earlier in run.reuse.runs if earlier.run_id in used]
