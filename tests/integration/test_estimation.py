@@ -12,7 +12,9 @@ from mlflow.tracking import MlflowClient
 from pyspark.sql import functions as F
 
 from retrain_advisor.outputs.summary import summary_lines
+from retrain_advisor.outputs.views import create_views
 from tests.configs import study_config
+from tests.unit.test_bundle import dashboard_datasets, dashboard_fields
 
 from .conftest import START
 
@@ -125,3 +127,20 @@ def test_the_summary_and_mlflow_say_how_well_the_estimate_tracked(estimated, mlf
     client = MlflowClient(mlflow_store)
     assert "tables/estimate_evidence.json" in {a.path for a in client.list_artifacts(run.info.run_id, "tables")}
     assert "figures/estimates.png" in {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
+
+
+def test_the_dashboards_estimates_page_shows_the_primary_metric_of_the_latest_run(spark, estimated):
+    """The bundle's dashboard dataset, run over this study's tables (as temporary views, since they
+    live at a path), returns the pooled row and one per age of the primary metric."""
+    result, _ = estimated
+    names = [*create_views(spark, result.store, temporary=True), "estimate_tracking"]
+    result.table("estimate_tracking").createOrReplaceTempView("estimate_tracking")
+    try:
+        rows = spark.sql(dashboard_datasets()["estimate_tracking"])
+        assert dashboard_fields()["estimate_tracking"] <= set(rows.columns)
+        shown = rows.toPandas()
+    finally:
+        for name in names:
+            spark.catalog.dropTempView(name)
+    assert set(shown["metric"]) == {result.primary_metric}
+    assert shown["model_age"].isna().sum() == 1 and shown["model_age"].notna().sum() > 1
