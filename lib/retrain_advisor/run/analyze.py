@@ -1,6 +1,7 @@
-"""The analysis stages of a run. Spark reads what touches raw rows (arrival, drift histograms) and
-the evaluation table once; every analysis then runs on the driver (`analyses.pipeline`), and each
-result table is written in one commit."""
+"""The analysis stages of a run. Spark reads what touches raw rows (the drift histograms) and the
+evaluation table once; the arrival table comes from prepare's counts, every analysis runs on the
+driver (`analyses.pipeline`), and each result table is written in one commit, all of them side by
+side at the end."""
 
 from __future__ import annotations
 
@@ -69,7 +70,6 @@ def analyze(run: StudyRun, study: PreparedStudy, evaluations: DataFrame, timings
     with stage("arrival", timings, "(the arrival table from prepare's counts) ", run.jobs):
         arrival = arrival_table(study)
         records = [{**r, "window": run.rows.window(r["period_id"])} for r in arrival.to_dict("records")]
-        store.replace_run("data_arrival", run.rows.frame("data_arrival", records), run_id)
     with stage("evaluations", timings, "(read the evaluation table once) ", run.jobs):
         evaluated = read_evaluations(evaluations)
     drift = None
@@ -103,7 +103,8 @@ def analyze(run: StudyRun, study: PreparedStudy, evaluations: DataFrame, timings
             results = analyse(performance_frame(evaluated, done, study.metrics), context, drift)
     tracking = estimate_tracking(evaluated, study.metrics) if config.estimation.enabled else None
     with stage("write", timings, "(the result tables) ", run.jobs):
-        store.replace_runs(TableRows(run.rows, config, study.primary).of(results, drift, tracking), run_id)
+        tables = TableRows(run.rows, config, study.primary).of(results, drift, tracking)
+        store.replace_runs({"data_arrival": run.rows.frame("data_arrival", records), **tables}, run_id)
     return done
 
 
