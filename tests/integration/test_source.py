@@ -116,3 +116,47 @@ def test_text_is_read_as_the_number_spark_casts_it_to(spark):
     rows = df.select("v", F.expr("try_cast(v AS DOUBLE)").alias("cast"), text_as_number("v").alias("read")).collect()
     assert sum(r.cast is not None for r in rows) == 12
     assert [r.v for r in rows if repr(r.cast) != repr(r.read)] == []
+
+
+@pytest.mark.parametrize("kind", ["timestamp", "timestamp_ntz", "date"])
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])  # UTC+14 and UTC-11
+def test_rows_of_some_periods_are_all_read_and_far_files_are_skipped(spark, tmp_path, kind, zone):
+    """Times every three hours over 30 weeks, one file per week: the rows of any run of weeks,
+    cut in a zone far from UTC, are exactly those the full read gives them, and a file far from
+    them is not opened."""
+    start = dt.datetime(2024, 1, 1)
+    times = spark.createDataFrame(
+        [(start + dt.timedelta(hours=3 * i), i % 2, float(i)) for i in range(30 * 7 * 8)],
+        "at_utc timestamp_ntz, churned int, amount double",
+    )
+    at = {
+        "timestamp": F.to_utc_timestamp(F.col("at_utc").cast("timestamp"), F.current_timezone()),
+        "timestamp_ntz": F.col("at_utc"),
+        "date": F.to_date("at_utc"),
+    }[kind]
+    path = str(tmp_path / "weekly")
+    week = F.floor(F.datediff(F.to_date("at_utc"), F.lit("2024-01-01")) / 7)
+    (
+        times.select(at.alias("happened"), "churned", "amount", week.alias("week"))
+        .repartition("week")
+        .sortWithinPartitions("happened")
+        .drop("week")
+        .write.format("delta")
+        .save(path)
+    )
+    study = make_config(
+        SOURCE_STUDY, source={"path": path}, columns={"event_time": "happened"}, period={"timezone": zone}
+    )
+    prepared = prepare_source(spark, study)
+    assert prepared.rows_between is not None
+    ids = prepared.period_ids
+    everything = prepared.rows.select("__period", "__row_hash").toPandas()
+    for first, last in [(ids[0], ids[0]), (ids[3], ids[5]), (ids[-1], ids[-1]), (ids[0], ids[-1])]:
+        bounded = prepared.rows_in([first, last])
+        read = bounded.select("__period", "__row_hash").toPandas()
+        wanted = everything[everything["__period"].between(first, last)]
+        kept = read[read["__period"].between(first, last)]
+        assert sorted(kept["__row_hash"]) == sorted(wanted["__row_hash"]), (first, last)
+        if (first, last) == (ids[-1], ids[-1]):
+            files = {r[0] for r in bounded.select(F.input_file_name()).distinct().collect()}
+            assert len(files) <= 3, files  # the last week's file, and a neighbour's within the margin

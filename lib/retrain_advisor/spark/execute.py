@@ -15,7 +15,7 @@ task streams its rows through `mapInPandas`. On the demo this moved rows in half
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -127,13 +127,14 @@ def fit_groups(samples: list[FitSample], fits_per_task: int) -> list[list[FitSam
     return [ordered[i : i + fits_per_task] for i in range(0, len(ordered), fits_per_task)]
 
 
-def _sample_columns(source: PreparedSource, seed: int) -> DataFrame:
-    """The source rows with the training sample key, and the label's arrival as epoch microseconds.
+def _sample_columns(source: PreparedSource, seed: int, periods: Iterable[int]) -> DataFrame:
+    """The source rows (of files that can hold `periods`) with the training sample key, and the
+    label's arrival as epoch microseconds.
 
     The key is the same for every fit: fits whose windows overlap keep the same rows (a smaller
     cap keeps a subset of a larger one's), so one copy of a row serves every fit of a task.
     """
-    rows = source.rows.withColumn(SAMPLE, _sample_key(f"train:{seed}"))
+    rows = source.rows_in(periods).withColumn(SAMPLE, _sample_key(f"train:{seed}"))
     if LABEL_TIME in rows.columns:
         rows = rows.withColumn(LABEL_MICROS, F.unix_micros(F.col(LABEL_TIME))).drop(LABEL_TIME)
     return rows
@@ -156,7 +157,8 @@ def training_rows(
         [(s.fit.fit_id, p, s.fraction, s.trained_at) for s in samples for p in s.periods],
         f"{FIT} string, {PERIOD} int, {FRACTION} double, {TRAINED_AT} bigint",
     )
-    return _sampled(_sample_columns(source, seed).join(F.broadcast(windows), PERIOD))
+    periods = {p for s in samples for p in s.periods}
+    return _sampled(_sample_columns(source, seed, periods).join(F.broadcast(windows), PERIOD))
 
 
 def group_windows(groups: list[list[FitSample]]) -> list[tuple[int, int, float, int]]:
@@ -237,12 +239,14 @@ def run_fits(
     samples = fit_samples(plan, source, unit, zone)
     groups = fit_groups(samples, fits_per_task)
     keys = task_keys(spark, len(groups))
+    windows = group_windows(groups)
     window_df = spark.createDataFrame(
-        [(g, keys[g], p, fraction, trained_at) for g, p, fraction, trained_at in group_windows(groups)],
+        [(g, keys[g], p, fraction, trained_at) for g, p, fraction, trained_at in windows],
         f"{FIT_GROUP} int, {TASK} bigint, {PERIOD} int, {FRACTION} double, {TRAINED_AT} bigint",
     )
+    periods = {p for _, p, _, _ in windows}
     fitted = (
-        _sampled(_sample_columns(source, ctx.seed).join(F.broadcast(window_df), PERIOD))
+        _sampled(_sample_columns(source, ctx.seed, periods).join(F.broadcast(window_df), PERIOD))
         .repartition(max(len(groups), 1), TASK)
         .drop(TASK)
         .transform(lambda rows: map_in_pandas(rows, _fit_task(groups, ctx), FIT_RESULT_SCHEMA))
@@ -342,12 +346,16 @@ def _score_task(
 
 def scoring_rows(spark: SparkSession, plan: Plan, source: PreparedSource, max_rows: int, seed: int) -> DataFrame:
     """The sampled rows of every scored period: the same rows for every fit scored on it."""
+    periods = plan.scored_periods()
     fractions = spark.createDataFrame(
-        [(p, sampling_fraction(source.labelled_rows(p), max_rows)) for p in plan.scored_periods()],
+        [(p, sampling_fraction(source.labelled_rows(p), max_rows)) for p in periods],
         f"{PERIOD} int, {FRACTION} double",
     )
     return (
-        source.rows.join(F.broadcast(fractions), PERIOD).where(_sample_key(str(seed)) < F.col(FRACTION)).drop(FRACTION)
+        source.rows_in(periods)
+        .join(F.broadcast(fractions), PERIOD)
+        .where(_sample_key(str(seed)) < F.col(FRACTION))
+        .drop(FRACTION)
     )
 
 

@@ -8,8 +8,10 @@ the arrival counts. This module returns the usable rows with those counts.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -23,7 +25,7 @@ from pyspark.sql import types as T
 
 from retrain_advisor.foundation.config import PeriodUnit, StudyConfig, Task
 from retrain_advisor.foundation.errors import SourceError
-from retrain_advisor.foundation.periods import EPOCH_DAY, EPOCH_MONDAY, MICROS_PER_DAY
+from retrain_advisor.foundation.periods import EPOCH_DAY, EPOCH_MONDAY, MICROS_PER_DAY, period_start
 from retrain_advisor.foundation.vocabulary import (
     DELAY_DAYS,
     LABEL_TIME,
@@ -89,6 +91,18 @@ class PreparedSource:
     # a row-hash sample of each numeric feature's labelled values (and a numeric label's, as TARGET)
     value_samples: dict[str, np.ndarray]
     slice_key: str | None = None
+    # the usable rows of periods first..last, read through a filter on the raw time column
+    # (`_time_range`); None when that column cannot be filtered so
+    rows_between: Callable[[int, int], DataFrame] | None = None
+
+    def rows_in(self, periods: Iterable[int]) -> DataFrame:
+        """The usable rows, with the files that cannot hold any row of `periods` left unread when
+        the source's time column allows (Delta and Parquet compare the filter with each file's
+        minimum and maximum); the caller still picks its periods' rows."""
+        wanted = list(periods)
+        if self.rows_between is None or not wanted:
+            return self.rows
+        return self.rows_between(min(wanted), max(wanted))
 
     @cached_property
     def _rows_by_period(self) -> dict[int, int]:
@@ -139,6 +153,12 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
     label = _label(label_type, counts, totals, config)
     rows = _usable_rows(timed, config, features, label)
     class_of = _class_of(label)
+    time_range = _time_range(raw, config)
+
+    def rows_between(first: int, last: int) -> DataFrame:
+        assert time_range is not None
+        return _usable_rows(_timed_rows(raw.where(time_range(first, last)), config, features), config, features, label)
+
     report = SourceReport(
         name=config.source.describe(),
         delta_version=version,
@@ -162,6 +182,7 @@ def prepare_source(spark: SparkSession, config: StudyConfig) -> PreparedSource:
         counts.arrival(label.task, class_of),
         counts.value_samples,
         config.slice.key,
+        rows_between if time_range is not None else None,
     )
 
 
@@ -368,6 +389,42 @@ def _row_hash(names: list[str]) -> Column:
     """A hash of the row's content. xxhash64 skips nulls, so which columns are null is hashed too."""
     null_pattern = F.concat(*[F.when(quoted(c).isNull(), F.lit("1")).otherwise(F.lit("0")) for c in names])
     return F.xxhash64(*[quoted(c) for c in names], F.col(PERIOD), null_pattern)
+
+
+# Kinds of time column a filter can compare with file statistics as they are, without reading
+# them first (text needs parsing; numbers since 1970 a unit found by a pass of their own).
+FILTERABLE_TIMES = (T.TimestampType, T.TimestampNTZType, T.DateType)
+# Days added on either side of a time filter's range: more than any time zone's offset, so the
+# filter keeps every row of the periods asked for whichever zone cuts them.
+TIME_FILTER_MARGIN = dt.timedelta(days=2)
+
+
+def _time_range(raw: DataFrame, config: StudyConfig) -> Callable[[int, int], Column] | None:
+    """A filter on the raw event time keeping every row of periods first..last (and a margin),
+    which the reader can test against each file's minimum and maximum; None when the event time
+    is not a timestamp or date, or the label time would be read again at a cost."""
+    cols, types = config.columns, {f.name: f.dataType for f in raw.schema.fields}
+    if not isinstance(types[cols.event_time], FILTERABLE_TIMES):
+        return None
+    if cols.label_time and not isinstance(types[cols.label_time], (*FILTERABLE_TIMES, T.StringType)):
+        return None  # a number since 1970: its unit would be found again by a pass
+    kind, unit = types[cols.event_time], config.period.unit
+
+    def bound(day: dt.date) -> Column:
+        if isinstance(kind, T.DateType):
+            return F.lit(day.isoformat()).cast("date")
+        if isinstance(kind, T.TimestampNTZType):
+            return F.lit(day.isoformat()).cast("timestamp_ntz")
+        midnight = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+        return F.timestamp_micros(F.lit(int(midnight.timestamp()) * 1_000_000))
+
+    def within(first: int, last: int) -> Column:
+        start = period_start(unit, first) - TIME_FILTER_MARGIN
+        end = period_start(unit, last + 1) + TIME_FILTER_MARGIN
+        time = quoted(cols.event_time)
+        return (time >= bound(start)) & (time < bound(end))
+
+    return within
 
 
 def _slice_column(config: StudyConfig) -> Column:
