@@ -40,7 +40,7 @@ def fit_rows(run: StudyRun, study: PreparedStudy, plan: Plan, done: Plan) -> Dat
 
 def evaluation_rows(run: StudyRun, study: PreparedStudy, plan: Plan, done: Plan, fits: DataFrame) -> DataFrame:
     """Rows of the evaluations table for the evaluations of `plan` beyond `done`, scored now with
-    the run's `fits`, or taken from the run their fit is taken from."""
+    the run's `fits`, or taken from an earlier run that scored the same fit on the same rows."""
     reused = _reused(run, plan)
     _, to_score = plan.beyond(done.merge(reused))
     rows = _empty(run, "evaluations")
