@@ -77,8 +77,8 @@ def test_each_fit_and_evaluation_comes_from_the_newest_run_that_has_it_unchanged
     reuse = Reuse((newest, older))
     reused = reuse.of(plan)
     assert reused.fits == plan.fits and reused.evaluations == plan.evaluations
-    for fit_id, fit in plan.fits.items():
-        assert reuse.fit_source(fit_id, fit) == ("older" if fit.trains_on(110) else "newest")
+    for fit in plan.fits.values():
+        assert reuse.fit_source(fit) == ("older" if fit.trains_on(110) else "newest")
     for e in plan.evaluations:
         reads_110 = plan.fits[e.fit_id].trains_on(110) or e.period_id == 110
         assert reuse.evaluation_source(e, plan.fits[e.fit_id]) == ("older" if reads_110 else "newest")

@@ -91,8 +91,8 @@ class EarlierRun:
     evaluations: frozenset[tuple[str, int]]
     changed_periods: frozenset[int]
 
-    def gives(self, fit_id: str, fit: FitSpec) -> bool:
-        return fit_id in self.fit_ids and not any(fit.trains_on(p) for p in self.changed_periods)
+    def gives(self, fit: FitSpec) -> bool:
+        return fit.fit_id in self.fit_ids and not any(fit.trains_on(p) for p in self.changed_periods)
 
 
 @dataclass(frozen=True)
@@ -103,15 +103,15 @@ class Reuse:
 
     runs: tuple[EarlierRun, ...]  # newest first
 
-    def fit_source(self, fit_id: str, fit: FitSpec) -> str | None:
-        return next((run.run_id for run in self.runs if run.gives(fit_id, fit)), None)
+    def fit_source(self, fit: FitSpec) -> str | None:
+        return next((run.run_id for run in self.runs if run.gives(fit)), None)
 
     def evaluation_source(self, evaluation: EvaluationSpec, fit: FitSpec) -> str | None:
         return next(
             (
                 run.run_id
                 for run in self.runs
-                if run.gives(evaluation.fit_id, fit)
+                if run.gives(fit)
                 and (evaluation.fit_id, evaluation.model_age) in run.evaluations
                 and evaluation.period_id not in run.changed_periods
             ),
@@ -120,7 +120,7 @@ class Reuse:
 
     def of(self, plan: Plan) -> Plan:
         """The part of `plan` this run need not compute."""
-        fits = {fit_id: fit for fit_id, fit in plan.fits.items() if self.fit_source(fit_id, fit) is not None}
+        fits = {fit_id: fit for fit_id, fit in plan.fits.items() if self.fit_source(fit) is not None}
         evaluations = {
             e for e in plan.evaluations if e.fit_id in fits and self.evaluation_source(e, fits[e.fit_id]) is not None
         }
@@ -128,7 +128,7 @@ class Reuse:
 
     def run_ids(self, taken: Plan) -> list[str]:
         """The runs the fits and evaluations of `taken` (a part of `of`) come from, newest first."""
-        used = {self.fit_source(fit_id, fit) for fit_id, fit in taken.fits.items()}
+        used = {self.fit_source(fit) for fit in taken.fits.values()}
         used |= {self.evaluation_source(e, taken.fits[e.fit_id]) for e in taken.evaluations}
         return [run.run_id for run in self.runs if run.run_id in used]
 
@@ -191,7 +191,7 @@ def _changed_periods(earlier: Row, study: PreparedStudy) -> frozenset[int]:
 def reused_fit_rows(store: ResultStore, reuse: Reuse, reused: Plan, asked: Plan, run_id: str) -> DataFrame:
     """The earlier runs' rows of the fits in `reused`, as rows of this run, with the analyses
     of `asked` (the plan they now serve)."""
-    taken = [(reuse.fit_source(fit_id, fit), fit_id, asked.analyses_of(fit_id)) for fit_id, fit in reused.fits.items()]
+    taken = [(reuse.fit_source(fit), fit_id, asked.analyses_of(fit_id)) for fit_id, fit in reused.fits.items()]
     keys = store.spark.createDataFrame(sorted(taken), "run_id string, fit_id string, analyses array<string>")
     return (
         store.read("fits")
