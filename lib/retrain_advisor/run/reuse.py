@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import inspect
 import json
 import logging
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pyspark.sql import functions as F
 from retrain_advisor.foundation.config import StudyConfig
 from retrain_advisor.foundation.periods import period_id_of, period_start
 from retrain_advisor.modelling.recipe import import_object
+from retrain_advisor.modelling.user_code import recipe_code
 from retrain_advisor.outputs.rows import library_versions
 from retrain_advisor.outputs.store import ResultStore
 from retrain_advisor.planning.plan import EvaluationSpec, FitSpec, Plan
@@ -55,19 +55,14 @@ def inputs_key(study: PreparedStudy) -> str:
 
 
 def _recipe_source(config: StudyConfig) -> str:
-    """The source of the module that defines the recipe, when it is the user's own: a changed
-    factory or estimator changes every fit although the config does not."""
+    """The code behind the recipe (`recipe_code`): a changed factory, estimator, helper they call
+    or package they use changes every fit although the config does not."""
     path = config.model.factory or config.model.estimator
     if path is None:
         return ""
-    found = import_object(path, "model.factory" if config.model.factory else "model.estimator")
-    module = inspect.getmodule(found)
-    if module is None or module.__name__.split(".")[0] == "sklearn":
-        return ""
-    try:
-        return hashlib.sha1(inspect.getsource(module).encode()).hexdigest()
-    except (OSError, TypeError):
-        return ""
+    return recipe_code(
+        import_object(path, "model.factory" if config.model.factory else "model.estimator")
+    ).fingerprint()
 
 
 def fingerprints_by_window(study: PreparedStudy) -> dict[str, str]:
