@@ -25,7 +25,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from retrain_advisor.foundation.config import ToleranceConfig
 
@@ -101,7 +101,7 @@ class MeanEstimate:
         """The two-sided interval; each bound is a one-sided bound at (1 + confidence) / 2."""
         if not self.has_interval:
             return NAN, NAN
-        half = float(stats.t.ppf(0.5 + confidence / 2, self.degrees_of_freedom)) * self.standard_error
+        half = float(special.stdtrit(self.degrees_of_freedom, 0.5 + confidence / 2)) * self.standard_error
         return self.mean - half, self.mean + half
 
     def simultaneous(self, confidence: float, family: int) -> tuple[float, float]:
@@ -115,7 +115,7 @@ class MeanEstimate:
             return NAN
         if self.standard_error == 0:
             return 1.0 if self.mean <= limit else 0.0
-        return float(stats.t.cdf((limit - self.mean) / self.standard_error, self.degrees_of_freedom))
+        return float(special.stdtr(self.degrees_of_freedom, (limit - self.mean) / self.standard_error))
 
     def negated(self) -> MeanEstimate:
         return MeanEstimate(-self.mean, self.standard_error, self.degrees_of_freedom, self.n)
