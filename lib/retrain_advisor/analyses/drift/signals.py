@@ -19,8 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata, spearmanr
-from sklearn.metrics import roc_auc_score
+from scipy.stats import spearmanr
 
 from retrain_advisor.foundation.config import ToleranceConfig
 from retrain_advisor.foundation.statistics import acceptable_drop
@@ -89,16 +88,30 @@ def within_age_auc(values: np.ndarray, breach: np.ndarray, ages: np.ndarray) -> 
     """The chance that a breach has the higher signal than a non-breach of the same model age
     (ties count half), over all such pairs: what the signal tells beyond the model's age. NaN
     with fewer than MIN_PAIRS pairs."""
-    wins, pairs = 0.0, 0.0
-    for age in np.unique(ages):
-        at = ages == age
-        hits = breach[at].astype(bool)
-        n_breach, n_other = int(hits.sum()), int((~hits).sum())
-        if n_breach and n_other:
-            ranks = rankdata(values[at])
-            wins += ranks[hits].sum() - n_breach * (n_breach + 1) / 2
-            pairs += n_breach * n_other
+    wins, pairs = _pairs_won(values, breach.astype(bool), ages)
     return wins / pairs if pairs >= MIN_PAIRS else np.nan
+
+
+def _auc(values: np.ndarray, breach: np.ndarray) -> float:
+    """The ROC AUC of `values` for `breach` (the Mann-Whitney form: ties count half)."""
+    wins, pairs = _pairs_won(values, breach.astype(bool), np.zeros(len(values), dtype=int))
+    return wins / pairs if pairs else np.nan
+
+
+def _pairs_won(values: np.ndarray, hits: np.ndarray, groups: np.ndarray) -> tuple[float, float]:
+    """Over the (breach, non-breach) pairs within each group: how many the breach has the higher
+    value in (ties half), and how many pairs there are. One ranking of every group at once: the
+    breaches' rank sum less its least possible value counts the pairs they win."""
+    if not len(values):
+        return 0.0, 0.0
+    ranks = pd.Series(values).groupby(groups).rank(method="average").to_numpy()
+    codes = np.unique(groups, return_inverse=True)[1].ravel()
+    n = np.bincount(codes).astype(float)
+    n_breach = np.bincount(codes, weights=hits.astype(float))
+    rank_sum = np.bincount(codes, weights=np.where(hits, ranks, 0.0))
+    both = (n_breach > 0) & (n_breach < n)
+    wins = (rank_sum - n_breach * (n_breach + 1) / 2)[both].sum()
+    return float(wins), float((n_breach * (n - n_breach))[both].sum())
 
 
 def _judged(values: np.ndarray, breach: np.ndarray, alert: Alert | None) -> tuple[float | None, float | None]:
@@ -148,7 +161,7 @@ def score_signals(
             "n_evaluations": int(known.sum()),
             "n_breaches": int(breach[known].sum()),
             "spearman": float(spearmanr(x[known], drop[known]).statistic) if varies else np.nan,
-            "auc": float(roc_auc_score(breach[known], x[known])) if both else np.nan,
+            "auc": _auc(x[known], breach[known]) if both else np.nan,
             "auc_within_age": within_age_auc(x[chosen_on], breach[chosen_on], ages[chosen_on]),
             "holdout_auc_within_age": within_age_auc(x[judged_on], breach[judged_on], ages[judged_on]),
             "n_holdout": int(judged_on.sum()),
