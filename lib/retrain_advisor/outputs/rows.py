@@ -346,7 +346,7 @@ class TableRows:
     def of(
         self, results: StudyAnalyses, drift: pd.DataFrame | None, tracking: pd.DataFrame | None = None
     ) -> dict[str, DataFrame]:
-        """Every analysis table of the run; feature_drift and drift_signals with `drift`,
+        """Every analysis table of the run but feature_drift; drift_signals with `drift`,
         estimate_tracking with `tracking` (quality estimated without labels)."""
         tolerance, rows = self.config.tolerance, self.rows
         confidence = tolerance.confidence
@@ -386,7 +386,6 @@ class TableRows:
             ),
         }
         if drift is not None:
-            tables["feature_drift"] = rows.frame("feature_drift", rows.drift_records(drift))
             tables["drift_signals"] = rows.frame("drift_signals", results.signals)
         if tracking is not None:
             tables["estimate_tracking"] = rows.frame("estimate_tracking", _records(tracking))

@@ -1,7 +1,7 @@
-"""The analysis stages of a run. Spark reads what touches raw rows (the drift histograms) and the
-evaluation table once; the arrival table comes from prepare's counts, every analysis runs on the
-driver (`analyses.pipeline`), and each result table is written in one commit, all of them side by
-side at the end."""
+"""The analysis stages of a run. Spark reads what touches raw rows (the drift histograms, begun
+in the background before scoring) and the evaluation table once; the arrival table comes from
+prepare's counts, every analysis runs on the driver (`analyses.pipeline`), and each result table
+is written in one commit, all of them side by side at the end."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from retrain_advisor.planning.study_plan import TrainingWindow, plan_joint_repla
 from retrain_advisor.run.context import StudyRun, stage
 from retrain_advisor.run.prepare import PreparedStudy, seasons_of_origins, window_rows
 from retrain_advisor.run.work import evaluation_rows, fit_rows
+from retrain_advisor.spark.session import Pending
 
 
 def arrival_table(study: PreparedStudy) -> pd.DataFrame:
@@ -46,15 +47,27 @@ def arrival_summaries(table: pd.DataFrame, config: StudyConfig) -> dict[str | No
     return {key: summarize_arrival(group, config.windows.gap, config.period.unit) for key, group in by_slice(table)}
 
 
-def drift_table(study: PreparedStudy, evaluations: pd.DataFrame) -> pd.DataFrame:
+def start_drift_counts(run: StudyRun, study: PreparedStudy) -> Pending[pd.DataFrame] | None:
+    """The features' and the label's histograms per period, one pass over the rows, begun before
+    scoring: the pass needs nothing scoring makes, and its tasks take the cores scoring leaves
+    idle (None when drift is off)."""
+    if not study.config.drift.enabled:
+        return None
+    measured = drift_columns(study.source, study.config.columns.label)
+    rows = study.source.rows
+    return run.jobs.in_background(
+        "drift", "(feature and label histograms per period) ", lambda: period_histograms(rows, measured)
+    )
+
+
+def drift_table(study: PreparedStudy, histograms: pd.DataFrame, evaluations: pd.DataFrame) -> pd.DataFrame:
     """feature_drift rows (period ids in place of windows), for all rows and each slice: the
-    features and the label from one pass over the rows, the predictions from the counts the scoring
-    kept."""
+    features and the label from their `histograms` per period, the predictions from the counts
+    the scoring kept."""
     source, plan = study.source, study.plan
-    measured = drift_columns(source, study.config.columns.label)
-    columns = [m.column for m in measured]
+    columns = [m.column for m in drift_columns(source, study.config.columns.label)]
     rows = []
-    for key, counts in counts_by_slice(period_histograms(source.rows, measured)):
+    for key, counts in counts_by_slice(histograms):
         rows += [{**row, "slice_value": key} for row in drift_rows(column_histograms(counts, columns), plan)]
     scored = evaluations[["slice_value", "fit_id", "model_age", "prediction_counts"]].copy()
     scored["period_id"] = scored["fit_id"].map(lambda f: plan.fits[f].train_end) + scored["model_age"]
@@ -63,9 +76,16 @@ def drift_table(study: PreparedStudy, evaluations: pd.DataFrame) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def analyze(run: StudyRun, study: PreparedStudy, evaluations: DataFrame, timings: dict[str, float]) -> Plan:
+def analyze(
+    run: StudyRun,
+    study: PreparedStudy,
+    evaluations: DataFrame,
+    drift_counts: Pending[pd.DataFrame] | None,
+    timings: dict[str, float],
+) -> Plan:
     """Every analysis and the recommendation, then their tables; returns every fit and
-    evaluation the run made (the study's plan, and the joint replay's when there is one)."""
+    evaluation the run made (the study's plan, and the joint replay's when there is one).
+    `drift_counts`: the histograms `start_drift_counts` began."""
     store, run_id, config = run.store, run.run_id, study.config
     with stage("arrival", timings, "(the arrival table from prepare's counts) ", run.jobs):
         arrival = arrival_table(study)
@@ -73,9 +93,10 @@ def analyze(run: StudyRun, study: PreparedStudy, evaluations: DataFrame, timings
     with stage("evaluations", timings, "(read the evaluation table once) ", run.jobs):
         evaluated = read_evaluations(evaluations)
     drift = None
-    if config.drift.enabled:
+    if drift_counts is not None:
         with stage("drift", timings, "(feature, label and prediction drift per period) ", run.jobs):
-            drift = drift_table(study, evaluated)
+            drift = drift_table(study, drift_counts.result(), evaluated)
+    written = start_writing_inputs_tables(run, records, drift)
     with stage("analyses", timings, "(decay, events, learning curve, lookbacks, replay, recommendation) ", run.jobs):
         summaries = arrival_summaries(arrival, config)
         context = StudyContext(
@@ -103,9 +124,24 @@ def analyze(run: StudyRun, study: PreparedStudy, evaluations: DataFrame, timings
             results = analyse(performance_frame(evaluated, done, study.metrics), context, drift)
     tracking = estimate_tracking(evaluated, study.metrics) if config.estimation.enabled else None
     with stage("write", timings, "(the result tables) ", run.jobs):
-        tables = TableRows(run.rows, config, study.primary).of(results, drift, tracking)
-        store.replace_runs({"data_arrival": run.rows.frame("data_arrival", records), **tables}, run_id)
+        store.replace_runs(TableRows(run.rows, config, study.primary).of(results, drift, tracking), run_id)
+        written.result()
     return done
+
+
+def start_writing_inputs_tables(run: StudyRun, arrival: list[dict], drift: pd.DataFrame | None) -> Pending[None]:
+    """Write data_arrival and feature_drift while the analyses and the joint replay run: they
+    describe the data, so nothing after this point changes them, and each Delta commit is a
+    second of mostly fixed cost."""
+    rows = run.rows
+
+    def write() -> None:
+        tables = {"data_arrival": rows.frame("data_arrival", arrival)}
+        if drift is not None:
+            tables["feature_drift"] = rows.frame("feature_drift", rows.drift_records(drift))
+        run.store.replace_runs(tables, run.run_id)
+
+    return run.jobs.in_background("write", "(the arrival and drift tables) ", write)
 
 
 def joint_replay_plan(study: PreparedStudy, results: StudyAnalyses) -> JointDesign | None:

@@ -18,7 +18,7 @@ from retrain_advisor.outputs.result import StudyResult
 from retrain_advisor.outputs.rows import RunInputs, status_counts
 from retrain_advisor.outputs.views import refresh_views
 from retrain_advisor.planning.plan import Plan
-from retrain_advisor.run.analyze import analyze
+from retrain_advisor.run.analyze import analyze, start_drift_counts
 from retrain_advisor.run.context import StudyRun, stage
 from retrain_advisor.run.prepare import PreparedStudy, prepare_study
 from retrain_advisor.run.reuse import find_reuse, fingerprints_by_window, inputs_key
@@ -51,12 +51,14 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
         fits = run.store.read("fits", run.run_id)
         log.info("fits by status: %s (%d from an earlier run)", status_counts(fits), run.inputs.reused_fits)
 
+        drift_counts = start_drift_counts(run, study)
         with stage("score", timings, f"{len(plan.evaluations)} evaluations ", run.jobs):
             run.store.replace_run("evaluations", evaluation_rows(run, study, plan, Plan(), fits), run.run_id)
         evaluations = run.store.read("evaluations", run.run_id)
         log.info("evaluations by status (all rows and slices): %s", status_counts(evaluations))
-        done = analyze(run, study, evaluations, timings)
+        done = analyze(run, study, evaluations, drift_counts, timings)
     except BaseException as error:
+        run.jobs.stop_background()
         try:
             run.record("failed", f"{type(error).__name__}: {error}"[:4000], study)
             run.store.discard_run(run.run_id)

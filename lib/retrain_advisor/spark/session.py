@@ -6,13 +6,17 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 LOCAL_CONF: dict[str, str] = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -81,6 +85,7 @@ class JobLabels:
         self.spark = spark
         self.run_id = run_id
         self.remote = type(spark).__module__.startswith("pyspark.sql.connect")
+        self._background: list[tuple[str, Future]] = []  # (job group, its work)
 
     @contextmanager
     def label(self, stage: str, detail: str = "") -> Iterator[None]:
@@ -98,3 +103,42 @@ class JobLabels:
             yield
         finally:
             context.setJobDescription(None)  # type: ignore[arg-type]
+
+    def in_background(self, stage: str, detail: str, work: Callable[[], T]) -> Pending[T]:
+        """Start `work` (Spark jobs, labelled as `stage`'s) on a thread of its own, so its tasks
+        take the cores the stages running meanwhile leave idle (Spark schedules the jobs first
+        come, first served, so it never delays theirs). Spark Connect: `work` runs when its result
+        is asked for."""
+        if self.remote:
+            return Pending(None, work)
+        group = f"retrain-advisor-{self.run_id}-{stage}"
+        context = self.spark.sparkContext
+
+        def labelled() -> T:
+            context.setJobGroup(group, f"retrain-advisor {self.run_id}: {stage} {detail}".strip(), True)
+            return work()
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"retrain-advisor-{stage}")
+        future = pool.submit(labelled)
+        pool.shutdown(wait=False)  # the thread ends with the work
+        self._background.append((group, future))
+        return Pending(future, work)
+
+    def stop_background(self) -> None:
+        """Cancel the Spark jobs of background work and wait for it to end, so a failed run
+        removes its rows only once nothing can write more."""
+        for group, _ in self._background:
+            self.spark.sparkContext.cancelJobGroup(group)
+        for _, future in self._background:
+            future.exception()  # waits; the run's own error is the one to report
+
+
+class Pending(Generic[T]):
+    """The result of work started in the background (`JobLabels.in_background`)."""
+
+    def __init__(self, future: Future[T] | None, work: Callable[[], T]) -> None:
+        self._future = future
+        self._work = work
+
+    def result(self) -> T:
+        return self._future.result() if self._future is not None else self._work()
