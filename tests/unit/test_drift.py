@@ -7,6 +7,7 @@ import pandas as pd
 from scipy.spatial.distance import jensenshannon
 
 from retrain_advisor.analyses.drift.histograms import prediction_drift_rows
+from retrain_advisor.analyses.drift.signals import MIN_PAIRS, within_age_auc
 from retrain_advisor.foundation.vocabulary import BASELINE, PREDICTION
 
 
@@ -111,3 +112,19 @@ def test_a_task_adds_up_its_batches_counts_however_many_there_are():
     pd.testing.assert_frame_equal(batched, whole, check_exact=False, rtol=1e-12)
     assert batched["rows"].sum() == 2 * 2600
     assert set(batched.loc[batched["column_name"] == "x", "bin"]) == {"0", "1", "2", "3", "-"}
+
+
+def test_within_age_auc_counts_every_pair_of_one_age_with_ties_half():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n = int(rng.integers(0, 80))
+        values = rng.integers(0, 4, n).astype(float)  # many ties
+        breach = (rng.random(n) < 0.3).astype(int)
+        ages = rng.integers(0, 5, n)
+        wins = pairs = 0.0
+        for i in np.flatnonzero(breach == 1):
+            for j in np.flatnonzero((breach == 0) & (ages == ages[i])):
+                wins += 1.0 if values[i] > values[j] else 0.5 if values[i] == values[j] else 0.0
+                pairs += 1
+        expected = wins / pairs if pairs >= MIN_PAIRS else np.nan
+        np.testing.assert_allclose(within_age_auc(values, breach, ages), expected, rtol=1e-12)
