@@ -1,5 +1,6 @@
-"""A recipe's code is the user's modules it reaches and the installed packages they use: a helper
-the factory calls changes the incremental runs' inputs key as surely as the factory itself."""
+"""A recipe's code is the user's modules it reaches and the installed packages they use: a module
+the factory imports (here a dict of parameters, which names no module of its own) changes the
+incremental runs' inputs key as surely as the factory itself."""
 
 from __future__ import annotations
 
@@ -18,17 +19,21 @@ from tests.unit.test_reuse import study
 HELPER = """
 from sklearn.linear_model import LogisticRegression
 
-def estimator():
-    return LogisticRegression(C={c})
+def estimator(**params):
+    return LogisticRegression(**params)
+"""
+PARAMS = """
+PARAMS = {{"C": {c}}}
 """
 RECIPE = """
 import json
 import sklearn
 
 from .helpers import estimator
+from .params import PARAMS
 
 def make_model(task, numeric, categorical):
-    return estimator()
+    return estimator(**PARAMS)
 """
 
 
@@ -38,29 +43,35 @@ def recipe_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "recipe.py").write_text(textwrap.dedent(RECIPE))
+    (package / "helpers.py").write_text(textwrap.dedent(HELPER))
     monkeypatch.syspath_prepend(str(tmp_path))
 
-    def write_helper(c: float) -> None:
-        (package / "helpers.py").write_text(textwrap.dedent(HELPER.format(c=c)))
+    def write_params(c: float) -> None:
+        (package / "params.py").write_text(textwrap.dedent(PARAMS.format(c=c)))
         for name in [m for m in sys.modules if m.startswith("team_recipes")]:
             del sys.modules[name]
         importlib.invalidate_caches()
 
-    yield write_helper
+    yield write_params
     for name in [m for m in sys.modules if m.startswith("team_recipes")]:
         del sys.modules[name]
 
 
-def test_the_recipe_reaches_its_helper_module_and_the_packages_they_use(recipe_package):
+def test_the_recipe_reaches_the_modules_it_imports_and_the_packages_they_use(recipe_package):
     recipe_package(1.0)
     from team_recipes.recipe import make_model
 
     code = recipe_code(make_model)
-    assert sorted(code.modules) == ["team_recipes.helpers", "team_recipes.recipe"]  # not json, a standard module
+    assert sorted(code.modules) == [  # not json, a standard module
+        "team_recipes",
+        "team_recipes.helpers",
+        "team_recipes.params",
+        "team_recipes.recipe",
+    ]
     assert code.packages == {"scikit-learn": metadata.version("scikit-learn")}
 
 
-def test_a_changed_helper_changes_the_inputs_key(recipe_package):
+def test_a_changed_constant_in_an_imported_module_changes_the_inputs_key(recipe_package):
     factory = {"model": {"estimator": None, "factory": "team_recipes.recipe.make_model"}}
     recipe_package(1.0)
     key = inputs_key(study(**factory))

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
+from pyspark import inheritable_thread_target
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -128,11 +129,9 @@ class ResultStore:
             for table, rows in tables.items():  # Connect tags the jobs per thread: one at a time
                 self.replace_run(table, rows, run_id)
             return
-        context = self.spark.sparkContext
-        description = context.getLocalProperty("spark.job.description") or ""
 
+        @inheritable_thread_target  # the stage's label and job group, in every writing thread
         def replace(item: tuple[str, DataFrame]) -> None:
-            context.setJobDescription(description)  # the stage's label, per thread
             self.replace_run(item[0], item[1], run_id)
 
         with ThreadPoolExecutor(max_workers=PARALLEL_WRITES) as pool:

@@ -49,7 +49,7 @@ def arrival_summaries(table: pd.DataFrame, config: StudyConfig) -> dict[str | No
 
 def start_drift_counts(run: StudyRun, study: PreparedStudy) -> Pending[pd.DataFrame] | None:
     """The features' and the label's histograms per period, one pass over the rows, begun before
-    scoring: the pass needs nothing scoring makes, and its tasks take the cores scoring leaves
+    scoring: the pass needs nothing scoring makes, and beside it fills the cores scoring leaves
     idle (None when drift is off)."""
     if not study.config.drift.enabled:
         return None

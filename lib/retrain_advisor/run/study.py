@@ -58,8 +58,8 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
         log.info("evaluations by status (all rows and slices): %s", status_counts(evaluations))
         done = analyze(run, study, evaluations, drift_counts, timings)
     except BaseException as error:
-        run.jobs.stop_background()
         try:
+            run.jobs.stop_background()
             run.record("failed", f"{type(error).__name__}: {error}"[:4000], study)
             run.store.discard_run(run.run_id)
         except Exception as cleanup_error:  # keep the original error; say what is left behind

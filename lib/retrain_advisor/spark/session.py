@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from pyspark import inheritable_thread_target
 from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
@@ -105,15 +106,17 @@ class JobLabels:
             context.setJobDescription(None)  # type: ignore[arg-type]
 
     def in_background(self, stage: str, detail: str, work: Callable[[], T]) -> Pending[T]:
-        """Start `work` (Spark jobs, labelled as `stage`'s) on a thread of its own, so its tasks
-        take the cores the stages running meanwhile leave idle (Spark schedules the jobs first
-        come, first served, so it never delays theirs). Spark Connect: `work` runs when its result
-        is asked for."""
+        """Start `work` (Spark jobs, labelled as `stage`'s) on a thread of its own, beside the
+        stages that run meanwhile: its tasks fill the cores theirs leave idle (their driver work,
+        Delta commits and the tails of their jobs). Under FIFO scheduling the job submitted first
+        has its waiting tasks run first, so `work` delays the stages beside it by at most its
+        own tasks' time. Spark Connect: `work` runs when its result is asked for."""
         if self.remote:
             return Pending(None, work)
         group = f"retrain-advisor-{self.run_id}-{stage}"
         context = self.spark.sparkContext
 
+        @inheritable_thread_target
         def labelled() -> T:
             context.setJobGroup(group, f"retrain-advisor {self.run_id}: {stage} {detail}".strip(), True)
             return work()
@@ -127,10 +130,12 @@ class JobLabels:
     def stop_background(self) -> None:
         """Cancel the Spark jobs of background work and wait for it to end, so a failed run
         removes its rows only once nothing can write more."""
-        for group, _ in self._background:
-            self.spark.sparkContext.cancelJobGroup(group)
-        for _, future in self._background:
-            future.exception()  # waits; the run's own error is the one to report
+        for group, future in self._background:
+            try:
+                self.spark.sparkContext.cancelJobGroup(group)
+                future.exception()  # waits; the run's own error is the one to report
+            except Exception as error:  # a stopped context: nothing is left running to wait for
+                log.warning("could not stop the background work %s: %s", group, error)
 
 
 class Pending(Generic[T]):
