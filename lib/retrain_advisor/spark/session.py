@@ -99,11 +99,14 @@ class JobLabels:
                 self.spark.removeTag(tag)
             return
         context = self.spark.sparkContext
-        context.setJobDescription(f"retrain-advisor {self.run_id}: {stage} {detail}".strip())
+        context.setJobDescription(self._description(stage, detail))
         try:
             yield
         finally:
             context.setJobDescription(None)  # type: ignore[arg-type]
+
+    def _description(self, stage: str, detail: str) -> str:
+        return f"retrain-advisor {self.run_id}: {stage} {detail}".strip()
 
     def in_background(self, stage: str, detail: str, work: Callable[[], T]) -> Pending[T]:
         """Start `work` (Spark jobs, labelled as `stage`'s) on a thread of its own, beside the
@@ -118,7 +121,7 @@ class JobLabels:
 
         @inheritable_thread_target
         def labelled() -> T:
-            context.setJobGroup(group, f"retrain-advisor {self.run_id}: {stage} {detail}".strip(), True)
+            context.setJobGroup(group, self._description(stage, detail), True)
             return work()
 
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"retrain-advisor-{stage}")
