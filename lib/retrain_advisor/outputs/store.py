@@ -130,12 +130,15 @@ class ResultStore:
                 self.replace_run(table, rows, run_id)
             return
 
-        @inheritable_thread_target  # the stage's label and job group, in every writing thread
-        def replace(item: tuple[str, DataFrame]) -> None:
-            self.replace_run(item[0], item[1], run_id)
+        def replace(table: str, rows: DataFrame) -> Callable[[], None]:
+            """The write with its own copy of the stage's local properties (its label and job
+            group): Delta and Spark SQL change them while a write runs, so writes sharing one
+            copy mislabel and unlabel each other's jobs."""
+            return inheritable_thread_target(lambda: self.replace_run(table, rows, run_id))
 
         with ThreadPoolExecutor(max_workers=PARALLEL_WRITES) as pool:
-            list(pool.map(replace, tables.items()))
+            for written in [pool.submit(replace(table, rows)) for table, rows in tables.items()]:
+                written.result()
 
     def append_run(self, table: str, rows: DataFrame) -> None:
         """Add rows to a run already written (rows the run adds later, such as the joint replay's)."""

@@ -70,4 +70,5 @@ class StudyRun:
             done or (study.plan if study else None),
             self.inputs,
         )
-        self.store.replace_run("runs", row, self.run_id)
+        with self.jobs.label("record", f"(the run as {status} in runs)"):
+            self.store.replace_run("runs", row, self.run_id)

@@ -48,14 +48,14 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
 
         with stage("fit", timings, f"{len(plan.fits)} models ", run.jobs):
             run.store.replace_run("fits", fit_rows(run, study, plan, Plan()), run.run_id)
-        fits = run.store.read("fits", run.run_id)
-        log.info("fits by status: %s (%d from an earlier run)", status_counts(fits), run.inputs.reused_fits)
+            fits = run.store.read("fits", run.run_id)
+            log.info("fits by status: %s (%d from an earlier run)", status_counts(fits), run.inputs.reused_fits)
 
         drift_counts = start_drift_counts(run, study)
         with stage("score", timings, f"{len(plan.evaluations)} evaluations ", run.jobs):
             run.store.replace_run("evaluations", evaluation_rows(run, study, plan, Plan(), fits), run.run_id)
-        evaluations = run.store.read("evaluations", run.run_id)
-        log.info("evaluations by status (all rows and slices): %s", status_counts(evaluations))
+            evaluations = run.store.read("evaluations", run.run_id)
+            log.info("evaluations by status (all rows and slices): %s", status_counts(evaluations))
         done = analyze(run, study, evaluations, drift_counts, timings)
     except BaseException as error:
         try:
