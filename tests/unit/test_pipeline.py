@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 
+import pandas as pd
 import pytest
 
 from calibration.regimes import REGIMES
-from calibration.simulate import FIRST_PERIOD, planned, simulate
+from calibration.simulate import FIRST_PERIOD, planned, simulate, simulate_drift
 from retrain_advisor.analyses.arrival.rules import ArrivalSummary
-from retrain_advisor.analyses.pipeline import analyse
+from retrain_advisor.analyses.pipeline import JointDesign, analyse, with_joint_replay
 from retrain_advisor.foundation.periods import period_start
 from retrain_advisor.foundation.vocabulary import ABRUPT, RECOMMENDED, STABLE, TRIGGER
 from retrain_advisor.modelling.metrics import METRICS
+from retrain_advisor.planning.study_plan import TrainingWindow, plan_joint_replay
 
 REGIME = {regime.name: regime for regime in REGIMES}
 
@@ -73,3 +75,37 @@ def test_a_study_whose_every_fit_failed_says_insufficient_evidence():
     row = analyse(frame, study.context).recommendations[0]
     assert row["status"] == "insufficient_evidence" and row["recommended_interval_periods"] is None
     assert "nan" not in row["rationale"].lower() and row["missing_evidence"]
+
+
+def test_the_joint_replay_changes_only_the_recommendation_which_it_replays_with_its_window():
+    """The schedule's fits trained again with the recommended window: their rows leave every
+    other analysis as the study's own rows give it (so a run does not compute those again), and
+    the policy is chosen on their replay."""
+    study = planned(REGIME["widening variance"])
+    drift = simulate_drift(study, 1)
+    overall = analyse(simulate(study, 1), study.context, drift).recommendations[0]
+    window = TrainingWindow(overall["recommended_lookback_periods"], overall["recommended_half_life_periods"])
+    joint = plan_joint_replay(study.history, study.config, study.study_plan.replay, window)
+    assert joint is not None
+    merged = dataclasses.replace(study.study_plan, plan=study.study_plan.plan.merge(joint))
+    both = simulate(dataclasses.replace(study, study_plan=merged), 1)
+    own_keys = {(e.fit_id, e.period_id) for e in study.study_plan.plan.evaluations}
+    own = both[[key in own_keys for key in zip(both["fit_id"], both["period_id"], strict=True)]]
+    assert len(own) < len(both)
+
+    alone, together = analyse(own, study.context, drift), analyse(both, study.context, drift)
+    for frame in ("curve", "shelf_life", "events"):
+        pd.testing.assert_frame_equal(getattr(alone.decay, frame), getattr(together.decay, frame))
+    pd.testing.assert_frame_equal(alone.learning_curve, together.learning_curve)
+    pd.testing.assert_frame_equal(alone.window_comparison, together.window_comparison)
+    assert repr(alone.schedule) == repr(together.schedule) and repr(alone.signals) == repr(together.signals)
+    assert alone.recommendations == together.recommendations
+
+    row = with_joint_replay(alone, both, study.context, JointDesign(joint, window)).recommendations[0]
+    before = alone.recommendations[0]
+    assert (row["replayed_lookback_periods"], row["replayed_half_life_periods"]) == (window.lookback, window.half_life)
+    assert (before["replayed_lookback_periods"], before["replayed_half_life_periods"]) != (
+        window.lookback,
+        window.half_life,
+    )
+    assert row["quality_every_period"] != before["quality_every_period"]

@@ -45,7 +45,6 @@ class StudyContext:
     rows_per_period: float
     window_rows: float
     season_of: Mapping[int, str] | None = None
-    joint: JointDesign | None = None
 
 
 @dataclass(frozen=True)
@@ -71,46 +70,86 @@ def analyse(performance: pd.DataFrame, context: StudyContext, drift: pd.DataFram
     """Decay, the comparisons, the drift signals, the replay and the recommendation of every slice.
     `drift` holds the feature_drift rows (period ids in place of windows), or None."""
     config, plan, primary = context.config, context.study_plan, context.primary
-    tolerance = config.tolerance
-    decay = analyse_decay(performance, plan.decay, primary, tolerance, context.season_of)
+    decay = analyse_decay(performance, plan.decay, primary, config.tolerance, context.season_of)
     # every model serves all rows: its drift signals and triggers watch the drift of all rows
     drift = None if drift is None else drift[drift["slice_value"].isna()]
     signals = _signals(decay, drift, plan, context) if drift is not None and len(drift) else []
     values = arm_values(performance, plan.plan, primary.name, config.comparisons.test_periods)
     learning = _per_slice(values[values["analysis"] == LEARNING_CURVE], learning_curve_rows, primary, context)
     windows = _per_slice(values[values["analysis"] == WINDOW_COMPARISON], window_comparison_rows, primary, context)
-    design = plan.replay
     triggers = drift_triggers(signals, config.schedule.drift_triggers)
     drift_cells = drift_matrix(drift, plan.plan, [signal for signal, _ in triggers]) if drift is not None else {}
+    matrix = schedule_matrix(performance, plan.plan, primary.name, plan.replay)
+    schedule = replay_slices(matrix, _replay_settings(context, decay, triggers), drift_cells)
+    summaries = {
+        key: summarize_intervals(results, primary.greater_is_better, _level(decay.by_slice.get(key)))
+        for key, results in schedule.items()
+    }
+    analyses = StudyAnalyses(decay, learning, windows, schedule, summaries, signals, [])
+    return _recommended(analyses, slice_values(performance), context, {})
+
+
+def with_joint_replay(
+    analyses: StudyAnalyses, performance: pd.DataFrame, context: StudyContext, joint: JointDesign
+) -> StudyAnalyses:
+    """`analyses` with every policy but drift triggers (whose drift is measured on the study's
+    fits) replayed again on the joint replay's fits, and the recommendations made with that
+    replay. `performance` holds the study's rows and the joint replay's; the other analyses read
+    only the study's fits and evaluations, so they stand as they are."""
+    primary = context.primary
+    settings = _replay_settings(context, analyses.decay, [])
+    matrix = schedule_matrix(performance, joint.plan, primary.name, context.study_plan.replay, JOINT_REPLAY)
+    replays = {
+        key: JointReplay(
+            joint.window,
+            results,
+            summarize_intervals(results, primary.greater_is_better, _level(analyses.decay.by_slice.get(key))),
+        )
+        for key, results in replay_slices(matrix, settings).items()
+    }
+    return _recommended(analyses, slice_values(performance), context, replays)
+
+
+def _replay_settings(
+    context: StudyContext, decay: DecayResult, triggers: list[tuple[str, float]]
+) -> Callable[[str | None], ReplaySettings]:
+    """The replay's settings of a slice: its label delay, its decay's limit and shelf life, and
+    the drift triggers (signal, threshold) to try."""
 
     def settings(key: str | None) -> ReplaySettings:
         slice_decay = decay.by_slice.get(key)
         limit = slice_decay.limit if slice_decay else np.nan
         cap = slice_decay.shelf.within_periods if slice_decay and slice_decay.shelf.within_periods >= 1 else None
         return replay_settings(
-            config, design, primary.greater_is_better, _label_delay(context, key), limit, cap, triggers
+            context.config,
+            context.study_plan.replay,
+            context.primary.greater_is_better,
+            _label_delay(context, key),
+            limit,
+            cap,
+            triggers,
         )
 
-    matrix = schedule_matrix(performance, plan.plan, primary.name, design)
-    schedule = replay_slices(matrix, settings, drift_cells)
-    summaries = {
-        key: summarize_intervals(results, primary.greater_is_better, _level(decay.by_slice.get(key)))
-        for key, results in schedule.items()
-    }
-    levels = {key: _level(value) for key, value in decay.by_slice.items()}
-    joint = _joint_replays(performance, context, settings, levels) if context.joint else {}
+    return settings
+
+
+def _recommended(
+    analyses: StudyAnalyses, slices: list[str | None], context: StudyContext, joint: Mapping[str | None, JointReplay]
+) -> StudyAnalyses:
+    """`analyses` with the recommendation of every slice the replay covers."""
+    design, decay = context.study_plan.replay, analyses.decay
     recommendations = []
-    for key in slice_values(performance):
-        if key not in schedule:
+    for key in slices:
+        if key not in analyses.schedule:
             continue
         evidence = Evidence(
-            metric=primary.name,
+            metric=context.primary.name,
             decay=decay.by_slice.get(key),
             arrival=context.arrival[key],
-            learning_curve=_of_slice(learning, key),
-            windows=_of_slice(windows, key),
-            schedule=schedule[key],
-            summaries=summaries[key],
+            learning_curve=_of_slice(analyses.learning_curve, key),
+            windows=_of_slice(analyses.window_comparison, key),
+            schedule=analyses.schedule[key],
+            summaries=analyses.summaries[key],
             rows_per_period=context.rows_per_period,
             window_rows=context.window_rows,
             replayed_periods=design.periods,
@@ -118,8 +157,8 @@ def analyse(performance: pd.DataFrame, context: StudyContext, drift: pd.DataFram
             notes=_notes(context, key, decay.by_slice.get(key)),
             joint=joint.get(key),
         )
-        recommendations.append({"slice_value": key, **recommend(evidence, config)})
-    return StudyAnalyses(decay, learning, windows, schedule, summaries, signals, recommendations)
+        recommendations.append({"slice_value": key, **recommend(evidence, context.config)})
+    return dataclasses.replace(analyses, recommendations=recommendations)
 
 
 def _per_slice(
@@ -140,26 +179,6 @@ def _of_slice(frame: pd.DataFrame, key: str | None) -> pd.DataFrame:
     if frame.empty:
         return frame
     return frame[frame["slice_value"].isna()] if key is None else frame[frame["slice_value"] == key]
-
-
-def _joint_replays(
-    performance: pd.DataFrame,
-    context: StudyContext,
-    settings: Callable[[str | None], ReplaySettings],
-    levels: Mapping[str | None, Dependence | None],
-) -> dict[str | None, JointReplay]:
-    """Every policy but drift triggers (whose drift is measured on the study's fits) replayed on
-    the fits with the recommended training window."""
-    assert context.joint is not None
-    design, primary = context.study_plan.replay, context.primary
-    matrix = schedule_matrix(performance, context.joint.plan, primary.name, design, JOINT_REPLAY)
-    replayed = replay_slices(matrix, lambda key: dataclasses.replace(settings(key), drift_triggers=()))
-    return {
-        key: JointReplay(
-            context.joint.window, results, summarize_intervals(results, primary.greater_is_better, levels.get(key))
-        )
-        for key, results in replayed.items()
-    }
 
 
 def _level(decay: SliceDecay | None) -> Dependence | None:

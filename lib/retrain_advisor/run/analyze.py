@@ -5,8 +5,6 @@ is written in one commit, all of them side by side at the end."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
 from pyspark.sql import DataFrame
 
@@ -21,7 +19,7 @@ from retrain_advisor.analyses.drift.query import drift_columns, period_histogram
 from retrain_advisor.analyses.estimate_tracking import estimate_tracking
 from retrain_advisor.analyses.evaluations import read_evaluations
 from retrain_advisor.analyses.performance import performance_frame
-from retrain_advisor.analyses.pipeline import JointDesign, StudyAnalyses, StudyContext, analyse
+from retrain_advisor.analyses.pipeline import JointDesign, StudyAnalyses, StudyContext, analyse, with_joint_replay
 from retrain_advisor.foundation.config import StudyConfig
 from retrain_advisor.foundation.frames import by_slice
 from retrain_advisor.foundation.vocabulary import JOINT_REPLAY, RECOMMENDED
@@ -120,8 +118,7 @@ def analyze(
             evaluated = fit_and_score(run, study, joint.plan)
             store.add_analysis(run_id, joint.plan.fits.keys() & study.plan.fits.keys(), JOINT_REPLAY)
             done = study.plan.merge(joint.plan)
-            context = dataclasses.replace(context, joint=joint)
-            results = analyse(performance_frame(evaluated, done, study.metrics), context, drift)
+            results = with_joint_replay(results, performance_frame(evaluated, done, study.metrics), context, joint)
     tracking = estimate_tracking(evaluated, study.metrics) if config.estimation.enabled else None
     with stage("write", timings, "(the result tables) ", run.jobs):
         store.replace_runs(TableRows(run.rows, config, study.primary).of(results, drift, tracking), run_id)
