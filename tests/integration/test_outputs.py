@@ -48,14 +48,18 @@ def schema_study(spark, history, tmp_path_factory):
 def test_spark_ui_names_the_jobs_of_every_stage(spark, schema_study):
     """Runs first in this module, so the UI still holds the study's jobs."""
     result, _ = schema_study
-    ui, app = spark.sparkContext.uiWebUrl, spark.sparkContext.applicationId
-    with urllib.request.urlopen(f"{ui}/api/v1/applications/{app}/jobs", timeout=30) as response:
+    context = spark.sparkContext
+    context._jsc.sc().listenerBus().waitUntilEmpty(30_000)  # the UI has every job's end
+    with urllib.request.urlopen(
+        f"{context.uiWebUrl}/api/v1/applications/{context.applicationId}/jobs", timeout=30
+    ) as response:
         jobs = json.load(response)
     label = f"retrain-advisor {result.run_id}: "
     labels = [job.get("description") or "" for job in sorted(jobs, key=lambda job: job["jobId"])]
-    first = next(i for i, description in enumerate(labels) if label in description)
+    ran = [i for i, description in enumerate(labels) if label in description]
+    assert ran, "the Spark UI holds no job of the run"
     # Delta prefixes its own jobs' descriptions ("Delta: <the stage's>: <its step>")
-    unlabelled = [description for description in labels[first:] if label not in description]
+    unlabelled = [description for description in labels[ran[0] : ran[-1]] if label not in description]
     assert not unlabelled, unlabelled
     ours = [description for description in labels if description.startswith(label)]
     stages = {description.split(": ", 1)[1].split(" ")[0] for description in ours}

@@ -32,9 +32,10 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
     started = time.perf_counter()
     run = StudyRun(spark, config, run_id)
     log.info("run %s of study %r -> %s", run.run_id, config.name, config.output.path or config.output.schema_name)
-    run.store.ensure_tables()
-    if config.output.schema_name:
-        refresh_views(spark, run.store)
+    with run.jobs.label("setup", "(the result tables and views)"):
+        run.store.ensure_tables()
+        if config.output.schema_name:
+            refresh_views(spark, run.store)
     run.record("running")
     timings: dict[str, float] = {}
     study: PreparedStudy | None = None
@@ -44,7 +45,8 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
         plan = study.plan
         run.inputs = RunInputs(inputs_key(study), fingerprints_by_window(study))
         if config.execution.incremental:
-            run.reuse = find_reuse(run.store, study, run.inputs.key, run.run_id)
+            with run.jobs.label("reuse", "(what earlier runs computed on the same inputs)"):
+                run.reuse = find_reuse(run.store, study, run.inputs.key, run.run_id)
 
         with stage("fit", timings, f"{len(plan.fits)} models ", run.jobs):
             run.store.replace_run("fits", fit_rows(run, study, plan, Plan()), run.run_id)
@@ -61,7 +63,8 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
         try:
             run.jobs.stop_background()
             run.record("failed", f"{type(error).__name__}: {error}"[:4000], study)
-            run.store.discard_run(run.run_id)
+            with run.jobs.label("record", "(the failed run's rows removed)"):
+                run.store.discard_run(run.run_id)
         except Exception as cleanup_error:  # keep the original error; say what is left behind
             log.error("could not mark run %s as failed and remove its rows: %s", run.run_id, cleanup_error)
         raise
