@@ -94,8 +94,10 @@ def with_joint_replay(
 ) -> StudyAnalyses:
     """`analyses` with every policy but drift triggers (whose drift is measured on the study's
     fits) replayed again on the joint replay's fits, and the recommendations made with that
-    replay. `performance` holds the study's rows and the joint replay's; the other analyses read
-    only the study's fits and evaluations, so they stand as they are."""
+    replay. `performance` holds the study's rows and the joint replay's. The other analyses stand
+    as they are: the joint replay's rows are of fits of its own, or of the study's fits at ages
+    the study's analyses do not read (the comparisons read ages below comparisons.test_periods,
+    decay its origins' fits up to windows.max_age, which the replay's intervals never pass)."""
     primary = context.primary
     settings = _replay_settings(context, analyses.decay, [])
     matrix = schedule_matrix(performance, joint.plan, primary.name, context.study_plan.replay, JOINT_REPLAY)
