@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
-from pyspark import inheritable_thread_target
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -23,6 +22,7 @@ from retrain_advisor.foundation.config import OutputConfig
 from retrain_advisor.foundation.errors import OutputError
 from retrain_advisor.foundation.names import quoted_name
 from retrain_advisor.foundation.schemas import SCHEMAS, columns
+from retrain_advisor.spark.session import for_another_thread
 
 log = logging.getLogger(__name__)
 
@@ -130,15 +130,13 @@ class ResultStore:
                 self.replace_run(table, rows, run_id)
             return
 
-        def replace(table: str, rows: DataFrame) -> Callable[[], None]:
-            """The write with its own copy of the stage's local properties (its label and job
-            group): Delta and Spark SQL change them while a write runs, so writes sharing one
-            copy mislabel and unlabel each other's jobs."""
-            return inheritable_thread_target(lambda: self.replace_run(table, rows, run_id))
-
         with ThreadPoolExecutor(max_workers=PARALLEL_WRITES) as pool:
-            for written in [pool.submit(replace(table, rows)) for table, rows in tables.items()]:
-                written.result()
+            writes = [
+                pool.submit(for_another_thread(self.spark, functools.partial(self.replace_run, table, rows, run_id)))
+                for table, rows in tables.items()
+            ]
+            for write in writes:
+                write.result()
 
     def append_run(self, table: str, rows: DataFrame) -> None:
         """Add rows to a run already written (rows the run adds later, such as the joint replay's)."""

@@ -12,12 +12,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Generic, TypeVar
 
+import pyspark
 from pyspark import inheritable_thread_target
 from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# Spark 4 gives a classic session job tags (which platforms interrupt work by) and hands them to
+# other threads when given the session; Spark 3.5 knows neither.
+SESSION_TAGS = int(pyspark.__version__.split(".")[0]) >= 4
 
 LOCAL_CONF: dict[str, str] = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -119,13 +124,12 @@ class JobLabels:
         group = f"retrain-advisor-{self.run_id}-{stage}"
         context = self.spark.sparkContext
 
-        @inheritable_thread_target
         def labelled() -> T:
             context.setJobGroup(group, self._description(stage, detail), True)
             return work()
 
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"retrain-advisor-{stage}")
-        future = pool.submit(labelled)
+        future = pool.submit(for_another_thread(self.spark, labelled))
         pool.shutdown(wait=False)  # the thread ends with the work
         self._background.append((group, future))
         return Pending(future, work)
@@ -150,3 +154,13 @@ class Pending(Generic[T]):
 
     def result(self) -> T:
         return self._future.result() if self._future is not None else self._work()
+
+
+def for_another_thread(spark: SparkSession, work: Callable[[], T]) -> Callable[[], T]:
+    """`work`, to run on another thread with a copy of this thread's Spark local properties (the
+    stage's job description and group) and, on Spark 4, its job tags. Each call makes a copy of
+    its own: Delta and Spark SQL change the properties while a job runs, so threads sharing one
+    copy mislabel and unlabel each other's jobs."""
+    if SESSION_TAGS:
+        return inheritable_thread_target(spark)(work)
+    return inheritable_thread_target(work)
