@@ -7,8 +7,8 @@ label delay's quantiles. The driver then derives, without reading the source aga
 - the label's distinct values (when it has few: one group per class), which settle the task;
 - the profile: labelled rows, class counts and fingerprint of each period (and slice);
 - the arrival counts: rows, labelled rows, target average and label delay of each period (and slice);
-- a sample of each numeric column's labelled values, chosen by row hash (the same rows however the
-  source is partitioned), from which drift places its cells.
+- a sample of each numeric column's labelled values (NaN where missing), chosen by row hash (the
+  same rows however the source is partitioned), from which drift places its cells.
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ VALUE_SAMPLE_ROWS = 200_000
 # The levels of the counts: per label value, per period and slice, per period.
 BY_LABEL, BY_SLICE, BY_PERIOD = 0, 1, 2
 DELAY_QUANTILES = {"label_delay_days_p50": 0.5, "label_delay_days_p90": 0.9}
+# Internal columns of the pass (source columns may not start with "__").
+FINGERPRINT_HASH = "__fingerprint_hash"
+SAMPLED = "__sampled"
+SAMPLE = "sample"
 
 # What a group's label value counts as: the class (as text) of a labelled group, given the value
 # and its text as Spark casts it. None: the task has no classes.
@@ -157,8 +161,34 @@ def count_periods(
     by_label: bool,
     sliced: bool,
 ) -> PeriodCounts:
-    """One aggregation over `frame`'s rows with a period. `by_label` groups by the label's value
-    too (for a label with few values); `label_number` (a numeric label as double) is summed, and
+    """One aggregation over `frame`'s rows with a period (`counting_query`), kept on the driver
+    as groups and value samples."""
+    collected = counting_query(
+        frame, labelled, label, label_number, fingerprint_hash, sample, by_label, sliced
+    ).collect()
+    picked = [values for row in collected for values in row[SAMPLE]]
+    matrix = np.array(picked, dtype=float).reshape(len(picked), len(sample.values))  # a null is NaN
+    value_samples = {name: matrix[:, i] for i, name in enumerate(sample.values)}
+    records = [_record(row) for row in collected]
+    groups = pd.DataFrame.from_records(records, columns=GROUP_COLUMNS)
+    # the values as the source holds them (ints stay ints; pandas would make them floats beside a null)
+    groups["label_value"] = pd.Series([r["label_value"] for r in records], index=groups.index, dtype=object)
+    groups["slice_value"] = pd.Series([r["slice_value"] for r in records], index=groups.index, dtype=object)
+    return PeriodCounts(groups, by_label, value_samples)
+
+
+def counting_query(
+    frame: DataFrame,
+    labelled: Column,
+    label: Column,
+    label_number: Column | None,
+    fingerprint_hash: Column,
+    sample: ValueSample,
+    by_label: bool,
+    sliced: bool,
+) -> DataFrame:
+    """The aggregation of `count_periods`. `by_label` groups by the label's value too (for a
+    label with few values); `label_number` (a numeric label as double) is summed, and
     `fingerprint_hash`, over the labelled rows; the labelled rows `sample` picks give their values."""
     has_delay = DELAY_DAYS in frame.columns
     # The levels counted, as a rollup would, but only those used: 0 per label value (when the
@@ -167,10 +197,18 @@ def count_periods(
     levels = [*([BY_LABEL] if by_label else []), BY_SLICE, *([BY_PERIOD] if sliced else [])]
     level = F.col("level")
     totals = level != BY_LABEL
-    hash_value = F.when(labelled & totals, fingerprint_hash)
-    sampled = labelled & (level == BY_SLICE) & sample.picked
+    # Each row's hashes are taken once, before the levels, and named: every sampled column and
+    # hash part refers to them. Written into each, the hash of every column would be repeated per
+    # column, a plan growing with the square of the columns (32 MiB of task for 200 features).
+    hash_value = F.when(totals, F.col(FINGERPRINT_HASH))
+    sampled = F.col(SAMPLED) & (level == BY_SLICE)
     columns = (
         frame.where(F.col(PERIOD).isNotNull())
+        .select(
+            "*",
+            F.when(labelled, fingerprint_hash).alias(FINGERPRINT_HASH),
+            (labelled & sample.picked).alias(SAMPLED),
+        )
         .select("*", F.explode(F.array(*[F.lit(n) for n in levels])).alias("level"))
         .select(
             F.col(PERIOD).alias("period_id"),
@@ -183,11 +221,13 @@ def count_periods(
                 "label_double"
             ),
             (F.when(labelled & totals, F.col(DELAY_DAYS)) if has_delay else F.lit(None).cast("double")).alias("delay"),
-            *[F.when(sampled, value).alias(f"sample_{i}") for i, value in enumerate(sample.values.values())],
+            # the sampled values travel as one array per row: an aggregate per column costs
+            # seconds per hundred columns however few the rows
+            F.when(sampled, _as_array([value.cast("double") for value in sample.values.values()])).alias(SAMPLE),
         )
     )
     delay = F.col("delay")
-    rolled = columns.groupBy("period_id", "slice_value", "label_value", "level").agg(
+    return columns.groupBy("period_id", "slice_value", "label_value", "level").agg(
         F.count(F.lit(1)).alias("rows"),
         F.count_if("labelled").alias("labelled_rows"),
         *[F.sum(f"hash_{shift}").alias(f"hash_{shift}") for shift in HASH_SHIFTS],
@@ -196,19 +236,8 @@ def count_periods(
         # one summary gives both quantiles (one call per quantile would keep a summary each)
         F.percentile_approx(delay, list(DELAY_QUANTILES.values())).alias("delay_quantiles"),
         F.max(delay).alias("label_delay_days_max"),
-        *[F.collect_list(f"sample_{i}").alias(f"sample_{i}") for i in range(len(sample.values))],
+        F.collect_list(SAMPLE).alias(SAMPLE),
     )
-    collected = rolled.collect()
-    value_samples = {
-        name: np.array([v for row in collected for v in row[f"sample_{i}"]], dtype=float)
-        for i, name in enumerate(sample.values)
-    }
-    records = [_record(row, len(sample.values)) for row in collected]
-    groups = pd.DataFrame.from_records(records, columns=GROUP_COLUMNS)
-    # the values as the source holds them (ints stay ints; pandas would make them floats beside a null)
-    groups["label_value"] = pd.Series([r["label_value"] for r in records], index=groups.index, dtype=object)
-    groups["slice_value"] = pd.Series([r["slice_value"] for r in records], index=groups.index, dtype=object)
-    return PeriodCounts(groups, by_label, value_samples)
 
 
 @dataclass(frozen=True)
@@ -250,12 +279,15 @@ def _hash_parts(hash_value: Column) -> list[Column]:
     return parts
 
 
-def _record(row: Row, samples: int) -> dict[str, Any]:
+def _as_array(values: list[Column]) -> Column:
+    return F.array(*values) if values else F.lit(None).cast("array<double>")
+
+
+def _record(row: Row) -> dict[str, Any]:
     """One group as the driver keeps it: its level as flags, the hash parts added up and the
     delay quantiles under their own names (null: no labelled row with a delay); no samples."""
     record = row.asDict()
-    for i in range(samples):
-        del record[f"sample_{i}"]
+    del record[SAMPLE]
     level = record.pop("level")
     quantiles = record.pop("delay_quantiles") or [None] * len(DELAY_QUANTILES)
     hash_sum = sum(int(record.pop(f"hash_{shift}") or 0) << shift for shift in HASH_SHIFTS)

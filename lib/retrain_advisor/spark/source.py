@@ -88,7 +88,8 @@ class PreparedSource:
     report: SourceReport
     # per period (and slice): rows, labelled_rows, target_average, label delay quantiles, class_counts
     arrival: pd.DataFrame
-    # a row-hash sample of each numeric feature's labelled values (and a numeric label's, as TARGET)
+    # a row-hash sample of each numeric feature's labelled values (and a numeric label's, as TARGET),
+    # NaN where missing
     value_samples: dict[str, np.ndarray]
     slice_key: str | None = None
     # the usable rows of periods first..last, read through a filter on the raw time column
