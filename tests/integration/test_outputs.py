@@ -69,6 +69,17 @@ def test_spark_ui_names_the_jobs_of_every_stage(spark, schema_study):
     assert any(re.search(rf": fit {planned_first} models", description) for description in ours), ours
 
 
+def test_a_label_inside_a_stage_gives_the_stage_its_label_back(spark):
+    from retrain_advisor.spark.session import JOB_DESCRIPTION, JobLabels
+
+    context, jobs = spark.sparkContext, JobLabels(spark, "nested")
+    with jobs.label("score", "(12 periods)"):
+        with jobs.label("record", "(the run in runs)"):
+            assert context.getLocalProperty(JOB_DESCRIPTION) == "retrain-advisor nested: record (the run in runs)"
+        assert context.getLocalProperty(JOB_DESCRIPTION) == "retrain-advisor nested: score (12 periods)"
+    assert context.getLocalProperty(JOB_DESCRIPTION) is None
+
+
 def test_views_answer_the_common_questions(spark, schema_study):
     result, config = schema_study
     tables = {row["viewName"] for row in spark.sql(f"SHOW VIEWS IN {QUOTED}").collect()}

@@ -23,6 +23,7 @@ T = TypeVar("T")
 # Spark 4 gives a classic session job tags (which platforms interrupt work by) and hands them to
 # other threads when given the session; Spark 3.5 knows neither.
 SESSION_TAGS = int(pyspark.__version__.split(".")[0]) >= 4
+JOB_DESCRIPTION = "spark.job.description"  # the local property SparkContext.setJobDescription sets
 
 LOCAL_CONF: dict[str, str] = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -104,11 +105,12 @@ class JobLabels:
                 self.spark.removeTag(tag)
             return
         context = self.spark.sparkContext
+        outer = context.getLocalProperty(JOB_DESCRIPTION)  # a label this one is nested in, if any
         context.setJobDescription(self._description(stage, detail))
         try:
             yield
         finally:
-            context.setJobDescription(None)  # type: ignore[arg-type]
+            context.setJobDescription(outer)  # type: ignore[arg-type]  # None clears it
 
     def _description(self, stage: str, detail: str) -> str:
         return f"retrain-advisor {self.run_id}: {stage} {detail}".strip()
