@@ -6,10 +6,12 @@ Reads the raw figures `make bench` keeps and splits each run's wall time into th
 a linear function of what drives it (non-negative least squares):
 
 - **source**: prepare, arrival and drift, which read every source row:
-  `a0 + a1 * rows`;
+  `a0 + a1 * rows`. Drift's pass runs beside scoring, so only what of it scoring does not hide
+  counts here; the rest is in the score stage's time;
 - **models**: fit, score and the joint replay: `b0 + b1 * kernel + b2 * rows`, where `kernel`
   is the kernels' CPU time in the sequential loop, scaled from the study's plan to every fit the
-  run trained (the joint replay's fits cost as much as the plan's);
+  run trained (the joint replay's fits cost as much as the plan's), and `rows` pays for the
+  stages' own reads of the source and drift's pass beside scoring;
 - **driver**: reading the evaluation table, the analyses and the writes: `c0 + c1 * evaluations`.
 
 The model is fitted to the workloads in FITTED and checked on the others (each run's predicted
