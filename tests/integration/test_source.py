@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
@@ -13,7 +14,7 @@ from retrain_advisor.foundation.vocabulary import PERIOD
 from retrain_advisor.outputs.store import ResultStore
 from retrain_advisor.run.study import run_study
 from retrain_advisor.spark.columns import text_as_number
-from retrain_advisor.spark.period_counts import counting_query, value_sample
+from retrain_advisor.spark.period_counts import count_periods, counting_query, value_sample
 from retrain_advisor.spark.source import prepare_source
 from tests.configs import make_config
 
@@ -185,10 +186,38 @@ def test_the_counting_pass_plan_does_not_grow_with_the_columns_squared_nor_aggre
         )
         return query._jdf.queryExecution().optimizedPlan().toString()
 
-    spark.conf.set("spark.sql.debug.maxToStringFields", "100000")  # the whole plan, however wide
+    key = "spark.sql.debug.maxToStringFields"
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, "100000")  # the whole plan, however wide
     try:
         narrow, wide = plan_of(10), plan_of(100)
-        assert wide.count("xxhash64(") == narrow.count("xxhash64(") <= 4
+        # the fingerprint (a hash of the row hash) and the sample's pick (the row hash): 3 calls
+        assert wide.count("xxhash64(") == narrow.count("xxhash64(") == 3
         assert wide.count("collect_list(") == narrow.count("collect_list(") == 1
     finally:
-        spark.conf.unset("spark.sql.debug.maxToStringFields")
+        spark.conf.unset(key) if before is None else spark.conf.set(key, before)
+
+
+def test_the_counting_pass_samples_every_numeric_column_of_the_same_rows(spark):
+    """Each sampled row gives every column's value, a missing one as NaN, in the columns' order;
+    a source column named like the pass's own (`level`) is only a column; no numeric column, no
+    sample."""
+    frame = spark.createDataFrame(
+        [(1, 0, 1.0, 10.0), (1, 1, None, 20.0), (2, 1, 3.0, None), (2, 0, 4.0, 40.0)],
+        f"{PERIOD} int, y int, level double, amount double",
+    )
+    label = F.col("y")
+    row_hash = F.xxhash64(F.col("y"), F.col("level"), F.col("amount"))
+
+    def samples(values: dict) -> dict:
+        counts = count_periods(
+            frame, label.isNotNull(), label, None, row_hash, value_sample(row_hash, 4, values), True, False
+        )
+        assert counts.label_values() == [0, 1] and counts.profile(None, make_config()).rows.tolist() == [2, 2]
+        return counts.value_samples
+
+    sampled = samples({"level": F.col("level"), "amount": F.col("amount")})
+    missing = -1.0  # NaN as a number that compares equal
+    rows = zip(*[np.nan_to_num(sampled[name], nan=missing).tolist() for name in ("level", "amount")], strict=True)
+    assert sorted(rows) == [(missing, 20.0), (1.0, 10.0), (3.0, missing), (4.0, 40.0)]
+    assert samples({}) == {}

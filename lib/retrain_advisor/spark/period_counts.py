@@ -38,6 +38,8 @@ DELAY_QUANTILES = {"label_delay_days_p50": 0.5, "label_delay_days_p90": 0.9}
 # Internal columns of the pass (source columns may not start with "__").
 FINGERPRINT_HASH = "__fingerprint_hash"
 SAMPLED = "__sampled"
+LEVEL = "__level"
+# The picked row's sampled values, one array per row, in the aggregation's output.
 SAMPLE = "sample"
 
 # What a group's label value counts as: the class (as text) of a labelled group, given the value
@@ -195,7 +197,7 @@ def counting_query(
     # label has few values), 1 per period and slice, 2 per period (when sliced). Each row is
     # repeated once per level; the sums and quantiles are only taken at the levels that use them.
     levels = [*([BY_LABEL] if by_label else []), BY_SLICE, *([BY_PERIOD] if sliced else [])]
-    level = F.col("level")
+    level = F.col(LEVEL)
     totals = level != BY_LABEL
     # Each row's hashes are taken once, before the levels, and named: every sampled column and
     # hash part refers to them. Written into each, the hash of every column would be repeated per
@@ -209,12 +211,12 @@ def counting_query(
             F.when(labelled, fingerprint_hash).alias(FINGERPRINT_HASH),
             (labelled & sample.picked).alias(SAMPLED),
         )
-        .select("*", F.explode(F.array(*[F.lit(n) for n in levels])).alias("level"))
+        .select("*", F.explode(F.array(*[F.lit(n) for n in levels])).alias(LEVEL))
         .select(
             F.col(PERIOD).alias("period_id"),
             (F.when(level != BY_PERIOD, F.col(SLICE)) if sliced else F.lit(None).cast("string")).alias("slice_value"),
             F.when(labelled & (level == BY_LABEL), label).alias("label_value"),
-            level,
+            level.alias("level"),
             labelled.alias("labelled"),
             *_hash_parts(hash_value),
             (F.when(labelled & totals, label_number) if label_number is not None else F.lit(None).cast("double")).alias(
@@ -280,6 +282,8 @@ def _hash_parts(hash_value: Column) -> list[Column]:
 
 
 def _as_array(values: list[Column]) -> Column:
+    """The values as one array; null when there are none, which `collect_list` skips rather than
+    keeping an empty array per picked row."""
     return F.array(*values) if values else F.lit(None).cast("array<double>")
 
 
