@@ -76,6 +76,12 @@ def test_a_misspelt_column_is_named_with_a_suggestion(spark, events_table):
         prepare_source(spark, config(label="churn", table=events_table))
 
 
+def test_a_label_named_like_an_internal_column_is_refused_with_what_to_do(spark, events_table):
+    query = f"SELECT *, churned AS __period FROM {events_table}"
+    with pytest.raises(SourceError, match="label column '__period' starts with '__'.*rename it in a source.query"):
+        prepare_source(spark, config(label="__period", query=query))
+
+
 def test_a_text_label_cannot_be_a_regression_target(spark, events_table):
     bad = config(query=f"SELECT happened, CAST(churned AS STRING) AS churned, amount FROM {events_table}")
     bad = bad.model_copy(update={"task": "regression"})

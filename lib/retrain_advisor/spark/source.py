@@ -31,6 +31,7 @@ from retrain_advisor.foundation.vocabulary import (
     LABEL_TIME,
     MAX_CLASSES,
     PERIOD,
+    RESERVED_PREFIX,
     ROW_HASH,
     SLICE,
     TARGET,
@@ -201,6 +202,11 @@ def _check_named_columns(raw: DataFrame, config: StudyConfig) -> None:
     cols = config.columns
     named = [cols.event_time, cols.label, cols.label_time, config.slice.column, *(cols.features or [])]
     _require_columns(raw, [c for c in named if c])
+    if cols.label.startswith(RESERVED_PREFIX):  # the label travels under its own name beside them
+        raise SourceError(
+            f"label column {cols.label!r} starts with {RESERVED_PREFIX!r}, which is reserved for internal columns; "
+            "rename it in a source.query"
+        )
     if config.slice.expression:
         try:
             raw.select(F.expr(config.slice.expression)).schema  # noqa: B018 (analysis is the check)
