@@ -10,11 +10,11 @@ from pyspark.sql import functions as F
 
 from retrain_advisor.foundation.errors import SourceError
 from retrain_advisor.foundation.periods import period_id_of
-from retrain_advisor.foundation.vocabulary import PERIOD
+from retrain_advisor.foundation.vocabulary import PERIOD, ROW_HASH
 from retrain_advisor.outputs.store import ResultStore
 from retrain_advisor.run.study import run_study
 from retrain_advisor.spark.columns import text_as_number
-from retrain_advisor.spark.period_counts import count_periods, counting_query, value_sample
+from retrain_advisor.spark.period_counts import CountingPass, value_sample
 from retrain_advisor.spark.source import prepare_source
 from tests.configs import make_config
 
@@ -174,8 +174,9 @@ def test_rows_of_some_periods_are_all_read_and_far_files_are_skipped(spark, tmp_
 def test_the_counting_pass_plan_does_not_grow_with_the_columns_squared_nor_aggregate_each(spark):
     """Every sampled column and hash part refers to the row's hashes by name. Written into each,
     the hash of every column was repeated per column: a plan growing with the square of the
-    columns, whose tasks reached 32 MiB at 200 features. The sampled values travel as one array
-    per row: an aggregate per column took seconds per hundred columns."""
+    columns, whose tasks reached 32 MiB at 200 features. The row hash, a column of its own as
+    prepare gives it, is taken once for both the fingerprint and the sample's pick. The sampled
+    values travel as one array per row: an aggregate per column took seconds per hundred columns."""
 
     def plan_of(features: int) -> str:
         names = [f"x{i}" for i in range(features)]
@@ -184,12 +185,13 @@ def test_the_counting_pass_plan_does_not_grow_with_the_columns_squared_nor_aggre
             (F.col("id") % 2).alias("y"),
             *[(F.col("id") * i).cast("double").alias(name) for i, name in enumerate(names)],
         )
-        row_hash = F.xxhash64(*[F.col(c) for c in ["y", *names]])
+        frame = frame.select("*", F.xxhash64(*[F.col(c) for c in ["y", *names]]).alias(ROW_HASH))
+        row_hash = F.col(ROW_HASH)
         sample = value_sample(row_hash, 50, {name: F.col(name) for name in names})
         label = F.col("y")
-        query = counting_query(
+        query = CountingPass(
             frame, label.isNotNull(), label, label.cast("double"), F.xxhash64(row_hash), sample, True, False
-        )
+        ).query()
         return query._jdf.queryExecution().optimizedPlan().toString()
 
     key = "spark.sql.debug.maxToStringFields"
@@ -197,8 +199,8 @@ def test_the_counting_pass_plan_does_not_grow_with_the_columns_squared_nor_aggre
     spark.conf.set(key, "100000")  # the whole plan, however wide
     try:
         narrow, wide = plan_of(10), plan_of(100)
-        # the fingerprint (a hash of the row hash) and the sample's pick (the row hash): 3 calls
-        assert wide.count("xxhash64(") == narrow.count("xxhash64(") == 3
+        # the row hash and the fingerprint (a hash of it): 2 calls
+        assert wide.count("xxhash64(") == narrow.count("xxhash64(") == 2
         assert wide.count("collect_list(") == narrow.count("collect_list(") == 1
     finally:
         spark.conf.unset(key) if before is None else spark.conf.set(key, before)
@@ -216,9 +218,9 @@ def test_the_counting_pass_samples_every_numeric_column_of_the_same_rows(spark):
     row_hash = F.xxhash64(F.col("y"), F.col("level"), F.col("amount"))
 
     def samples(values: dict) -> dict:
-        counts = count_periods(
+        counts = CountingPass(
             frame, label.isNotNull(), label, None, row_hash, value_sample(row_hash, 4, values), True, False
-        )
+        ).count()
         assert counts.label_values() == [0, 1] and counts.profile(None, make_config()).rows.tolist() == [2, 2]
         return counts.value_samples
 

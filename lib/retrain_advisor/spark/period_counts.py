@@ -153,95 +153,6 @@ class PeriodCounts:
         return counted
 
 
-def count_periods(
-    frame: DataFrame,
-    labelled: Column,
-    label: Column,
-    label_number: Column | None,
-    fingerprint_hash: Column,
-    sample: ValueSample,
-    by_label: bool,
-    sliced: bool,
-) -> PeriodCounts:
-    """One aggregation over `frame`'s rows with a period (`counting_query`), kept on the driver
-    as groups and value samples."""
-    collected = counting_query(
-        frame, labelled, label, label_number, fingerprint_hash, sample, by_label, sliced
-    ).collect()
-    picked = [values for row in collected for values in row[SAMPLE]]
-    matrix = np.array(picked, dtype=float).reshape(len(picked), len(sample.values))  # a null is NaN
-    value_samples = {name: matrix[:, i] for i, name in enumerate(sample.values)}
-    records = [_record(row) for row in collected]
-    groups = pd.DataFrame.from_records(records, columns=GROUP_COLUMNS)
-    # the values as the source holds them (ints stay ints; pandas would make them floats beside a null)
-    groups["label_value"] = pd.Series([r["label_value"] for r in records], index=groups.index, dtype=object)
-    groups["slice_value"] = pd.Series([r["slice_value"] for r in records], index=groups.index, dtype=object)
-    return PeriodCounts(groups, by_label, value_samples)
-
-
-def counting_query(
-    frame: DataFrame,
-    labelled: Column,
-    label: Column,
-    label_number: Column | None,
-    fingerprint_hash: Column,
-    sample: ValueSample,
-    by_label: bool,
-    sliced: bool,
-) -> DataFrame:
-    """The aggregation of `count_periods`. `by_label` groups by the label's value too (for a
-    label with few values); `label_number` (a numeric label as double) is summed, and
-    `fingerprint_hash`, over the labelled rows; the labelled rows `sample` picks give their values."""
-    has_delay = DELAY_DAYS in frame.columns
-    # The levels counted, as a rollup would, but only those used: 0 per label value (when the
-    # label has few values), 1 per period and slice, 2 per period (when sliced). Each row is
-    # repeated once per level; the sums and quantiles are only taken at the levels that use them.
-    levels = [*([BY_LABEL] if by_label else []), BY_SLICE, *([BY_PERIOD] if sliced else [])]
-    level = F.col(LEVEL)
-    totals = level != BY_LABEL
-    # Each row's hashes are taken once, before the levels, and named: every sampled column and
-    # hash part refers to them. Written into each, the hash of every column would be repeated per
-    # column, a plan growing with the square of the columns (32 MiB of task for 200 features).
-    hash_value = F.when(totals, F.col(FINGERPRINT_HASH))
-    sampled = F.col(SAMPLED) & (level == BY_SLICE)
-    columns = (
-        frame.where(F.col(PERIOD).isNotNull())
-        .select(
-            "*",
-            F.when(labelled, fingerprint_hash).alias(FINGERPRINT_HASH),
-            (labelled & sample.picked).alias(SAMPLED),
-        )
-        .select("*", F.explode(F.array(*[F.lit(n) for n in levels])).alias(LEVEL))
-        .select(
-            F.col(PERIOD).alias("period_id"),
-            (F.when(level != BY_PERIOD, F.col(SLICE)) if sliced else F.lit(None).cast("string")).alias("slice_value"),
-            F.when(labelled & (level == BY_LABEL), label).alias("label_value"),
-            level.alias("level"),
-            labelled.alias("labelled"),
-            *_hash_parts(hash_value),
-            (F.when(labelled & totals, label_number) if label_number is not None else F.lit(None).cast("double")).alias(
-                "label_double"
-            ),
-            (F.when(labelled & totals, F.col(DELAY_DAYS)) if has_delay else F.lit(None).cast("double")).alias("delay"),
-            # the sampled values travel as one array per row: an aggregate per column costs
-            # seconds per hundred columns however few the rows
-            F.when(sampled, _as_array([value.cast("double") for value in sample.values.values()])).alias(SAMPLE),
-        )
-    )
-    delay = F.col("delay")
-    return columns.groupBy("period_id", "slice_value", "label_value", "level").agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.count_if("labelled").alias("labelled_rows"),
-        *[F.sum(f"hash_{shift}").alias(f"hash_{shift}") for shift in HASH_SHIFTS],
-        F.sum("label_double").alias("label_sum"),
-        F.min(F.col("label_value").cast("string")).alias("label_text"),
-        # one summary gives both quantiles (one call per quantile would keep a summary each)
-        F.percentile_approx(delay, list(DELAY_QUANTILES.values())).alias("delay_quantiles"),
-        F.max(delay).alias("label_delay_days_max"),
-        F.collect_list(SAMPLE).alias(SAMPLE),
-    )
-
-
 @dataclass(frozen=True)
 class ValueSample:
     """Which labelled rows give their values (`picked`), and the values taken, by name."""
@@ -254,6 +165,94 @@ def value_sample(row_hash: Column, labelled_rows: int, values: dict[str, Column]
     """About VALUE_SAMPLE_ROWS of `labelled_rows` rows, picked by their hash."""
     keep = min(1.0, VALUE_SAMPLE_ROWS / max(labelled_rows, 1))
     return ValueSample((row_hash.bitwiseAND(F.lit(0xFFFFFF)) / F.lit(0x1000000)) < F.lit(keep), values)
+
+
+@dataclass(frozen=True)
+class CountingPass:
+    """One aggregation over `frame`'s rows with a period. `labelled` picks the rows with a label;
+    `label_number` (a numeric label as double) is summed, and `fingerprint_hash`, over them; the
+    labelled rows `sample` picks give their values. `by_label` groups by the label's value too
+    (for a label with few values); `sliced` counts per slice as well as per period."""
+
+    frame: DataFrame
+    labelled: Column
+    label: Column
+    label_number: Column | None
+    fingerprint_hash: Column
+    sample: ValueSample
+    by_label: bool
+    sliced: bool
+
+    def count(self) -> PeriodCounts:
+        """The aggregation's groups and value samples, kept on the driver."""
+        collected = self.query().collect()
+        picked = [values for row in collected for values in row[SAMPLE]]
+        matrix = np.array(picked, dtype=float).reshape(len(picked), len(self.sample.values))  # a null is NaN
+        value_samples = {name: matrix[:, i] for i, name in enumerate(self.sample.values)}
+        records = [_record(row) for row in collected]
+        groups = pd.DataFrame.from_records(records, columns=GROUP_COLUMNS)
+        # the values as the source holds them (ints stay ints; pandas would make them floats beside a null)
+        groups["label_value"] = pd.Series([r["label_value"] for r in records], index=groups.index, dtype=object)
+        groups["slice_value"] = pd.Series([r["slice_value"] for r in records], index=groups.index, dtype=object)
+        return PeriodCounts(groups, self.by_label, value_samples)
+
+    def query(self) -> DataFrame:
+        """The aggregation, one row per group and level, with the picked rows' values."""
+        labelled, label, label_number = self.labelled, self.label, self.label_number
+        has_delay = DELAY_DAYS in self.frame.columns
+        # The levels counted, as a rollup would, but only those used: 0 per label value (when the
+        # label has few values), 1 per period and slice, 2 per period (when sliced). Each row is
+        # repeated once per level; the sums and quantiles are only taken at the levels that use them.
+        levels = [*([BY_LABEL] if self.by_label else []), BY_SLICE, *([BY_PERIOD] if self.sliced else [])]
+        level = F.col(LEVEL)
+        totals = level != BY_LABEL
+        # Each row's hashes are taken once, before the levels, and named: every sampled column and
+        # hash part refers to them. Written into each, the hash of every column would be repeated per
+        # column, a plan growing with the square of the columns (32 MiB of task for 200 features).
+        hash_value = F.when(totals, F.col(FINGERPRINT_HASH))
+        sampled = F.col(SAMPLED) & (level == BY_SLICE)
+        columns = (
+            self.frame.where(F.col(PERIOD).isNotNull())
+            .select(
+                "*",
+                F.when(labelled, self.fingerprint_hash).alias(FINGERPRINT_HASH),
+                (labelled & self.sample.picked).alias(SAMPLED),
+            )
+            .select("*", F.explode(F.array(*[F.lit(n) for n in levels])).alias(LEVEL))
+            .select(
+                F.col(PERIOD).alias("period_id"),
+                (F.when(level != BY_PERIOD, F.col(SLICE)) if self.sliced else F.lit(None).cast("string")).alias(
+                    "slice_value"
+                ),
+                F.when(labelled & (level == BY_LABEL), label).alias("label_value"),
+                level.alias("level"),
+                labelled.alias("labelled"),
+                *_hash_parts(hash_value),
+                (
+                    F.when(labelled & totals, label_number) if label_number is not None else F.lit(None).cast("double")
+                ).alias("label_double"),
+                (F.when(labelled & totals, F.col(DELAY_DAYS)) if has_delay else F.lit(None).cast("double")).alias(
+                    "delay"
+                ),
+                # the sampled values travel as one array per row: an aggregate per column costs
+                # seconds per hundred columns however few the rows
+                F.when(sampled, _as_array([value.cast("double") for value in self.sample.values.values()])).alias(
+                    SAMPLE
+                ),
+            )
+        )
+        delay = F.col("delay")
+        return columns.groupBy("period_id", "slice_value", "label_value", "level").agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.count_if("labelled").alias("labelled_rows"),
+            *[F.sum(f"hash_{shift}").alias(f"hash_{shift}") for shift in HASH_SHIFTS],
+            F.sum("label_double").alias("label_sum"),
+            F.min(F.col("label_value").cast("string")).alias("label_text"),
+            # one summary gives both quantiles (one call per quantile would keep a summary each)
+            F.percentile_approx(delay, list(DELAY_QUANTILES.values())).alias("delay_quantiles"),
+            F.max(delay).alias("label_delay_days_max"),
+            F.collect_list(SAMPLE).alias(SAMPLE),
+        )
 
 
 GROUP_COLUMNS = [

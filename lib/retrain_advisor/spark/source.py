@@ -38,7 +38,7 @@ from retrain_advisor.foundation.vocabulary import (
 )
 from retrain_advisor.spark.columns import NUMERIC_TYPES, Features, candidate_features, quoted
 from retrain_advisor.spark.labels import Label, label_of
-from retrain_advisor.spark.period_counts import ClassOf, PeriodCounts, count_periods, value_sample
+from retrain_advisor.spark.period_counts import ClassOf, CountingPass, PeriodCounts, value_sample
 from retrain_advisor.spark.reading import read_source
 from retrain_advisor.spark.times import TimeColumn, time_column
 
@@ -320,10 +320,12 @@ def _count_periods(
     cols = config.columns
     label = quoted(cols.label)
     label_number = label.cast("double") if isinstance(label_type, NUMERIC_TYPES) else None
-    row_hash = _row_hash([cols.label, *features.numeric, *features.categorical])
+    # the row hash is a column of its own, so the fingerprint and the sample's pick share it
+    frame = timed.frame.select("*", _row_hash([cols.label, *features.numeric, *features.categorical]).alias(ROW_HASH))
+    row_hash = F.col(ROW_HASH)
     sampled = features.numbers(timed.frame) | ({TARGET: label_number} if label_number is not None else {})
-    return count_periods(
-        timed.frame,
+    return CountingPass(
+        frame,
         ~timed.missing_label,
         label,
         label_number,
@@ -331,7 +333,7 @@ def _count_periods(
         value_sample(row_hash, int(totals["used"]), sampled),
         by_label=totals["distinct_labels"] <= 2 * MAX_CLASSES,
         sliced=config.slice.key is not None,
-    )
+    ).count()
 
 
 def _label(label_type: T.DataType, counts: PeriodCounts, totals: Row, config: StudyConfig) -> Label:
