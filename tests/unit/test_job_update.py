@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from databricks.sdk.errors import NotFound
 from databricks.sdk.service.jobs import Job, JobSettings
+from databricks.sdk.version import __version__ as sdk_version
+from packaging.version import Version
 
 import retrain_advisor.outputs.job_update as job_update
 from retrain_advisor.cli import main
@@ -159,6 +161,13 @@ def test_confirm_sends_only_the_schedule_and_parameters_and_keeps_everything_els
     assert lines[-1] == "updated job 91237004512 (churn-retrain): parameters, schedule"
 
 
+# The first databricks-sdk whose JobSettings carry a periodic trigger; the package supports older
+# ones (Databricks 15.4 LTS ships 0.20.0, which the Spark 3.5 environment of `make test` installs).
+PERIODIC_TRIGGERS = Version("0.29")
+OLD_SDK = Version(sdk_version) < PERIODIC_TRIGGERS
+
+
+@pytest.mark.skipif(OLD_SDK, reason=f"databricks-sdk {sdk_version} has no periodic triggers")
 def test_a_periodic_trigger_replaces_the_cron_schedule():
     jobs = FakeJobs(SETTINGS)
     lines = update_job(jobs, JOB_ID, change(interval=4), confirm=True)
@@ -193,6 +202,15 @@ def test_what_the_job_does_not_hold_after_the_update_is_named():
     jobs = FakeJobs(SETTINGS, merge_parameters=True)
     with pytest.raises(ApplyError, match="was updated, but its parameters differ from what was sent"):
         update_job(jobs, JOB_ID, change(), confirm=True)
+
+
+@pytest.mark.skipif(not OLD_SDK, reason=f"databricks-sdk {sdk_version} has periodic triggers")
+def test_the_oldest_supported_sdk_stops_a_periodic_trigger_before_anything_is_sent():
+    jobs = FakeJobs(SETTINGS)
+    refused = rf"databricks-sdk {sdk_version} cannot carry trigger\.periodic: upgrade it to 0\.29"
+    with pytest.raises(ApplyError, match=refused):
+        update_job(jobs, JOB_ID, change(interval=4), confirm=True)
+    assert jobs.updates == [] and jobs.settings == SETTINGS
 
 
 def test_a_field_the_sdk_cannot_carry_stops_before_anything_is_sent(monkeypatch):
