@@ -174,8 +174,8 @@ def test_rows_of_some_periods_are_all_read_and_far_files_are_skipped(spark, tmp_
 def test_the_counting_pass_plan_does_not_grow_with_the_columns_squared_nor_aggregate_each(spark):
     """Every sampled column and hash part refers to the row's hashes by name. Written into each,
     the hash of every column was repeated per column: a plan growing with the square of the
-    columns, whose tasks reached 32 MiB at 200 features. The row hash, a column of its own as
-    prepare gives it, is taken once for both the fingerprint and the sample's pick. The sampled
+    columns, whose tasks reached 32 MiB at 200 features. Given the row hash as a column (prepare
+    names it), the pass takes it once for both the fingerprint and the sample's pick. The sampled
     values travel as one array per row: an aggregate per column took seconds per hundred columns."""
 
     def plan_of(features: int) -> str:

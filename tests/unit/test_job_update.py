@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -207,7 +208,7 @@ def test_what_the_job_does_not_hold_after_the_update_is_named():
 @pytest.mark.skipif(not OLD_SDK, reason=f"databricks-sdk {sdk_version} has periodic triggers")
 def test_the_oldest_supported_sdk_stops_a_periodic_trigger_before_anything_is_sent():
     jobs = FakeJobs(SETTINGS)
-    refused = rf"databricks-sdk {sdk_version} cannot carry trigger\.periodic: upgrade it to 0\.29"
+    refused = rf"databricks-sdk {re.escape(sdk_version)} cannot carry trigger\.periodic: upgrade it to 0\.29"
     with pytest.raises(ApplyError, match=refused):
         update_job(jobs, JOB_ID, change(interval=4), confirm=True)
     assert jobs.updates == [] and jobs.settings == SETTINGS
