@@ -321,7 +321,7 @@ def _count_periods(
     label = quoted(cols.label)
     label_number = label.cast("double") if isinstance(label_type, NUMERIC_TYPES) else None
     # the row hash is a column of its own, so the fingerprint and the sample's pick share it
-    frame = timed.frame.select("*", _row_hash([cols.label, *features.numeric, *features.categorical]).alias(ROW_HASH))
+    frame = timed.frame.select("*", _row_hash(cols.label, features).alias(ROW_HASH))
     row_hash = F.col(ROW_HASH)
     sampled = features.numbers(timed.frame) | ({TARGET: label_number} if label_number is not None else {})
     return CountingPass(
@@ -357,7 +357,7 @@ def _usable_rows(timed: _TimedRows, config: StudyConfig, features: Features, lab
     cols = config.columns
     return _valid(timed).select(
         F.col(PERIOD),
-        _row_hash([cols.label, *features.numeric, *features.categorical]).alias(ROW_HASH),
+        _row_hash(cols.label, features).alias(ROW_HASH),
         label.target.alias(TARGET),
         *features.cleaned(timed.frame),
         *([F.col(SLICE)] if config.slice.key else []),
@@ -394,8 +394,10 @@ def _log_source(report: SourceReport, config: StudyConfig, features: Features, l
         )
 
 
-def _row_hash(names: list[str]) -> Column:
-    """A hash of the row's content. xxhash64 skips nulls, so which columns are null is hashed too."""
+def _row_hash(label: str, features: Features) -> Column:
+    """A hash of the row's content: its label, features and period. The fingerprints and the
+    seeded samples both start from it. xxhash64 skips nulls, so which columns are null is hashed too."""
+    names = [label, *features.numeric, *features.categorical]
     null_pattern = F.concat(*[F.when(quoted(c).isNull(), F.lit("1")).otherwise(F.lit("0")) for c in names])
     return F.xxhash64(*[quoted(c) for c in names], F.col(PERIOD), null_pattern)
 
