@@ -4,6 +4,7 @@ without the config file or the source."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -102,9 +103,7 @@ def load_run_tables(store: ResultStore, run_id: str) -> RunTables:
     if run["status"] != "succeeded":
         raise OutputError(f"run {run_id!r} is {run['status']}, not succeeded: its analysis tables are not complete")
     config = parse_config(json.loads(run["config_json"]), source=f"runs.config_json of run {run_id}")
-    frames = {
-        table: store.read(table, run_id).where(ROWS_OF.get(table, "TRUE")).toPandas() for table in ANALYSIS_TABLES
-    }
+    frames = store.side_by_side({table: functools.partial(_rows_of, store, table, run_id) for table in ANALYSIS_TABLES})
     metric = str(run["primary_metric"])
     curve = frames["decay_curve"]
     directions = curve.loc[curve["metric"] == metric, "greater_is_better"]
@@ -117,6 +116,11 @@ def load_run_tables(store: ResultStore, run_id: str) -> RunTables:
     if not frames["estimate_tracking"].empty:
         frames[ESTIMATE_EVIDENCE] = estimate_evidence(store, run_id, metric)
     return RunTables(run.asDict(recursive=True), config, frames)
+
+
+def _rows_of(store: ResultStore, table: str, run_id: str) -> pd.DataFrame:
+    """The run's rows of `table` the report shows."""
+    return store.read(table, run_id).where(ROWS_OF.get(table, "TRUE")).toPandas()
 
 
 def estimate_evidence(store: ResultStore, run_id: str, metric: str) -> pd.DataFrame:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -25,6 +26,9 @@ from retrain_advisor.foundation.schemas import SCHEMAS, columns
 from retrain_advisor.spark.session import for_another_thread
 
 log = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
 
 CONFLICTS = (
     "ConcurrentAppendException",
@@ -44,8 +48,8 @@ CONFLICTS = (
 # does not yet. Retried only while creating; a location that stays so is reported.
 CREATION_RACES = ("DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION",)
 ATTEMPTS = 5
-# Result tables written at once by `replace_runs`.
-PARALLEL_WRITES = 4
+# Result tables created, written or read at once (`side_by_side`).
+PARALLEL_TABLES = 4
 
 
 def is_conflict(error: Exception, markers: tuple[str, ...] = CONFLICTS) -> bool:
@@ -83,8 +87,13 @@ class ResultStore:
         try:
             if self.output.schema_name:
                 self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {quoted_name(self.output.schema_name)}")
-            for table, ddl in SCHEMAS.items():
-                self.retried(functools.partial(self._create, table, ddl), CONFLICTS + CREATION_RACES)
+            creations = {
+                table: functools.partial(
+                    self.retried, functools.partial(self._create, table, ddl), CONFLICTS + CREATION_RACES
+                )
+                for table, ddl in SCHEMAS.items()
+            }
+            self.side_by_side(creations)
         except Exception as error:
             raise OutputError(
                 f"cannot create the result tables in {self.describe()}: {type(error).__name__}: "
@@ -123,20 +132,20 @@ class ResultStore:
             writer.save(self.location(table))
 
     def replace_runs(self, tables: Mapping[str, DataFrame], run_id: str) -> None:
-        """`replace_run` for several tables: each is its own Delta commit, whose fixed cost (not
-        its rows) is most of a small table's, so they are written side by side."""
-        if type(self.spark).__module__.startswith("pyspark.sql.connect"):
-            for table, rows in tables.items():  # Connect tags the jobs per thread: one at a time
-                self.replace_run(table, rows, run_id)
-            return
+        """`replace_run` for several tables, side by side."""
+        self.side_by_side(
+            {table: functools.partial(self.replace_run, table, rows, run_id) for table, rows in tables.items()}
+        )
 
-        with ThreadPoolExecutor(max_workers=PARALLEL_WRITES) as pool:
-            writes = [
-                pool.submit(for_another_thread(self.spark, functools.partial(self.replace_run, table, rows, run_id)))
-                for table, rows in tables.items()
-            ]
-            for write in writes:
-                write.result()
+    def side_by_side(self, work: Mapping[K, Callable[[], T]]) -> dict[K, T]:
+        """Each piece of work on a thread of its own, `PARALLEL_TABLES` at a time: each is a Delta
+        commit or a read of a small table, whose fixed cost (not its rows) is most of it. One at a
+        time on Spark Connect, which tags the jobs per thread."""
+        if type(self.spark).__module__.startswith("pyspark.sql.connect"):
+            return {key: do() for key, do in work.items()}
+        with ThreadPoolExecutor(max_workers=PARALLEL_TABLES) as pool:
+            started = {key: pool.submit(for_another_thread(self.spark, do)) for key, do in work.items()}
+            return {key: future.result() for key, future in started.items()}
 
     def append_run(self, table: str, rows: DataFrame) -> None:
         """Add rows to a run already written (rows the run adds later, such as the joint replay's)."""
