@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 
 from retrain_advisor.foundation.config import OutputConfig
@@ -30,6 +32,34 @@ def test_a_table_folder_mid_creation_is_retried_only_while_creating():
     )
     assert not is_conflict(error)
     assert is_conflict(error, CONFLICTS + CREATION_RACES)
+
+
+def test_a_lost_race_is_retried_and_the_log_names_the_table(caplog):
+    store = ResultStore(None, OutputConfig(path="/out"))
+    attempts = []
+
+    def create() -> None:
+        attempts.append(len(attempts))
+        if len(attempts) == 1:
+            raise ConcurrentAppendException("Files were added to the root of the table by a concurrent update")
+
+    with caplog.at_level(logging.INFO, logger="retrain_advisor.outputs.store"):
+        store.retried("table delta.`/out/fits`", create)
+    assert attempts == [0, 1]
+    assert "a concurrent writer changed table delta.`/out/fits`; retrying (1/5)" in caplog.text
+
+
+def test_an_error_that_is_not_a_race_is_raised_at_once():
+    store = ResultStore(None, OutputConfig(path="/out"))
+    attempts = []
+
+    def create() -> None:
+        attempts.append(len(attempts))
+        raise PermissionError("Permission denied: /out/fits")
+
+    with pytest.raises(PermissionError):
+        store.retried("table delta.`/out/fits`", create)
+    assert attempts == [0]
 
 
 def test_tables_are_named_for_sql():

@@ -89,7 +89,10 @@ class ResultStore:
                 self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {quoted_name(self.output.schema_name)}")
             creations = {
                 table: functools.partial(
-                    self.retried, functools.partial(self._create, table, ddl), CONFLICTS + CREATION_RACES
+                    self.retried,
+                    f"table {self.reference(table)}",
+                    functools.partial(self._create, table, ddl),
+                    CONFLICTS + CREATION_RACES,
                 )
                 for table, ddl in SCHEMAS.items()
             }
@@ -106,7 +109,8 @@ class ResultStore:
             f"CREATE TABLE IF NOT EXISTS {self.reference(table)} ({ddl}) USING DELTA PARTITIONED BY (run_id)"
         )
 
-    def retried(self, write: Callable[[], object], conflicts: tuple[str, ...] = CONFLICTS) -> None:
+    def retried(self, what: str, write: Callable[[], object], conflicts: tuple[str, ...] = CONFLICTS) -> None:
+        """`write` (of `what`, for the log), again after a race another writer won."""
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 write()
@@ -114,7 +118,7 @@ class ResultStore:
             except Exception as error:
                 if not is_conflict(error, conflicts) or attempt == ATTEMPTS:
                     raise
-                log.info("a concurrent writer changed the table; retrying (%d/%d)", attempt, ATTEMPTS)
+                log.info("a concurrent writer changed %s; retrying (%d/%d)", what, attempt, ATTEMPTS)
                 time.sleep(0.2 * attempt)
 
     def replace_run(self, table: str, rows: DataFrame, run_id: str) -> None:
@@ -165,7 +169,7 @@ class ResultStore:
             f"UPDATE {self.reference('fits')} SET analyses = array_sort(array_union(analyses, array('{analysis}'))) "
             f"WHERE run_id = '{run_id}' AND fit_id IN ({listed})"
         )
-        self.retried(lambda: self.spark.sql(statement))
+        self.retried(f"table {self.reference('fits')}", lambda: self.spark.sql(statement))
 
     def discard_run(self, run_id: str) -> None:
         """Delete a run's rows from every result table but `runs` (after the run failed)."""

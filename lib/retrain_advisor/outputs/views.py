@@ -55,7 +55,7 @@ def refresh_views(spark: SparkSession, store: ResultStore) -> None:
     """Create or replace the views in `output.schema`; a failure (say, no privilege to create
     views) is logged and the run goes on, since the tables hold everything the views show."""
     try:
-        store.retried(lambda: create_views(spark, store))
+        store.retried(f"the views in {store.output.schema_name}", lambda: create_views(spark, store))
     except Exception as error:
         log.warning(
             "could not create the views in %s (%s: %s); the tables are written all the same",
