@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from retrain_advisor.analyses.drift.signals import drift_values
 from retrain_advisor.analyses.estimate_tracking import ESTIMATE_COLUMNS, estimate_pairs
+from retrain_advisor.analyses.performance import metric_value
 from retrain_advisor.foundation.config import StudyConfig, parse_config
 from retrain_advisor.foundation.errors import OutputError
 from retrain_advisor.foundation.frames import first_row
@@ -40,6 +41,8 @@ ANALYSIS_TABLES = [
 # MLflow take the period-over-period rows.
 SIGNAL_EVIDENCE = "signal_evidence"
 ESTIMATE_EVIDENCE = "estimate_evidence"
+# read beside the tables, and dropped from the frames once both evidence frames are drawn
+DECAY_EVALUATIONS = "decay_evaluations"
 ROWS_OF = {"feature_drift": "drift_type = 'CONSECUTIVE'"}
 
 
@@ -103,7 +106,10 @@ def load_run_tables(store: ResultStore, run_id: str) -> RunTables:
     if run["status"] != "succeeded":
         raise OutputError(f"run {run_id!r} is {run['status']}, not succeeded: its analysis tables are not complete")
     config = parse_config(json.loads(run["config_json"]), source=f"runs.config_json of run {run_id}")
-    frames = store.side_by_side({table: functools.partial(_rows_of, store, table, run_id) for table in ANALYSIS_TABLES})
+    reads = {table: functools.partial(_rows_of, store, table, run_id) for table in ANALYSIS_TABLES}
+    reads[DECAY_EVALUATIONS] = functools.partial(decay_evaluations, store, run_id)
+    frames = store.side_by_side(reads)
+    evaluated = frames.pop(DECAY_EVALUATIONS)
     metric = str(run["primary_metric"])
     curve = frames["decay_curve"]
     directions = curve.loc[curve["metric"] == metric, "greater_is_better"]
@@ -111,10 +117,10 @@ def load_run_tables(store: ResultStore, run_id: str) -> RunTables:
     recommendations = frames["recommendations"]
     overall = recommendations[recommendations["slice_value"].isna()]
     limit = float(overall["tolerance_limit"].iloc[0]) if len(overall) else np.nan
-    evidence = signal_evidence(store, run_id, metric, frames["drift_signals"], better)
+    evidence = signal_evidence(store, run_id, metric, frames["drift_signals"], better, evaluated)
     frames[SIGNAL_EVIDENCE] = evidence.assign(breach=evidence["drop"].to_numpy(dtype=float) > limit)
     if not frames["estimate_tracking"].empty:
-        frames[ESTIMATE_EVIDENCE] = estimate_evidence(store, run_id, metric)
+        frames[ESTIMATE_EVIDENCE] = estimate_evidence(evaluated, metric)
     return RunTables(run.asDict(recursive=True), config, frames)
 
 
@@ -123,11 +129,12 @@ def _rows_of(store: ResultStore, table: str, run_id: str) -> pd.DataFrame:
     return store.read(table, run_id).where(ROWS_OF.get(table, "TRUE")).toPandas()
 
 
-def estimate_evidence(store: ResultStore, run_id: str, metric: str) -> pd.DataFrame:
-    """The primary metric measured and estimated without labels on every sufficient evaluation
-    of a decay fit, all rows: `estimate_pairs` with the scored period's start."""
+def decay_evaluations(store: ResultStore, run_id: str) -> pd.DataFrame:
+    """Every evaluation of a decay fit on all rows (not a slice), with what both evidence frames
+    take from it: fit_id, model_age, is_sufficient, metrics, the estimated metrics and the
+    scored period's start."""
     decay_fits = store.read("fits", run_id).where(F.array_contains("analyses", "decay")).select("fit_id")
-    evaluated = (
+    return (
         store.read("evaluations", run_id)
         .where(F.col("slice_value").isNull())
         .join(decay_fits, "fit_id")
@@ -136,16 +143,28 @@ def estimate_evidence(store: ResultStore, run_id: str, metric: str) -> pd.DataFr
         )
         .toPandas()
     )
+
+
+def estimate_evidence(evaluated: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The primary metric measured and estimated without labels on every sufficient evaluation
+    of a decay fit (`evaluated`: `decay_evaluations`), all rows: `estimate_pairs` with the scored
+    period's start."""
     starts = evaluated[["fit_id", "model_age", "start"]].astype({"model_age": int})
     return estimate_pairs(evaluated, metric).merge(starts, on=["fit_id", "model_age"], how="left")
 
 
 def signal_evidence(
-    store: ResultStore, run_id: str, metric: str, signals: pd.DataFrame, greater_is_better: bool
+    store: ResultStore,
+    run_id: str,
+    metric: str,
+    signals: pd.DataFrame,
+    greater_is_better: bool,
+    evaluated: pd.DataFrame,
 ) -> pd.DataFrame:
     """For the best-ranked drift signal of one column: its value and the drop of the metric since
     the fit was fresh (positive: worse) of every evaluation of a decay fit at age 1 or older, the
-    evaluations the signal was ranked on: fit_id, model_age, signal, value, fresh, drop."""
+    evaluations the signal was ranked on (`evaluated`: `decay_evaluations`): fit_id, model_age,
+    signal, value, fresh, drop."""
     columns = ["fit_id", "model_age", "signal", "value", "fresh", "drop"]
     ranked = signals[signals["slice_value"].isna() & signals["column_name"].notna() & signals["auc_within_age"].notna()]
     if ranked.empty:
@@ -158,13 +177,13 @@ def signal_evidence(
     )
     values = drift_values(store.read("feature_drift", run_id).where(baseline).toPandas())
     values = values[["fit_id", "model_age", best["signal"]]].rename(columns={best["signal"]: "value"})
-    decay_fits = store.read("fits", run_id).where(F.array_contains("analyses", "decay")).select("fit_id")
-    quality = (
-        store.read("evaluations", run_id)
-        .where(F.col("slice_value").isNull() & F.col("is_sufficient"))
-        .join(decay_fits, "fit_id")
-        .select("fit_id", "model_age", F.col("metrics")[metric].alias("quality"))
-        .toPandas()
+    sufficient = evaluated[evaluated["is_sufficient"].fillna(False).astype(bool)]
+    quality = pd.DataFrame(
+        {
+            "fit_id": sufficient["fit_id"],
+            "model_age": sufficient["model_age"],
+            "quality": [metric_value(m, metric) for m in sufficient["metrics"]],
+        }
     )
     # fresh quality from the age-0 evaluation itself: prediction drift has no age-0 row
     fresh = quality[quality["model_age"] == 0].set_index("fit_id")["quality"]
