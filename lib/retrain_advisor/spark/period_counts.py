@@ -153,7 +153,7 @@ class PeriodCounts:
         return counted
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # Columns compare to a Column, not to a bool
 class ValueSample:
     """Which labelled rows give their values (`picked`), and the values taken, by name."""
 
@@ -167,7 +167,7 @@ def value_sample(row_hash: Column, labelled_rows: int, values: dict[str, Column]
     return ValueSample((row_hash.bitwiseAND(F.lit(0xFFFFFF)) / F.lit(0x1000000)) < F.lit(keep), values)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # Columns compare to a Column, not to a bool
 class CountingPass:
     """One aggregation over `frame`'s rows with a period. `labelled` picks the rows with a label;
     `label_number` (a numeric label as double) is summed, and `fingerprint_hash`, over them; the
