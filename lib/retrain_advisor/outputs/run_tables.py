@@ -41,7 +41,7 @@ ANALYSIS_TABLES = [
 # MLflow take the period-over-period rows.
 SIGNAL_EVIDENCE = "signal_evidence"
 ESTIMATE_EVIDENCE = "estimate_evidence"
-# read beside the tables, and dropped from the frames once both evidence frames are drawn
+# read beside the tables and popped from the frames at once; both evidence frames draw from it
 DECAY_EVALUATIONS = "decay_evaluations"
 ROWS_OF = {"feature_drift": "drift_type = 'CONSECUTIVE'"}
 

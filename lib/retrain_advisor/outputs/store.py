@@ -143,7 +143,7 @@ class ResultStore:
 
     def side_by_side(self, work: Mapping[K, Callable[[], T]]) -> dict[K, T]:
         """The pieces of work on `PARALLEL_TABLES` threads, each piece with this thread's job label:
-        each is a Delta commit or a read of a small table, whose fixed cost (not its rows) is most
+        each is a Delta commit or a small read, whose fixed cost (not its rows) is most
         of it. One at a time on Spark Connect, which tags the jobs per thread."""
         if type(self.spark).__module__.startswith("pyspark.sql.connect"):
             return {key: do() for key, do in work.items()}
