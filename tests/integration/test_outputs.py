@@ -67,6 +67,10 @@ def test_spark_ui_names_the_jobs_of_every_stage(spark, schema_study):
     fits = result.table("fits").toPandas()
     planned_first = int(fits["analyses"].map(lambda a: list(a) != ["joint_replay"]).sum())  # joint replay's: later
     assert any(re.search(rf": fit {planned_first} models", description) for description in ours), ours
+    # the analysis tables the joint replay leaves as they are are written while it runs, not after
+    joint = [i for i, description in enumerate(labels) if f"{label}joint " in description]
+    standing = [i for i, description in enumerate(labels) if f"{label}write (the analyses the joint" in description]
+    assert joint and standing and standing[0] < joint[-1], (standing, joint)
 
 
 def test_a_label_inside_a_stage_gives_the_stage_its_label_back(spark):

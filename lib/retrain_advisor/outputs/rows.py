@@ -343,16 +343,11 @@ class TableRows:
         self.config = config
         self.primary = primary
 
-    def of(
-        self, results: StudyAnalyses, drift: pd.DataFrame | None, tracking: pd.DataFrame | None = None
-    ) -> dict[str, DataFrame]:
-        """Every analysis table of the run but feature_drift; drift_signals with `drift`,
-        estimate_tracking with `tracking` (quality estimated without labels)."""
-        tolerance, rows = self.config.tolerance, self.rows
-        confidence = tolerance.confidence
+    def standing(self, results: StudyAnalyses, drift: pd.DataFrame | None) -> dict[str, DataFrame]:
+        """The analysis tables the joint replay leaves as they are (`with_joint_replay`), so they
+        can be written while it runs: decay, the comparisons, and drift_signals with `drift`."""
+        confidence, rows = self.config.tolerance.confidence, self.rows
         decay = results.decay
-        limits = {key: value.limit for key, value in decay.by_slice.items()}
-        recommendation_delays = {r["slice_value"]: r.get("label_delay_periods") for r in results.recommendations}
         tables = {
             "decay_curve": rows.frame("decay_curve", _records(decay.curve)),
             "shelf_life": rows.frame("shelf_life", [self._shelf_row(r) for r in _records(decay.shelf_life)]),
@@ -369,6 +364,19 @@ class TableRows:
             "window_comparison": rows.frame(
                 "window_comparison", [{**r, "confidence": confidence} for r in _records(results.window_comparison)]
             ),
+        }
+        if drift is not None:
+            tables["drift_signals"] = rows.frame("drift_signals", results.signals)
+        return tables
+
+    def replayed(self, results: StudyAnalyses, tracking: pd.DataFrame | None) -> dict[str, DataFrame]:
+        """The analysis tables that read the recommendations or every evaluation, and so wait for
+        the joint replay: schedule_backtest, recommendations, and estimate_tracking with
+        `tracking` (quality estimated without labels)."""
+        confidence, rows = self.config.tolerance.confidence, self.rows
+        limits = {key: value.limit for key, value in results.decay.by_slice.items()}
+        recommendation_delays = {r["slice_value"]: r.get("label_delay_periods") for r in results.recommendations}
+        tables = {
             "schedule_backtest": rows.frame(
                 "schedule_backtest",
                 backtest_rows(
@@ -385,8 +393,6 @@ class TableRows:
                 "recommendations", [self._recommendation_row(r) for r in results.recommendations]
             ),
         }
-        if drift is not None:
-            tables["drift_signals"] = rows.frame("drift_signals", results.signals)
         if tracking is not None:
             tables["estimate_tracking"] = rows.frame("estimate_tracking", _records(tracking))
         return tables

@@ -1,7 +1,8 @@
 """The analysis stages of a run. Spark reads what touches raw rows (the drift histograms, begun
 in the background before scoring) and the evaluation table once; the arrival table comes from
 prepare's counts, every analysis runs on the driver (`analyses.pipeline`), and each result table
-is written in one commit, all of them side by side at the end."""
+is written in one commit: the tables that describe the data and those the joint replay leaves as
+they are while the analyses and the replay run, the rest side by side at the end."""
 
 from __future__ import annotations
 
@@ -107,6 +108,8 @@ def analyze(
             season_of=seasons_of_origins(study),
         )
         results = analyse(performance_frame(evaluated, study.plan, study.metrics), context, drift)
+    tables = TableRows(run.rows, config, study.primary)
+    standing = start_writing_standing_tables(run, tables, results, drift)
     joint, done = joint_replay_plan(study, results), study.plan
     if joint is not None:
         with stage(
@@ -121,8 +124,9 @@ def analyze(
             results = with_joint_replay(results, performance_frame(evaluated, done, study.metrics), context, joint)
     tracking = estimate_tracking(evaluated, study.metrics) if config.estimation.enabled else None
     with stage("write", timings, "(the result tables) ", run.jobs):
-        store.replace_runs(TableRows(run.rows, config, study.primary).of(results, drift, tracking), run_id)
+        store.replace_runs(tables.replayed(results, tracking), run_id)
         written.result()
+        standing.result()
     return done
 
 
@@ -139,6 +143,18 @@ def start_writing_inputs_tables(run: StudyRun, arrival: list[dict], drift: pd.Da
         run.store.replace_runs(tables, run.run_id)
 
     return run.jobs.in_background("write", "(the arrival and drift tables) ", write)
+
+
+def start_writing_standing_tables(
+    run: StudyRun, tables: TableRows, results: StudyAnalyses, drift: pd.DataFrame | None
+) -> Pending[None]:
+    """Write the analysis tables the joint replay leaves as they are while it runs: a Delta commit
+    is mostly driver work and waiting, which the replay's tasks leave room for."""
+
+    def write() -> None:
+        run.store.replace_runs(tables.standing(results, drift), run.run_id)
+
+    return run.jobs.in_background("write", "(the analyses the joint replay leaves as they are) ", write)
 
 
 def joint_replay_plan(study: PreparedStudy, results: StudyAnalyses) -> JointDesign | None:
