@@ -1,8 +1,8 @@
 """The analysis stages of a run. Spark reads what touches raw rows (the drift histograms, begun
 in the background before scoring) and the evaluation table once; the arrival table comes from
 prepare's counts, every analysis runs on the driver (`analyses.pipeline`), and each result table
-is written in one commit: the tables that describe the data and those the joint replay leaves as
-they are while the analyses and the replay run, the rest side by side at the end."""
+is written in one commit: the tables that describe the data while the analyses run, those the
+joint replay leaves as they are while it runs, the rest side by side at the end."""
 
 from __future__ import annotations
 
