@@ -278,6 +278,37 @@ def test_a_run_that_fails_part_way_leaves_no_partial_rows(spark, concurrent_runs
         assert store.read(table, "first").count() == before[table] > (-1 if table in MAY_BE_EMPTY else 0), table
 
 
+def test_a_run_whose_background_write_fails_too_leaves_no_partial_rows_and_logs_both(
+    spark, concurrent_runs, monkeypatch, caplog
+):
+    """The analysis tables the joint replay leaves as they are are written on a thread of their
+    own; when that write fails and then the final write fails too, the run's rows are still
+    removed once both have ended, the final write's error is the run's, and the other is logged."""
+    config, _ = concurrent_runs
+    store = ResultStore(spark, config.output)
+    background_failed = threading.Event()
+
+    def broken_standing(*args: Any, **kwargs: Any) -> None:
+        background_failed.set()
+        raise RuntimeError("the decay table could not be written")
+
+    def broken_replayed(*args: Any, **kwargs: Any) -> None:
+        assert background_failed.wait(120)
+        time.sleep(0.5)  # the thread has ended with its error
+        raise RuntimeError("the recommendations could not be written")
+
+    monkeypatch.setattr(analyze.TableRows, "standing", broken_standing)
+    monkeypatch.setattr(analyze.TableRows, "replayed", broken_replayed)
+    with caplog.at_level("WARNING", logger="retrain_advisor"), pytest.raises(RuntimeError, match="recommendations"):
+        run_study(spark, config, run_id="broken-twice")
+    runs = {r.run_id: r for r in store.read("runs").collect()}
+    assert runs["broken-twice"].status == "failed" and "recommendations could not" in runs["broken-twice"].error
+    for table in SCHEMAS:
+        if table != "runs":
+            assert store.read(table, "broken-twice").count() == 0, table
+    assert "the decay table could not be written" in caplog.text
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cluster")

@@ -140,6 +140,9 @@ class JobLabels:
         """Cancel the Spark jobs of background work and wait for it to end, so a failed run
         removes its rows only once nothing can write more."""
         for group, future in self._background:
+            if future.done() and future.exception() is not None:  # failed on its own, before the stop
+                log.warning("background work %s had failed as well: %s", group, future.exception())
+                continue
             try:
                 self.spark.sparkContext.cancelJobGroup(group)
                 future.exception()  # waits; the run's own error is the one to report
