@@ -155,6 +155,35 @@ def test_a_drift_trigger_on_the_costly_feature_retrains_right_after_the_shift(dr
     assert watched["n_retrains"] < backtest.loc[backtest["interval_periods"].eq(1), "n_retrains"].max()
 
 
+def test_a_study_with_drift_off_measures_none_and_its_report_reads_no_evaluations(
+    spark, history, tmp_path, monkeypatch
+):
+    """drift.enabled: false (and no estimation) leaves the drift tables empty and the recommendation
+    without a drift policy, and the report, which then shows no evidence drawn from the decay
+    fits' evaluations, does not read them."""
+    from retrain_advisor.outputs import run_tables
+    from retrain_advisor.run.study import run_study
+
+    def not_needed(*args, **kwargs):
+        raise AssertionError("the report read the decay evaluations with drift and estimation off")
+
+    monkeypatch.setattr(run_tables, "decay_evaluations", not_needed)
+    config = study_config(
+        history("gradual"),
+        tmp_path,
+        windows={"lookback": 6, "gap": 0, "max_age": 2, "origin_every": 6},
+        comparisons={"origins": 2, "train_sizes": [5000], "lookbacks": [2]},
+        schedule={"intervals": [1, 2]},
+        drift={"enabled": False},
+    )
+    result = run_study(spark, config)
+    assert result.store.read("feature_drift", result.run_id).count() == 0
+    assert result.store.read("drift_signals", result.run_id).count() == 0
+    policies = {r["recommended_policy"] for r in result.store.read("recommendations", result.run_id).collect()}
+    assert "drift" not in policies
+    assert result.report_path is not None and result.report_path.exists()
+
+
 def test_a_far_future_leaves_the_drift_of_an_earlier_fit_as_it_was(spark):
     """No statistic reads the future. A fit trains on weeks 0-7 and is scored on weeks 8-10, where
     the feature's spread narrows; 30 more weeks, in which it lives near 6, must not change that

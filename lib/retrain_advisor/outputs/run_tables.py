@@ -107,9 +107,10 @@ def load_run_tables(store: ResultStore, run_id: str) -> RunTables:
         raise OutputError(f"run {run_id!r} is {run['status']}, not succeeded: its analysis tables are not complete")
     config = parse_config(json.loads(run["config_json"]), source=f"runs.config_json of run {run_id}")
     reads = {table: functools.partial(_rows_of, store, table, run_id) for table in ANALYSIS_TABLES}
-    reads[DECAY_EVALUATIONS] = functools.partial(decay_evaluations, store, run_id)
+    if config.drift.enabled or config.estimation.enabled:  # only their evidence reads the evaluations
+        reads[DECAY_EVALUATIONS] = functools.partial(decay_evaluations, store, run_id)
     frames = store.side_by_side(reads)
-    evaluated = frames.pop(DECAY_EVALUATIONS)
+    evaluated = frames.pop(DECAY_EVALUATIONS, pd.DataFrame())
     metric = str(run["primary_metric"])
     curve = frames["decay_curve"]
     directions = curve.loc[curve["metric"] == metric, "greater_is_better"]
