@@ -7,7 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import threading
+import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -83,6 +86,33 @@ def test_a_label_inside_a_stage_gives_the_stage_its_label_back(spark):
             assert context.getLocalProperty(JOB_DESCRIPTION) == "retrain-advisor nested: record (the run in runs)"
         assert context.getLocalProperty(JOB_DESCRIPTION) == "retrain-advisor nested: score (12 periods)"
     assert context.getLocalProperty(JOB_DESCRIPTION) is None
+
+
+def test_stopping_background_work_cancels_it_and_logs_only_the_failures_not_yet_raised(spark, caplog):
+    """A failed run stops its background work: work still running is cancelled (one work's jobs
+    only), and work that had failed on its own is logged, unless its error is the run's."""
+    from retrain_advisor.spark.session import JobLabels
+
+    def broken(what: str) -> Callable[[], None]:
+        def work() -> None:
+            raise RuntimeError(f"the {what} write broke")
+
+        return work
+
+    jobs = JobLabels(spark, "stopping")
+    raised = jobs.in_background("write", "(the arrival table)", broken("arrival"))
+    jobs.in_background("write", "(the decay table)", broken("decay"))
+    long = jobs.in_background("write", "(a long one)", lambda: spark.range(0, 10**13, numPartitions=2).count())
+    while sum(t.name.startswith("retrain-advisor-write") for t in threading.enumerate()) > 1:
+        time.sleep(0.05)  # both broken writes have ended, the long one runs
+    with pytest.raises(RuntimeError) as run_error:
+        raised.result()  # the run fails with this one's error
+    with caplog.at_level("WARNING", logger="retrain_advisor"):
+        jobs.stop_background(reported=run_error.value)
+    warned = [r.getMessage() for r in caplog.records if r.name.startswith("retrain_advisor")]
+    assert len(warned) == 1 and "the decay write broke" in warned[0], warned  # not the cancelled one
+    with pytest.raises(Exception, match="cancel"):
+        long.result()
 
 
 def test_views_answer_the_common_questions(spark, schema_study):

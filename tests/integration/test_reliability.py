@@ -294,7 +294,8 @@ def test_a_run_whose_background_write_fails_too_leaves_no_partial_rows_and_logs_
 
     def broken_replayed(*args: Any, **kwargs: Any) -> None:
         assert background_failed.wait(120)
-        time.sleep(0.5)  # the thread has ended with its error
+        while any(t.name.startswith("retrain-advisor-write") for t in threading.enumerate()):
+            time.sleep(0.05)  # both background writes have ended, the one with its error
         raise RuntimeError("the recommendations could not be written")
 
     monkeypatch.setattr(analyze.TableRows, "standing", broken_standing)

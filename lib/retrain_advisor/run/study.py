@@ -1,8 +1,8 @@
 """One study run, end to end: source -> plan -> fits -> evaluations -> analyses -> Delta tables.
 
-This module only sequences the stages. The run is recorded in `runs` first (status running,
-written while prepare reads the source), and marked succeeded or failed at the end, so readers
-that join on succeeded runs never see a partial result.
+This module only sequences the stages. The run is recorded in `runs` before any other table
+(status running), and marked succeeded or failed at the end, so readers that join on succeeded
+runs never see a partial result.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
         run.store.ensure_tables()
         if config.output.schema_name:
             refresh_views(spark, run.store)
-    # a Delta commit of one row, mostly fixed cost: made while prepare reads the source
+    # a Delta commit of one row, mostly fixed cost: made while prepare reads the source (Spark
+    # Connect: after it)
     recorded = run.jobs.in_background("record", "(the run as running in runs)", lambda: run.record("running"))
     timings: dict[str, float] = {}
     study: PreparedStudy | None = None
@@ -63,7 +64,7 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
         done = analyze(run, study, evaluations, drift_counts, timings)
     except BaseException as error:
         try:
-            run.jobs.stop_background()
+            run.jobs.stop_background(reported=error)
             run.record("failed", f"{type(error).__name__}: {error}"[:4000], study)
             with run.jobs.label("record", "(the failed run's rows removed)"):
                 run.store.discard_run(run.run_id)

@@ -81,6 +81,10 @@ def embedded_spark(
     return configure_spark_with_delta_pip(builder).getOrCreate()
 
 
+# How long a stop waits for cancelled background work before cancelling the jobs it started since.
+CANCEL_AGAIN_SECONDS = 0.5
+
+
 class JobLabels:
     """Labels the Spark jobs of each stage of a run, so the Spark UI says what they are for.
 
@@ -123,7 +127,7 @@ class JobLabels:
         own tasks' time. Spark Connect: `work` runs when its result is asked for."""
         if self.remote:
             return Pending(None, work)
-        group = f"retrain-advisor-{self.run_id}-{stage}"
+        group = f"retrain-advisor-{self.run_id}-{stage}-{len(self._background)}"  # each work cancelled alone
         context = self.spark.sparkContext
 
         def labelled() -> T:
@@ -136,18 +140,33 @@ class JobLabels:
         self._background.append((group, future))
         return Pending(future, work)
 
-    def stop_background(self) -> None:
+    def stop_background(self, reported: BaseException | None = None) -> None:
         """Cancel the Spark jobs of background work and wait for it to end, so a failed run
-        removes its rows only once nothing can write more."""
+        removes its rows only once nothing can write more. Work that had failed on its own is
+        logged, unless its error is `reported` (the run's own, raised through `Pending.result`)."""
+        ended = {group: future.exception() for group, future in self._background if future.done()}
+        for group, error in ended.items():
+            if error is not None and error is not reported:
+                log.warning("background work %s had failed as well: %s", group, error)
         for group, future in self._background:
-            if future.done() and future.exception() is not None:  # failed on its own, before the stop
-                log.warning("background work %s had failed as well: %s", group, future.exception())
-                continue
+            if group not in ended:
+                self._cancel(group, future)
+
+    def _cancel(self, group: str, future: Future) -> None:
+        """Cancel the group's jobs until its work ends: a cancel stops only the jobs running, and
+        work between two jobs (a Delta commit's) starts the next one after it."""
+        while True:
             try:
                 self.spark.sparkContext.cancelJobGroup(group)
-                future.exception()  # waits; the run's own error is the one to report
-            except Exception as error:  # a stopped context: nothing is left running to wait for
-                log.warning("could not stop the background work %s: %s", group, error)
+            except Exception as error:  # a stopped context: its jobs end by themselves
+                log.warning("could not cancel the background work %s: %s", group, error)
+                future.exception()
+                return
+            try:
+                future.exception(timeout=CANCEL_AGAIN_SECONDS)  # an error after a cancel is the cancel's
+                return
+            except TimeoutError:
+                continue
 
 
 class Pending(Generic[T]):
