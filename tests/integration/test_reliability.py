@@ -146,6 +146,26 @@ def test_an_output_that_cannot_be_written_is_named(spark, history, tmp_path):
         run_study(spark, config)
 
 
+def test_an_output_that_exists_but_cannot_be_written_is_named(spark, history, tmp_path, monkeypatch, caplog):
+    """Creating the tables only checks that they exist: an output that can be read but not written
+    shows at the run's first write, which names the table and the location, not Delta's traceback."""
+    output = tmp_path / "results"
+    config = small_config(history("none"), output)
+    ResultStore(spark, config.output).ensure_tables()
+    write = ResultStore.replace_run
+
+    def refuse_runs(store: ResultStore, table: str, rows: Any, run_id: str) -> None:
+        if table == "runs":
+            raise PermissionError(f"Permission denied: {store.location(table)}/_delta_log")
+        write(store, table, rows, run_id)
+
+    monkeypatch.setattr(ResultStore, "replace_run", refuse_runs)
+    with pytest.raises(OutputError, match=f"cannot record the run in the runs table in output.path {output}: Perm"):
+        run_study(spark, config)
+    assert "could not mark run" in caplog.text  # the failed row cannot be written either: said, not hidden
+    assert ResultStore(spark, config.output).read("runs").count() == 0
+
+
 def test_two_runs_creating_the_tables_at_once_both_succeed(spark, tmp_path):
     """The second writer into a table folder the first has just made, before its first commit,
     waits for that commit instead of failing."""

@@ -98,11 +98,15 @@ class ResultStore:
             }
             self.side_by_side(creations)
         except Exception as error:
-            raise OutputError(
-                f"cannot create the result tables in {self.describe()}: {type(error).__name__}: "
-                f"{str(error).splitlines()[0] if str(error) else ''}. Check that the location exists and is "
-                "writable (or choose another output.path / output.schema)"
-            ) from error
+            raise self.unwritable("cannot create the result tables", error) from error
+
+    def unwritable(self, what: str, error: Exception) -> OutputError:
+        """The error to raise when writing the result tables failed: names the location and the cause."""
+        return OutputError(
+            f"{what} in {self.describe()}: {type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}. Check that the location exists and is "
+            "writable (or choose another output.path / output.schema)"
+        )
 
     def _create(self, table: str, ddl: str) -> None:
         self.spark.sql(

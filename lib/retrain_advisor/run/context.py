@@ -72,3 +72,11 @@ class StudyRun:
         )
         with self.jobs.label("record", f"(the run as {status} in runs)"):
             self.store.replace_run("runs", row, self.run_id)
+
+    def record_start(self) -> None:
+        """Record the run as running: the first write of the run, where an output that exists but
+        cannot be written shows (creating the tables only checks that they exist)."""
+        try:
+            self.record("running")
+        except Exception as error:
+            raise self.store.unwritable("cannot record the run in the runs table", error) from error

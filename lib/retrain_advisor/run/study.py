@@ -38,7 +38,7 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
             refresh_views(spark, run.store)
     # a Delta commit of one row, mostly fixed cost: made while prepare reads the source (Spark
     # Connect: after it)
-    recorded = run.jobs.in_background("record", "(the run as running in runs)", lambda: run.record("running"))
+    recorded = run.jobs.in_background("record", "(the run as running in runs)", run.record_start)
     timings: dict[str, float] = {}
     study: PreparedStudy | None = None
     try:
