@@ -12,5 +12,5 @@ from retrain_advisor.analyses.performance import EVALUATION_COLUMNS
 
 def read_evaluations(evaluations: DataFrame) -> pd.DataFrame:
     """The columns the analyses read (`EVALUATION_COLUMNS`), the prediction counts that
-    prediction drift compares and the metrics estimated without labels."""
-    return evaluations.select(*EVALUATION_COLUMNS, "prediction_counts", *ESTIMATE_COLUMNS).toPandas()
+    prediction drift compares, the metrics estimated without labels and the status (for the log)."""
+    return evaluations.select(*EVALUATION_COLUMNS, "prediction_counts", *ESTIMATE_COLUMNS, "status").toPandas()

@@ -35,9 +35,17 @@ def _window(start: str, end: str) -> Column:
 
 
 def status_counts(table: DataFrame) -> str:
-    """'ok 97, failed 2': a table's rows by status, for the log."""
-    counts = table.groupBy("status").count().orderBy("status").collect()
-    return ", ".join(f"{row['status']} {row['count']}" for row in counts)
+    """'failed 2, ok 97': a table's rows by status, for the log."""
+    return _by_status({row["status"]: row["count"] for row in table.groupBy("status").count().collect()})
+
+
+def counted_by_status(rows: pd.DataFrame) -> str:
+    """`status_counts` of rows already on the driver."""
+    return _by_status({str(status): int(count) for status, count in rows["status"].value_counts().items()})
+
+
+def _by_status(counts: dict[str, int]) -> str:
+    return ", ".join(f"{status} {count}" for status, count in sorted(counts.items(), key=lambda item: str(item[0])))
 
 
 def backtest_rows(

@@ -6,6 +6,8 @@ joint replay leaves as they are while it runs, the rest side by side at the end.
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 from pyspark.sql import DataFrame
 
@@ -24,13 +26,15 @@ from retrain_advisor.analyses.pipeline import JointDesign, StudyAnalyses, StudyC
 from retrain_advisor.foundation.config import StudyConfig
 from retrain_advisor.foundation.frames import by_slice
 from retrain_advisor.foundation.vocabulary import JOINT_REPLAY, RECOMMENDED
-from retrain_advisor.outputs.rows import TableRows
+from retrain_advisor.outputs.rows import TableRows, counted_by_status
 from retrain_advisor.planning.plan import History, Plan
 from retrain_advisor.planning.study_plan import TrainingWindow, plan_joint_replay
 from retrain_advisor.run.context import StudyRun, stage
 from retrain_advisor.run.prepare import PreparedStudy, seasons_of_origins, window_rows
 from retrain_advisor.run.work import evaluation_rows, fit_rows
 from retrain_advisor.spark.session import Pending
+
+log = logging.getLogger(__name__)
 
 
 def arrival_table(study: PreparedStudy) -> pd.DataFrame:
@@ -91,6 +95,7 @@ def analyze(
         records = [{**r, "window": run.rows.window(r["period_id"])} for r in arrival.to_dict("records")]
     with stage("evaluations", timings, "(read the evaluation table once) ", run.jobs):
         evaluated = read_evaluations(evaluations)
+        log.info("evaluations by status (all rows and slices): %s", counted_by_status(evaluated))
     drift = None
     if drift_counts is not None:
         with stage("drift", timings, "(feature, label and prediction drift per period) ", run.jobs):

@@ -60,7 +60,6 @@ def run_study(spark: SparkSession, config: StudyConfig, run_id: str | None = Non
         with stage("score", timings, f"{len(plan.evaluations)} evaluations ", run.jobs):
             run.store.replace_run("evaluations", evaluation_rows(run, study, plan, Plan(), fits), run.run_id)
             evaluations = run.store.read("evaluations", run.run_id)
-            log.info("evaluations by status (all rows and slices): %s", status_counts(evaluations))
         done = analyze(run, study, evaluations, drift_counts, timings)
     except BaseException as error:
         try:
