@@ -4,8 +4,10 @@
 
 Each measurement runs in a process of its own (`bench.measure`), one after the other, so that
 no two compete for the cores and each peak memory is its own. Prints one table per group of
-workloads, then the targets of docs/benchmarks.md with the measured figure beside each, and
-keeps every raw figure in retrain_advisor_demo/bench/results.json.
+workloads, then the targets of docs/benchmarks.md with the measured figure beside each (for the
+whole-run targets, also the best a run could reach on these cores: its time outside fit and
+score, with fit and score as fast as joblib), and keeps every raw figure in
+retrain_advisor_demo/bench/results.json.
 """
 
 from __future__ import annotations
@@ -58,9 +60,17 @@ def derived(engine: dict, base: dict, cores: int) -> dict:
     # The baselines run the study's plan; the joint replay of the recommended window (fits the
     # verdict asks for after the analyses) is work they do not do, so the ratios leave it out.
     run = engine["seconds"] - stages.get("joint", 0.0)
+    # What the whole-run targets could reach at best on these cores: the run's time outside fit
+    # and score kept, fit and score taking no longer than joblib takes for the same kernels.
+    outside = run - fit_score
+    best_run = base["joblib_seconds"] + outside
     return {
         "run_without_joint": run,
+        "outside_fit_score": outside,
         "efficiency_run": kernel / (run * cores),
+        "ceiling_efficiency_run": kernel / (best_run * cores),
+        "ceiling_vs_loop_run": base["loop_seconds"] / best_run,
+        "ceiling_vs_joblib_run": base["joblib_seconds"] / best_run,
         "efficiency_fit_score": kernel / (fit_score * cores),
         "efficiency_fit": base["fit_kernel_cpu_seconds"] / (stages["fit"] * cores),
         "efficiency_score": (kernel - base["fit_kernel_cpu_seconds"]) / (stages["score"] * cores),
@@ -98,6 +108,11 @@ def rows_of(results: dict[str, dict]) -> list[tuple[str, list[str]]]:
         ("  of which fitting, s", each(lambda m: m[b]["fit_kernel_cpu_seconds"])),
         ("kernel time inside Spark tasks, s", each(lambda m: m[e]["fit_task_seconds"] + m[e]["score_task_seconds"])),
         ("parallel efficiency, whole run (without joint)", each(lambda m: m[d]["efficiency_run"], "{:.2f}")),
+        ("  its time outside fit and score, s", each(lambda m: m[d]["outside_fit_score"])),
+        (
+            "  at best, with fit + score as fast as joblib",
+            each(lambda m: f"{m[d]['ceiling_efficiency_run']:.2f}", "{}"),
+        ),
         ("parallel efficiency, fit + score stages", each(lambda m: m[d]["efficiency_fit_score"], "{:.2f}")),
         ("  fit stage", each(lambda m: m[d]["efficiency_fit"], "{:.2f}")),
         ("  score stage", each(lambda m: m[d]["efficiency_score"], "{:.2f}")),
@@ -145,18 +160,32 @@ def targets(results: dict[str, dict]) -> list[tuple[str, str, bool]]:
     if "demo" in results:
         d = results["demo"]["derived"]
         checks += [
-            ("whole-run parallel efficiency >= 0.75 (demo)", f"{d['efficiency_run']:.2f}", d["efficiency_run"] >= 0.75),
+            (
+                "whole-run parallel efficiency >= 0.75 (demo)",
+                f"{d['efficiency_run']:.2f} (at best {d['ceiling_efficiency_run']:.2f})",
+                d["efficiency_run"] >= 0.75,
+            ),
             (
                 "at least 1.5x the sequential loop (demo, whole run)",
-                f"{d['vs_loop_run']:.2f}x",
+                f"{d['vs_loop_run']:.2f}x (at best {d['ceiling_vs_loop_run']:.2f}x)",
                 d["vs_loop_run"] >= 1.5,
             ),
-            ("at least 0.9x joblib (demo, whole run)", f"{d['vs_joblib_run']:.2f}x", d["vs_joblib_run"] >= 0.9),
+            (
+                "at least 0.9x joblib (demo, whole run)",
+                f"{d['vs_joblib_run']:.2f}x (at best {d['ceiling_vs_joblib_run']:.2f}x)",
+                d["vs_joblib_run"] >= 0.9,
+            ),
             ("fits at most half of separate analyses'", f"{d['fit_reuse']:.2f}", d["fit_reuse"] <= 0.5),
         ]
     if "rows-x1" in results:
-        light = results["rows-x1"]["derived"]["efficiency_run"]
-        checks.append(("whole-run parallel efficiency >= 0.4 (light plan, rows-x1)", f"{light:.2f}", light >= 0.4))
+        light = results["rows-x1"]["derived"]
+        checks.append(
+            (
+                "whole-run parallel efficiency >= 0.4 (light plan, rows-x1)",
+                f"{light['efficiency_run']:.2f} (at best {light['ceiling_efficiency_run']:.2f})",
+                light["efficiency_run"] >= 0.4,
+            )
+        )
     if "rows-x1" in results and "rows-x16" in results:
         small, large = results["rows-x1"]["engine"], results["rows-x16"]["engine"]
         growth = large["peak_mib"][DRIVER_PYTHON] / small["peak_mib"][DRIVER_PYTHON]

@@ -98,3 +98,26 @@ def test_the_ratios_leave_out_the_joint_replay_that_no_baseline_does():
     assert ratios["efficiency_run"] == pytest.approx(base["kernel_cpu_seconds"] / (2 * run))
     assert ratios["vs_joblib_run"] == pytest.approx(base["joblib_seconds"] / run)
     assert ratios["fit_reuse"] == pytest.approx(engine["fits"] / (150 + 75))
+
+
+def test_the_ceiling_keeps_the_time_outside_fit_and_score_and_gives_them_joblibs_time():
+    figures = RESULTS["demo"]
+    engine, base = figures["engine"], figures["baselines"]
+    stages = engine["stage_seconds"]
+    ratios = derived(engine, base, cores=2)
+    outside = engine["seconds"] - stages["joint"] - stages["fit"] - stages["score"]
+    assert ratios["outside_fit_score"] == pytest.approx(outside)
+    assert ratios["ceiling_efficiency_run"] == pytest.approx(
+        base["kernel_cpu_seconds"] / (2 * (base["joblib_seconds"] + outside))
+    )
+    # fit and score slower than joblib: the ceiling is above the run's figure
+    assert stages["fit"] + stages["score"] > base["joblib_seconds"]
+    assert ratios["ceiling_efficiency_run"] > ratios["efficiency_run"]
+    assert ratios["ceiling_vs_loop_run"] > ratios["vs_loop_run"]
+    # a run whose fit and score take joblib's time is at its ceiling
+    share = base["joblib_seconds"] / (stages["fit"] + stages["score"])
+    at_joblib = {**engine, "stage_seconds": {**stages, "fit": stages["fit"] * share, "score": stages["score"] * share}}
+    at_joblib["seconds"] = outside + stages["joint"] + base["joblib_seconds"]
+    reached = derived(at_joblib, base, cores=2)
+    assert reached["efficiency_run"] == pytest.approx(reached["ceiling_efficiency_run"])
+    assert reached["vs_joblib_run"] == pytest.approx(reached["ceiling_vs_joblib_run"])
