@@ -115,6 +115,26 @@ def test_stopping_background_work_cancels_it_and_logs_only_the_failures_not_yet_
         long.result()
 
 
+def test_a_cancelled_record_of_the_run_is_not_called_an_unwritable_output(spark, tmp_path, monkeypatch):
+    """A cancel (a failed run stopping its work, Ctrl-C, the Spark UI) says nothing of the output:
+    the run's first write raises Spark's cancel as it is, not "check that the location is writable"."""
+    from retrain_advisor.foundation.errors import OutputError
+    from retrain_advisor.run.context import StudyRun
+
+    def endless_write(store: ResultStore, table: str, rows: object, run_id: str) -> None:
+        spark.range(0, 10**13, numPartitions=2).count()
+
+    monkeypatch.setattr(ResultStore, "replace_run", endless_write)
+    run = StudyRun(spark, study_config(str(tmp_path / "history"), tmp_path / "results"))
+    recorded = run.jobs.in_background("record", "(the run as running in runs)", run.record_start)
+    while not spark.sparkContext.statusTracker().getActiveJobsIds():
+        time.sleep(0.05)
+    spark.sparkContext.cancelAllJobs()  # what Ctrl-C does
+    with pytest.raises(Exception, match="cancel") as cancelled:
+        recorded.result()
+    assert not isinstance(cancelled.value, OutputError)
+
+
 def test_views_answer_the_common_questions(spark, schema_study):
     result, config = schema_study
     tables = {row["viewName"] for row in spark.sql(f"SHOW VIEWS IN {QUOTED}").collect()}

@@ -58,6 +58,12 @@ def is_conflict(error: Exception, markers: tuple[str, ...] = CONFLICTS) -> bool:
     return any(marker in text for marker in markers)
 
 
+def was_cancelled(error: Exception) -> bool:
+    """A Spark job of the work was cancelled (by a failed run stopping it, Ctrl-C, the Spark UI or
+    an interrupt on Spark Connect): it says nothing of the output."""
+    return "cancel" in f"{type(error).__name__} {error}".lower()
+
+
 class ResultStore:
     def __init__(self, spark: SparkSession, output: OutputConfig) -> None:
         self.spark = spark

@@ -14,7 +14,7 @@ from pyspark.sql import SparkSession
 from retrain_advisor.foundation.config import RUN_ID, StudyConfig
 from retrain_advisor.foundation.errors import ConfigError
 from retrain_advisor.outputs.rows import RunInputs, RunRows
-from retrain_advisor.outputs.store import ResultStore
+from retrain_advisor.outputs.store import ResultStore, was_cancelled
 from retrain_advisor.planning.plan import Plan
 from retrain_advisor.run.prepare import PreparedStudy
 from retrain_advisor.run.reuse import Reuse
@@ -79,4 +79,6 @@ class StudyRun:
         try:
             self.record("running")
         except Exception as error:
+            if was_cancelled(error):
+                raise
             raise self.store.unwritable("cannot record the run in the runs table", error) from error
