@@ -41,7 +41,7 @@ def status_counts(table: DataFrame) -> str:
 
 def counted_by_status(rows: pd.DataFrame) -> str:
     """`status_counts` of rows already on the driver."""
-    return _by_status({str(status): int(count) for status, count in rows["status"].value_counts().items()})
+    return _by_status({str(status): int(count) for status, count in rows["status"].value_counts(dropna=False).items()})
 
 
 def _by_status(counts: dict[str, int]) -> str:
