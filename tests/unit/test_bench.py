@@ -120,4 +120,8 @@ def test_the_ceiling_keeps_the_time_outside_fit_and_score_and_gives_them_joblibs
     at_joblib["seconds"] = outside + stages["joint"] + base["joblib_seconds"]
     reached = derived(at_joblib, base, cores=2)
     assert reached["efficiency_run"] == pytest.approx(reached["ceiling_efficiency_run"])
+    assert reached["vs_loop_run"] == pytest.approx(reached["ceiling_vs_loop_run"])
     assert reached["vs_joblib_run"] == pytest.approx(reached["ceiling_vs_joblib_run"])
+    # fit and score already faster than joblib: the ceiling is the run itself, never below it
+    faster = derived(engine, {**base, "joblib_seconds": (stages["fit"] + stages["score"]) * 1.5}, cores=2)
+    assert faster["ceiling_efficiency_run"] == pytest.approx(faster["efficiency_run"])
