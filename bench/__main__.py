@@ -109,10 +109,7 @@ def rows_of(results: dict[str, dict]) -> list[tuple[str, list[str]]]:
         ("kernel time inside Spark tasks, s", each(lambda m: m[e]["fit_task_seconds"] + m[e]["score_task_seconds"])),
         ("parallel efficiency, whole run (without joint)", each(lambda m: m[d]["efficiency_run"], "{:.2f}")),
         ("  its time outside fit and score, s", each(lambda m: m[d]["outside_fit_score"])),
-        (
-            "  at best, with fit + score as fast as joblib",
-            each(lambda m: f"{m[d]['ceiling_efficiency_run']:.2f}", "{}"),
-        ),
+        ("  at best, with fit + score as fast as joblib", each(lambda m: m[d]["ceiling_efficiency_run"], "{:.2f}")),
         ("parallel efficiency, fit + score stages", each(lambda m: m[d]["efficiency_fit_score"], "{:.2f}")),
         ("  fit stage", each(lambda m: m[d]["efficiency_fit"], "{:.2f}")),
         ("  score stage", each(lambda m: m[d]["efficiency_score"], "{:.2f}")),
